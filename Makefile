@@ -1,0 +1,28 @@
+# Everything installs from this repository's own files into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo install benchmark clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Two pytest workers for the two cores; each worker compiles its own programs.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests
+
+demo: $(STAMP)
+	$(BIN)/python -m experiments.train ppo --env CartPole-v1 --total-timesteps 500000 --num-seeds 4 --run-dir runs/demo
+
+benchmark: $(STAMP)
+	$(BIN)/python -m experiments.benchmarks.throughput
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

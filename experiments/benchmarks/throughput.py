@@ -1,0 +1,152 @@
+"""Throughput of jaxrl's training programs, as ratios to the env+policy ceiling of the same run.
+
+    python -m experiments.benchmarks.throughput [--seeds 1 8] [--peer-python PATH]
+
+For each seed count it times, in this process, after one compile+run and as the median of 3:
+  ceiling        gymnax CartPole-v1, 4 envs, stepped by a 64-64 tanh MLP policy, one lax.scan,
+                 no learning (the same work as ../shared/peers/peer.py's ceiling);
+  ceiling-stack  the same through jaxrl's env stack (auto-reset, episode statistics);
+  ppo            jaxrl PPO at PureJaxRL's CartPole defaults (4 envs x 128 steps, 4 epochs x 4
+                 minibatches), the config of the foundation issue.
+With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax's PPO on the same
+work in a subprocess, so every ratio comes from one run on one machine.
+Prints one JSON line per measurement and a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+import jaxrl
+from jaxrl.agents import ppo
+
+STEPS = 500_000
+NUM_ENVS = 4
+
+
+def timed(fn, *args) -> tuple[float, float]:
+    """(compile + first run seconds, median of 3 further runs)."""
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    first = time.perf_counter() - start
+    runs = []
+    for _ in range(3):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        runs.append(time.perf_counter() - start)
+    return first, sorted(runs)[1]
+
+
+def policy_net():
+    return nn.Sequential([nn.Dense(64), nn.tanh, nn.Dense(64), nn.tanh, nn.Dense(2)])
+
+
+def raw_ceiling(num_envs: int):
+    import gymnax
+
+    env, params = gymnax.make("CartPole-v1")
+    net = policy_net()
+    net_params = net.init(jax.random.key(0), jnp.zeros(4))
+    step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
+
+    def run(key):
+        obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
+
+        def body(carry, k):
+            obs, state = carry
+            action = jax.random.categorical(k, net.apply(net_params, obs))
+            out = step(jax.random.split(k, num_envs), state, action, params)
+            return (out[0], out[1]), out[2].sum()
+
+        _, rewards = jax.lax.scan(body, (obs, state), jax.random.split(key, STEPS // num_envs))
+        return rewards.sum()
+
+    return run
+
+
+def stack_ceiling(num_envs: int):
+    env = jaxrl.envs.make_batched("CartPole-v1", num_envs)
+    net = policy_net()
+    net_params = net.init(jax.random.key(0), jnp.zeros(4))
+
+    def run(key):
+        state, timestep = env.reset(key)
+
+        def body(carry, k):
+            state, obs = carry
+            act_key, env_key = jax.random.split(k)
+            action = jax.random.categorical(act_key, net.apply(net_params, obs))
+            state, timestep = env.step(state, action, env_key)
+            return (state, timestep.observation), timestep.reward.sum()
+
+        _, rewards = jax.lax.scan(body, (state, timestep.observation), jax.random.split(key, STEPS // num_envs))
+        return rewards.sum()
+
+    return run
+
+
+def ppo_train():
+    config = ppo.Config(env="CartPole-v1", num_envs=NUM_ENVS, rollout_length=128, total_timesteps=STEPS,
+                        num_epochs=4, num_minibatches=4)
+    train = ppo.make_train(config)
+    return lambda key: train(key).metrics["episode_return"][-1]
+
+
+def measure(name: str, fn, seeds: int) -> dict:
+    keys = jax.random.split(jax.random.key(0), seeds)
+    first, median = timed(jax.jit(jax.vmap(fn)), keys)
+    row = dict(who=name, seeds=seeds, compile_plus_run_s=round(first, 2), run_s_median=round(median, 3),
+               env_steps_per_s=round(STEPS * seeds / median), jax=jax.__version__)
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def peer(python: str, who: str, seeds: int) -> dict | None:
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
+    result = subprocess.run([python, os.path.abspath(script), who, str(seeds)], capture_output=True, text=True)
+    lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+    if result.returncode != 0 or not lines:
+        print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
+        return None
+    row = json.loads(lines[-1])
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
+    parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
+    args = parser.parse_args(argv)
+    summary = []
+    for seeds in args.seeds:
+        rows = {"ceiling": measure("ceiling", raw_ceiling(NUM_ENVS), seeds),
+                "ceiling-stack": measure("ceiling-stack", stack_ceiling(NUM_ENVS), seeds),
+                "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
+        if args.peer_python:
+            rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds)
+        summary.append((seeds, rows))
+    print("\nseeds  work            env steps/s   share of ceiling   compile+run s")
+    for seeds, rows in summary:
+        ceiling = rows["ceiling"]["env_steps_per_s"]
+        for name, row in rows.items():
+            if row is None:
+                continue
+            share = row["env_steps_per_s"] / ceiling
+            print(f"{seeds:5d}  {name:14s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
+        if rows.get("rejax-ppo"):
+            ratio = rows["ppo"]["env_steps_per_s"] / rows["rejax-ppo"]["env_steps_per_s"]
+            print(f"{seeds:5d}  jaxrl PPO / Rejax PPO = {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

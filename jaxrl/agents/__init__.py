@@ -1,0 +1,1 @@
+"""One folder per agent, each with config.py, networks.py and learning.py."""

@@ -1,0 +1,137 @@
+"""PPO's configuration: static `Config` (shapes, control flow) and traced `HParams` (numbers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Literal
+
+import flax.struct
+import jax.numpy as jnp
+
+from jaxrl.types import Array, EnvSpec
+
+
+@flax.struct.dataclass
+class HParams:
+    """PPO's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+
+    learning_rate: Array
+    gamma: Array
+    gae_lambda: Array
+    clip_eps: Array
+    ent_coef: Array
+    vf_coef: Array
+    max_grad_norm: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347).
+
+    Defaults are PureJaxRL's CartPole-v1 settings. Fields from `learning_rate` down to
+    `max_grad_norm` are the defaults of `hparams()`, which `train(key, hparams)` may override.
+    """
+
+    env: str = "CartPole-v1"
+    num_envs: int = 4
+    rollout_length: int = 128
+    total_timesteps: int = 500_000
+    num_epochs: int = 4
+    num_minibatches: int = 4
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    activation: str = "tanh"
+    anneal_lr: bool = True
+    normalize_advantages: bool = True
+    clip_value_loss: bool = True
+    normalize_observations: bool = False
+    episode_length: int | None = None
+    # Continuous-action options; None means "the default" (Gaussian clipped by the env, 0.0).
+    # Setting them for a discrete-action environment is an error.
+    continuous_policy: Literal["gaussian", "tanh_gaussian"] | None = None
+    init_log_std: float | None = None
+    # Hyperparameters (defaults of `hparams()`).
+    learning_rate: float = 2.5e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_eps: float = 0.2
+    ent_coef: float = 0.01
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+
+    def __post_init__(self):
+        def require(ok: bool, field: str, what: str):
+            if not ok:
+                raise ValueError(f"ppo.Config.{field} {what}, got {getattr(self, field)!r}")
+
+        for field in ("num_envs", "rollout_length", "total_timesteps", "num_epochs", "num_minibatches"):
+            require(isinstance(getattr(self, field), int) and getattr(self, field) >= 1, field, "must be an int >= 1")
+        require(bool(self.env) and isinstance(self.env, str), "env", "must be an environment name")
+        batch = self.num_envs * self.rollout_length
+        require(
+            batch % self.num_minibatches == 0,
+            "num_minibatches",
+            f"must divide the batch num_envs * rollout_length = {batch}",
+        )
+        require(
+            self.total_timesteps >= batch,
+            "total_timesteps",
+            f"must be at least one iteration's batch num_envs * rollout_length = {batch}",
+        )
+        require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes), "hidden_sizes",
+                "must be a non-empty sequence of positive ints")
+        require(self.episode_length is None or self.episode_length >= 1, "episode_length", "must be >= 1 or None")
+        require(self.continuous_policy in (None, "gaussian", "tanh_gaussian"), "continuous_policy",
+                "must be 'gaussian', 'tanh_gaussian' or None")
+        require(_finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
+        require(_finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
+        require(_finite_in(self.gae_lambda, 0.0, 1.0), "gae_lambda", "must be in [0, 1]")
+        require(_finite_in(self.clip_eps, 0.0, math.inf, low_open=True), "clip_eps", "must be > 0")
+        require(_finite_in(self.ent_coef, 0.0, math.inf), "ent_coef", "must be >= 0")
+        require(_finite_in(self.vf_coef, 0.0, math.inf), "vf_coef", "must be >= 0")
+        require(_finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
+        # Imported here: the activation table lives with the networks.
+        from jaxrl.networks import ACTIVATIONS
+
+        require(self.activation in ACTIVATIONS, "activation", f"must be one of {sorted(ACTIVATIONS)}")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_length
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_iterations(self) -> int:
+        return self.total_timesteps // self.batch_size
+
+    def hparams(self) -> HParams:
+        """The default hyperparameters as float32 scalar arrays."""
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        return HParams(
+            learning_rate=f32(self.learning_rate),
+            gamma=f32(self.gamma),
+            gae_lambda=f32(self.gae_lambda),
+            clip_eps=f32(self.clip_eps),
+            ent_coef=f32(self.ent_coef),
+            vf_coef=f32(self.vf_coef),
+            max_grad_norm=f32(self.max_grad_norm),
+        )
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        """Checks the options that depend on the environment; raises ValueError naming the field."""
+        if spec.discrete_actions:
+            for field in ("continuous_policy", "init_log_std"):
+                if getattr(self, field) is not None:
+                    raise ValueError(
+                        f"ppo.Config.{field} is a continuous-action option, but {spec.name} has "
+                        f"discrete actions ({spec.action}); leave it None"
+                    )
+
+
+def _finite_in(x: float, low: float, high: float, low_open: bool = False) -> bool:
+    if not isinstance(x, (int, float)) or not math.isfinite(x):
+        return False
+    return (x > low if low_open else x >= low) and x <= high

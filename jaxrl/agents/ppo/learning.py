@@ -1,0 +1,206 @@
+"""PPO's learner: GAE advantages, then epochs of minibatch steps on the clipped objective
+(Schulman et al. 2017, arXiv:1707.06347), run on the generic on-policy loop."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import distrax
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from jaxrl import envs, losses
+from jaxrl.agents.ppo.config import Config, HParams
+from jaxrl.agents.ppo.networks import ActorCritic, make_network
+from jaxrl.loops import on_policy
+from jaxrl.loops.common import Train
+from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
+
+# Keeps log-probabilities of tanh-squashed actions finite where tanh saturated to +-1.
+_TANH_EDGE = 1.0 - 1e-6
+
+
+@flax.struct.dataclass
+class AgentState:
+    """PPO's learner state. The optimiser runs on the flattened parameter vector (one fused
+    Adam step per minibatch instead of one per layer), so `opt_state` is over that vector."""
+
+    params: Any
+    opt_state: Any
+    num_updates: Array  # gradient steps taken, for learning-rate annealing
+
+
+class Minibatch(NamedTuple):
+    observation: Any
+    action: Array
+    log_prob: Array
+    value: Array
+    advantage: Array
+    target: Array
+
+
+def _optimizer(hparams: HParams) -> optax.GradientTransformation:
+    # The learning rate is applied outside, so it can be annealed and vmapped as an array.
+    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.scale_by_adam(eps=1e-5))
+
+
+def _log_prob(config: Config, dist: distrax.Distribution, action: Array) -> Array:
+    if config.continuous_policy == "tanh_gaussian":
+        action = jnp.clip(action, -_TANH_EDGE, _TANH_EDGE)
+    return dist.log_prob(action)
+
+
+def _entropy(dist: distrax.Distribution) -> Array:
+    # tanh-Gaussians have no closed-form entropy; the pre-squash Gaussian's is the usual proxy.
+    if isinstance(dist, distrax.Transformed):
+        return dist.distribution.entropy()
+    return dist.entropy()
+
+
+def ppo_loss(
+    config: Config, network: ActorCritic, params: Any, batch: Minibatch, hparams: HParams
+) -> tuple[Array, Metrics]:
+    """PPO's total loss on a minibatch: clipped surrogate + vf_coef * value loss - ent_coef * entropy."""
+    dist, value = network.apply(params, batch.observation)
+    log_ratio = _log_prob(config, dist, batch.action) - batch.log_prob
+    advantage = batch.advantage
+    if config.normalize_advantages:
+        advantage = losses.normalize_advantages(advantage)
+    policy_loss = losses.ppo_clipped_surrogate_loss(log_ratio, advantage, hparams.clip_eps)
+    if config.clip_value_loss:
+        value_loss = losses.clipped_value_loss(value, batch.value, batch.target, hparams.clip_eps)
+    else:
+        value_loss = losses.value_loss(value, batch.target)
+    entropy = jnp.mean(_entropy(dist))
+    total = policy_loss + hparams.vf_coef * value_loss - hparams.ent_coef * entropy
+    # k3 estimator of KL(old || new) (Schulman 2020), a diagnostic only.
+    approx_kl = jnp.mean(jnp.expm1(log_ratio) - log_ratio)
+    metrics = {
+        "total_loss": total,
+        "policy_loss": policy_loss,
+        "value_loss": value_loss,
+        "entropy": entropy,
+        "approx_kl": approx_kl,
+    }
+    return total, metrics
+
+
+def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
+    """PPO's `Agent` bundle for an environment `spec`."""
+    config.check_spec(spec)
+    network = make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
+                           config.init_log_std)
+    num_steps_per_update = config.num_epochs * config.num_minibatches
+    batch_size, minibatch_size = config.batch_size, config.minibatch_size
+
+    def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
+        dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+        params = network.init(key, dummy)
+        flat_params, _ = ravel_pytree(params)
+        opt_state = _optimizer(hparams).init(flat_params)
+        return AgentState(params=params, opt_state=opt_state, num_updates=jnp.zeros((), jnp.int32))
+
+    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False):
+        dist = network.apply(state.params, observation, method=ActorCritic.policy)
+        if not eval:
+            return dist.sample(seed=key), {}
+        if isinstance(dist, distrax.Transformed):
+            return jnp.tanh(dist.distribution.mode()), {}
+        return dist.mode(), {}
+
+    def update(state: AgentState, trajectory: Transition, key: PRNGKey, hparams: HParams):
+        rollout_length, num_envs = trajectory.reward.shape
+        flat_params, unravel = ravel_pytree(state.params)
+
+        # Log-probs and values of the whole batch in two network calls, not one per env step.
+        def flat(x):
+            return jnp.reshape(x, (batch_size,) + x.shape[2:])
+
+        dist, values = network.apply(state.params, flat(trajectory.observation))
+        log_probs = _log_prob(config, dist, flat(trajectory.action))
+        next_values = network.apply(state.params, flat(trajectory.next_observation), method=ActorCritic.value)
+        as_time_major = lambda x: jnp.reshape(x, (rollout_length, num_envs))  # noqa: E731
+        advantages = losses.generalized_advantage_estimation(
+            rewards=trajectory.reward,
+            discounts=hparams.gamma * trajectory.discount,
+            values=as_time_major(values),
+            next_values=as_time_major(next_values),
+            lambda_=hparams.gae_lambda,
+            last=trajectory.last,
+        )
+        advantages = flat(advantages)
+        batch = Minibatch(
+            observation=flat(trajectory.observation),
+            action=flat(trajectory.action),
+            log_prob=log_probs,
+            value=values,
+            advantage=advantages,
+            target=advantages + values,
+        )
+        batch = jax.lax.stop_gradient(batch)
+        optimizer = _optimizer(hparams)
+        grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, unravel(p), mb, hparams), has_aux=True)
+
+        def minibatch_step(carry, minibatch):
+            flat_params, opt_state, num_updates = carry
+            grads, metrics = grad_fn(flat_params, minibatch)
+            updates, opt_state = optimizer.update(grads, opt_state)
+            learning_rate = hparams.learning_rate
+            if config.anneal_lr:
+                # PureJaxRL's linear schedule: constant within an update, to 0 over the run.
+                done = (num_updates // num_steps_per_update).astype(jnp.float32)
+                learning_rate = learning_rate * (1.0 - done / config.num_iterations)
+            flat_params = flat_params - learning_rate * updates
+            return (flat_params, opt_state, num_updates + 1), metrics
+
+        def epoch(carry, epoch_key):
+            # One permutation per epoch, then contiguous minibatches: no per-minibatch gathers.
+            permutation = jax.random.permutation(epoch_key, batch_size)
+            minibatches = jax.tree.map(
+                lambda x: jnp.reshape(x[permutation], (config.num_minibatches, minibatch_size) + x.shape[1:]),
+                batch,
+            )
+            return jax.lax.scan(minibatch_step, carry, minibatches)
+
+        carry = (flat_params, state.opt_state, state.num_updates)
+        (flat_params, opt_state, num_updates), metrics = jax.lax.scan(
+            epoch, carry, jax.random.split(key, config.num_epochs)
+        )
+        chex.assert_shape(metrics["total_loss"], (config.num_epochs, config.num_minibatches))
+        new_state = AgentState(params=unravel(flat_params), opt_state=opt_state, num_updates=num_updates)
+        return new_state, jax.tree.map(jnp.mean, metrics)
+
+    return Agent(init=init, act=act, update=update), network
+
+
+def make_env(config: Config) -> envs.Environment:
+    return envs.make_batched(
+        config.env,
+        config.num_envs,
+        episode_length=config.episode_length,
+        normalize_observations=config.normalize_observations,
+    )
+
+
+def make_train(config: Config) -> Train:
+    """PPO's training program: `train(key, hparams=None) -> TrainOutput`.
+
+    Raises ValueError for an unknown environment or an option that does not fit it, before
+    anything is traced or compiled.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"ppo.make_train takes a ppo.Config, got {type(config).__name__}")
+    env = make_env(config)
+    agent, _ = make_agent(config, env.spec())
+    return on_policy.make_train(
+        env,
+        agent,
+        rollout_length=config.rollout_length,
+        num_iterations=config.num_iterations,
+        default_hparams=config.hparams(),
+        config=config,
+    )

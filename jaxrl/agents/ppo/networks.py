@@ -1,0 +1,65 @@
+"""PPO's actor-critic: separate MLP torsos for policy and value (PureJaxRL's CartPole setup)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import distrax
+import flax.linen as nn
+import jax
+
+from jaxrl import networks
+from jaxrl.types import EnvSpec
+
+
+class ActorCritic(nn.Module):
+    """`__call__(obs) -> (policy distribution, value)`; `policy` and `value` alone as methods.
+
+    Policy: categorical for discrete actions; for continuous ones a diagonal Gaussian whose
+    samples the environment clips (`continuous_policy="gaussian"`) or a tanh-squashed one.
+    """
+
+    action_spec_discrete: bool
+    action_size: int
+    observation_ndim: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "tanh"
+    continuous_policy: str = "gaussian"
+    init_log_std: float = 0.0
+
+    def setup(self):
+        self.actor_torso = networks.MLP(self.hidden_sizes, self.activation)
+        self.critic_torso = networks.MLP(self.hidden_sizes, self.activation)
+        if self.action_spec_discrete:
+            self.policy_head = networks.CategoricalHead(self.action_size)
+        else:
+            squash = "tanh" if self.continuous_policy == "tanh_gaussian" else "none"
+            self.policy_head = networks.GaussianHead(self.action_size, squash, self.init_log_std)
+        self.value_head = networks.ValueHead()
+
+    def _features(self, observation: jax.Array) -> jax.Array:
+        return networks.flatten_observation(observation, self.observation_ndim)
+
+    def policy(self, observation: jax.Array) -> distrax.Distribution:
+        return self.policy_head(self.actor_torso(self._features(observation)))
+
+    def value(self, observation: jax.Array) -> jax.Array:
+        return self.value_head(self.critic_torso(self._features(observation)))
+
+    def __call__(self, observation: jax.Array) -> tuple[distrax.Distribution, jax.Array]:
+        return self.policy(observation), self.value(observation)
+
+
+def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str,
+                 continuous_policy: str | None, init_log_std: float | None) -> ActorCritic:
+    discrete = spec.discrete_actions
+    action_size = spec.action.num_values if discrete else int(spec.action.shape[-1])
+    return ActorCritic(
+        action_spec_discrete=discrete,
+        action_size=action_size,
+        observation_ndim=len(spec.observation.shape),
+        hidden_sizes=tuple(hidden_sizes),
+        activation=activation,
+        continuous_policy=continuous_policy or "gaussian",
+        init_log_std=0.0 if init_log_std is None else init_log_std,
+    )

@@ -1,0 +1,31 @@
+"""Functional environments: the protocol, gymnax and brax adapters, wrappers and `make`."""
+
+from jaxrl.envs.base import Environment, Wrapper
+from jaxrl.envs.registry import known_names, make, make_batched, register
+from jaxrl.envs.wrappers import (
+    AutoReset,
+    ClipAction,
+    EpisodeStatistics,
+    NormalizeObservation,
+    RescaleAction,
+    TimeLimit,
+    VmapEnv,
+    batched,
+)
+
+__all__ = [
+    "AutoReset",
+    "ClipAction",
+    "Environment",
+    "EpisodeStatistics",
+    "NormalizeObservation",
+    "RescaleAction",
+    "TimeLimit",
+    "VmapEnv",
+    "Wrapper",
+    "batched",
+    "known_names",
+    "make",
+    "make_batched",
+    "register",
+]

@@ -1,0 +1,59 @@
+"""Adapter from brax environments (physics only, no `brax.training`) to jaxrl's protocol.
+
+brax's raw environments report termination in `done` and have no time limit; `make` adds
+`TimeLimit` (1000 steps by default, brax's own convention) so truncation is a LAST step with
+discount 1. brax actions live in [-1, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import types
+from jaxrl.types import Array, EnvSpec, PRNGKey, TimeStep
+
+
+@dataclasses.dataclass(frozen=True)
+class BraxEnv:
+    """A brax `Env` seen as a jaxrl `Environment`; brax's state is the env state."""
+
+    env: Any
+    name: str
+
+    def spec(self) -> EnvSpec:
+        obs_size = int(self.env.observation_size)
+        act_size = int(self.env.action_size)
+        return EnvSpec(
+            name=self.name,
+            observation=types.Box(np.full(obs_size, -np.inf), np.full(obs_size, np.inf), (obs_size,)),
+            action=types.Box(-np.ones(act_size), np.ones(act_size), (act_size,)),
+        )
+
+    def reset(self, key: PRNGKey) -> tuple[Any, TimeStep]:
+        state = self.env.reset(key)
+        return state, types.restart(jnp.asarray(state.obs, jnp.float32))
+
+    def step(self, state: Any, action: Array, key: PRNGKey) -> tuple[Any, TimeStep]:
+        del key  # brax dynamics are deterministic
+        state = self.env.step(state, action)
+        timestep = types.transition(
+            jnp.asarray(state.obs, jnp.float32), state.reward, state.done > 0.5, False
+        )
+        return state, timestep
+
+
+def make_brax(name: str, **kwargs: Any) -> BraxEnv:
+    """Makes brax environment `name` (e.g. "ant"); `kwargs` go to its constructor."""
+    from brax import envs as brax_envs
+
+    return BraxEnv(env=brax_envs.get_environment(name, **kwargs), name=f"brax/{name}")
+
+
+def brax_names() -> list[str]:
+    from brax import envs as brax_envs
+
+    return sorted(brax_envs._envs)  # pylint: disable=protected-access

@@ -1,0 +1,73 @@
+"""Adapter from gymnax environments to the jaxrl `Environment` protocol.
+
+gymnax (>= 1.0) separates natural termination (`step_env`'s flag) from truncation
+(`is_truncated`, the `max_steps_in_episode` time limit); we map them to dm_env discounts:
+termination -> LAST with discount 0, truncation -> LAST with discount 1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from gymnax.environments import spaces as gymnax_spaces
+
+from jaxrl import types
+from jaxrl.types import Array, EnvSpec, PRNGKey, TimeStep
+
+
+def _convert_space(space: Any, what: str) -> types.Space:
+    if isinstance(space, gymnax_spaces.Discrete):
+        return types.Discrete(int(space.n))
+    if isinstance(space, gymnax_spaces.Box):
+        return types.Box(np.asarray(space.low), np.asarray(space.high), tuple(space.shape))
+    raise TypeError(f"unsupported gymnax {what} space {space!r}: jaxrl handles Discrete and Box")
+
+
+@dataclasses.dataclass(frozen=True)
+class GymnaxEnv:
+    """A gymnax environment and its params, seen as a jaxrl `Environment` (no auto-reset)."""
+
+    env: Any
+    params: Any
+    name: str
+
+    def spec(self) -> EnvSpec:
+        # gymnax builds space bounds with jnp ops; keep them concrete even while tracing.
+        with jax.ensure_compile_time_eval():
+            return self._spec()
+
+    def _spec(self) -> EnvSpec:
+        observation = _convert_space(self.env.observation_space(self.params), "observation")
+        if isinstance(observation, types.Discrete):
+            raise TypeError(f"{self.name}: discrete observation spaces are not supported")
+        max_steps = getattr(self.params, "max_steps_in_episode", None)
+        return EnvSpec(
+            name=self.name,
+            observation=observation,
+            action=_convert_space(self.env.action_space(self.params), "action"),
+            max_episode_steps=None if max_steps is None else int(max_steps),
+        )
+
+    def reset(self, key: PRNGKey) -> tuple[Any, TimeStep]:
+        observation, state = self.env.reset_env(key, self.params)
+        return state, types.restart(jnp.asarray(observation, jnp.float32))
+
+    def step(self, state: Any, action: Array, key: PRNGKey) -> tuple[Any, TimeStep]:
+        observation, state, reward, terminated, _ = self.env.step_env(key, state, action, self.params)
+        truncated = self.env.is_truncated(state, self.params)
+        timestep = types.transition(jnp.asarray(observation, jnp.float32), reward, terminated, truncated)
+        return state, timestep
+
+
+def make_gymnax(name: str, **kwargs: Any) -> GymnaxEnv:
+    """Makes the gymnax environment `name`; `kwargs` override fields of its default params."""
+    import gymnax
+
+    env, params = gymnax.make(name)
+    if kwargs:
+        params = params.replace(**kwargs)
+    return GymnaxEnv(env=env, params=params, name=name)

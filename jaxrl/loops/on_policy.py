@@ -1,0 +1,130 @@
+"""The generic on-policy program: roll out a vmapped environment batch with `lax.scan`, hand
+the time-major trajectory to the agent's `update`, and scan that over iterations.
+
+This is the loop of A2C/PPO-style agents (Mnih et al. 2016; Schulman et al. 2017); the agent
+supplies only `init`, `act` and `update`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs.base import Environment
+from jaxrl.loops import common
+from jaxrl.loops.common import Train, TrainState
+from jaxrl.types import Agent, Metrics, PRNGKey, Transition
+
+
+def rollout(
+    env: Environment, agent: Agent, agent_state: Any, env_state: Any, observation: Any, key: PRNGKey, length: int
+) -> tuple[Any, Any, Transition, dict[str, jax.Array]]:
+    """Steps the batched `env` `length` times with `agent.act`.
+
+    Returns the final env state and observation, the time-major `Transition` batch
+    ([length, num_envs, ...]) and the per-step episode statistics and LAST flags.
+    """
+
+    def step(carry, step_key):
+        env_state, observation = carry
+        act_key, env_key = jax.random.split(step_key)
+        action, extras = agent.act(agent_state, observation, act_key, False)
+        env_state, timestep = env.step(env_state, action, env_key)
+        last = timestep.last()
+        transition = Transition(
+            observation=observation,
+            action=action,
+            reward=timestep.reward,
+            discount=timestep.discount,
+            last=last,
+            next_observation=timestep.extras["next_observation"],
+            extras=extras,
+        )
+        stats = {
+            "last": last,
+            "episode_return": timestep.extras["episode_return"],
+            "episode_length": timestep.extras["episode_length"],
+        }
+        return (env_state, timestep.observation), (transition, stats)
+
+    (env_state, observation), (trajectory, stats) = jax.lax.scan(
+        step, (env_state, observation), jax.random.split(key, length)
+    )
+    return env_state, observation, trajectory, stats
+
+
+def make_train(
+    env: Environment,
+    agent: Agent,
+    *,
+    rollout_length: int,
+    num_iterations: int,
+    default_hparams: Any,
+    config: Any = None,
+) -> Train:
+    """Builds the on-policy `Train` program for a batched, auto-resetting `env` and an `agent`.
+
+    Args:
+      env: a batched environment with `AutoReset` and `EpisodeStatistics` (`envs.batched`).
+      agent: the agent's pure functions; `update` receives a time-major `Transition` batch.
+      rollout_length: environment steps per env per iteration.
+      num_iterations: iterations of `train(key)`.
+      default_hparams: the hparams `train(key)` uses when none are given.
+    """
+    spec = env.spec()
+    if spec.num_envs is None:
+        raise ValueError("on_policy.make_train needs a batched environment (jaxrl.envs.batched)")
+    num_envs = spec.num_envs
+    steps_per_iteration = rollout_length * num_envs
+
+    def init(key: PRNGKey, hparams: Any) -> TrainState:
+        key, env_key, agent_key = jax.random.split(key, 3)
+        env_state, timestep = env.reset(env_key)
+        common.check_timestep_extras(timestep)
+        episode_return, episode_length = common.initial_episode_stats()
+        return TrainState(
+            agent_state=agent.init(agent_key, spec, hparams),
+            env_state=env_state,
+            observation=timestep.observation,
+            buffer_state=None,
+            key=key,
+            iteration=jnp.zeros((), jnp.int32),
+            env_steps=jnp.zeros((), jnp.int32),
+            hparams=hparams,
+            episode_return=episode_return,
+            episode_length=episode_length,
+        )
+
+    def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
+        key, rollout_key, update_key = jax.random.split(state.key, 3)
+        env_state, observation, trajectory, stats = rollout(
+            env, agent, state.agent_state, state.env_state, state.observation, rollout_key, rollout_length
+        )
+        chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
+        agent_state, agent_metrics = agent.update(state.agent_state, trajectory, update_key, state.hparams)
+        episode_return, episode_length = common.episode_metrics(
+            stats["last"], stats["episode_return"], stats["episode_length"], state
+        )
+        env_steps = state.env_steps + steps_per_iteration
+        state = state.replace(
+            agent_state=agent_state,
+            env_state=env_state,
+            observation=observation,
+            key=key,
+            iteration=state.iteration + 1,
+            env_steps=env_steps,
+            episode_return=episode_return,
+            episode_length=episode_length,
+        )
+        metrics = {
+            "env_steps": env_steps,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+            **agent_metrics,
+        }
+        return state, metrics
+
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration)

@@ -1,0 +1,55 @@
+"""Heads: map torso features to distrax distributions, values or Q-values."""
+
+from __future__ import annotations
+
+import distrax
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+# Small final-layer init keeps the initial policy close to uniform (Andrychowicz et al. 2021).
+_POLICY_INIT = nn.initializers.orthogonal(0.01)
+_VALUE_INIT = nn.initializers.orthogonal(1.0)
+
+
+class CategoricalHead(nn.Module):
+    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`."""
+
+    num_actions: int
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> distrax.Categorical:
+        return distrax.Categorical(logits=nn.Dense(self.num_actions, kernel_init=_POLICY_INIT)(x))
+
+
+class GaussianHead(nn.Module):
+    """A diagonal Gaussian policy with a state-independent, learned log standard deviation.
+
+    `squash="tanh"` returns tanh(N(mu, sigma)) (Haarnoja et al. 2018), whose samples lie in
+    (-1, 1); `squash="none"` returns the plain Gaussian, whose samples the environment clips
+    (the "clipped Gaussian" of PPO's original continuous-control setup, Schulman et al. 2017).
+    """
+
+    action_dim: int
+    squash: str = "none"
+    init_log_std: float = 0.0
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> distrax.Distribution:
+        mean = nn.Dense(self.action_dim, kernel_init=_POLICY_INIT)(x)
+        log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
+        std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
+        base = distrax.MultivariateNormalDiag(mean, std)
+        if self.squash == "tanh":
+            return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+        if self.squash == "none":
+            return base
+        raise ValueError(f"GaussianHead.squash must be 'tanh' or 'none', got {self.squash!r}")
+
+
+class ValueHead(nn.Module):
+    """A scalar state value V(s)."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return jnp.squeeze(nn.Dense(1, kernel_init=_VALUE_INIT)(x), -1)

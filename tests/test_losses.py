@@ -1,0 +1,71 @@
+"""Losses and advantage estimators against hand-computed values and rlax."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import rlax
+
+from jaxrl import losses
+
+
+def test_gae_hand_computed_with_truncation_and_termination():
+    # One env, 4 steps, gamma 0.9, lambda 0.5. Step 2 is truncated (LAST, discount 1): it
+    # bootstraps from the true final observation's value (10.0) and cuts the trace. Step 3
+    # terminates (LAST, discount 0).
+    rewards = jnp.array([[1.0], [2.0], [3.0], [4.0]])
+    env_discounts = jnp.array([[1.0], [1.0], [1.0], [0.0]])
+    last = jnp.array([[False], [False], [True], [True]])
+    values = jnp.array([[0.5], [1.0], [1.5], [2.0]])
+    next_values = jnp.array([[1.0], [1.5], [10.0], [3.0]])
+    advantages = losses.generalized_advantage_estimation(
+        rewards, 0.9 * env_discounts, values, next_values, 0.5, last
+    )
+    # deltas: 1 + .9 - .5 = 1.4; 2 + 1.35 - 1 = 2.35; 3 + 9 - 1.5 = 10.5; 4 - 2 = 2.
+    # A3 = 2; A2 = 10.5 (cut); A1 = 2.35 + .45 * 10.5 = 7.075; A0 = 1.4 + .45 * 7.075 = 4.58375.
+    np.testing.assert_allclose(advantages[:, 0], [4.58375, 7.075, 10.5, 2.0], rtol=1e-6)
+
+
+def test_gae_matches_rlax_without_truncation():
+    rng = np.random.default_rng(0)
+    T, N = 17, 3
+    rewards = rng.normal(size=(T, N)).astype(np.float32)
+    env_discounts = (rng.uniform(size=(T, N)) > 0.2).astype(np.float32)  # terminations only
+    values = rng.normal(size=(T + 1, N)).astype(np.float32)
+    ours = losses.generalized_advantage_estimation(
+        jnp.asarray(rewards), 0.97 * jnp.asarray(env_discounts), jnp.asarray(values[:-1]),
+        jnp.asarray(values[1:]), 0.9, jnp.asarray(env_discounts == 0)
+    )
+    for n in range(N):
+        reference = rlax.truncated_generalized_advantage_estimation(
+            rewards[:, n], 0.97 * env_discounts[:, n], 0.9, values[:, n]
+        )
+        np.testing.assert_allclose(ours[:, n], reference, rtol=1e-5, atol=1e-5)
+
+
+def test_gae_rejects_mismatched_shapes():
+    with pytest.raises(AssertionError):
+        losses.generalized_advantage_estimation(
+            jnp.zeros((4, 2)), jnp.zeros((4, 2)), jnp.zeros((4, 2)), jnp.zeros((5, 2)), 0.9, jnp.zeros((4, 2))
+        )
+
+
+def test_ppo_clipped_surrogate_hand_computed():
+    ratio = jnp.array([0.5, 1.0, 1.5])
+    advantages = jnp.array([1.0, -1.0, 2.0])
+    # min(rA, clip(r, .8, 1.2) A) = [min(.5, .8), -1, min(3, 2.4)] = [.5, -1, 2.4]
+    loss = losses.ppo_clipped_surrogate_loss(jnp.log(ratio), advantages, 0.2)
+    np.testing.assert_allclose(loss, -(0.5 - 1.0 + 2.4) / 3, rtol=1e-6)
+
+
+def test_clipped_value_loss_hand_computed():
+    values, old_values, targets = jnp.array([1.0, 2.0]), jnp.array([0.0, 1.9]), jnp.array([2.0, 1.0])
+    # unclipped errors^2: [1, 1]; clipped values [0.2, 2.0] -> errors^2 [3.24, 1]; max: [3.24, 1]
+    loss = losses.clipped_value_loss(values, old_values, targets, 0.2)
+    np.testing.assert_allclose(loss, 0.5 * (3.24 + 1.0) / 2, rtol=1e-6)
+    np.testing.assert_allclose(losses.value_loss(values, targets), 0.5 * (1.0 + 1.0) / 2, rtol=1e-6)
+
+
+def test_normalize_advantages():
+    advantages = losses.normalize_advantages(jnp.array([1.0, 2.0, 3.0, 6.0]))
+    np.testing.assert_allclose(advantages.mean(), 0.0, atol=1e-6)
+    np.testing.assert_allclose(advantages.std(), 1.0, rtol=1e-5)
