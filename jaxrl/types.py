@@ -100,7 +100,7 @@ class Discrete:
     """A discrete space of `num_values` actions {0, ..., num_values - 1}."""
 
     num_values: int
-    dtype: Any = jnp.int32
+    dtype: Any = dataclasses.field(default=jnp.int32, repr=False)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -117,14 +117,13 @@ class Discrete:
 class Box:
     """A box in R^shape with elementwise bounds (may be infinite).
 
-    Bounds are stored as NumPy arrays so that the spec stays a static, hashable-free Python
-    value that never becomes a tracer.
+    Bounds are stored as NumPy arrays: a spec is static Python, never a tracer.
     """
 
     low: np.ndarray
     high: np.ndarray
     shape: tuple[int, ...]
-    dtype: Any = jnp.float32
+    dtype: Any = dataclasses.field(default=jnp.float32, repr=False)
 
     def __post_init__(self):
         shape = tuple(int(s) for s in self.shape)

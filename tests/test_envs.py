@@ -241,3 +241,18 @@ def test_register_custom_environment():
     with pytest.raises(ValueError, match="already registered"):
         jaxrl.register("Counter-test-v0", Counter)
     assert "Counter-test-v0" in envs.known_names()
+
+
+# MNISTBandit-bsuite downloads MNIST at construction, which a sandboxed machine cannot.
+GYMNAX_NAMES = [n for n in __import__("gymnax").registered_envs if n != "MNISTBandit-bsuite"]
+
+
+@pytest.mark.parametrize("name", GYMNAX_NAMES)
+def test_every_gymnax_env_adapts(name):
+    env = jaxrl.make(name)
+    spec = env.spec()
+    assert isinstance(spec.observation, types.Box)
+    state, ts = env.reset(jax.random.key(0))
+    state, ts = env.step(state, spec.action.sample(jax.random.key(1)), jax.random.key(2))
+    assert ts.observation.shape == spec.observation.shape and ts.observation.dtype == jnp.float32
+    assert ts.reward.shape == () and ts.discount.shape == () and ts.step_type.dtype == jnp.int8

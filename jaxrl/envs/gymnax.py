@@ -42,8 +42,9 @@ class GymnaxEnv:
 
     def _spec(self) -> EnvSpec:
         observation = _convert_space(self.env.observation_space(self.params), "observation")
-        if isinstance(observation, types.Discrete):
-            raise TypeError(f"{self.name}: discrete observation spaces are not supported")
+        if isinstance(observation, types.Discrete):  # seen one-hot, see `_observe`
+            n = observation.num_values
+            observation = types.Box(np.zeros(n), np.ones(n), (n,))
         max_steps = getattr(self.params, "max_steps_in_episode", None)
         return EnvSpec(
             name=self.name,
@@ -52,14 +53,22 @@ class GymnaxEnv:
             max_episode_steps=None if max_steps is None else int(max_steps),
         )
 
+    def _observe(self, observation: Any) -> Array:
+        # Discrete observations (e.g. FrozenLake's cell index) become one-hot float vectors, so
+        # every agent sees a Box; everything else is cast to float32.
+        space = self.env.observation_space(self.params)
+        if isinstance(space, gymnax_spaces.Discrete):
+            return jax.nn.one_hot(observation, int(space.n), dtype=jnp.float32)
+        return jnp.asarray(observation, jnp.float32)
+
     def reset(self, key: PRNGKey) -> tuple[Any, TimeStep]:
         observation, state = self.env.reset_env(key, self.params)
-        return state, types.restart(jnp.asarray(observation, jnp.float32))
+        return state, types.restart(self._observe(observation))
 
     def step(self, state: Any, action: Array, key: PRNGKey) -> tuple[Any, TimeStep]:
         observation, state, reward, terminated, _ = self.env.step_env(key, state, action, self.params)
         truncated = self.env.is_truncated(state, self.params)
-        timestep = types.transition(jnp.asarray(observation, jnp.float32), reward, terminated, truncated)
+        timestep = types.transition(self._observe(observation), reward, terminated, truncated)
         return state, timestep
 
 
