@@ -2,7 +2,6 @@
 
 import os as _os
 
-
 # XLA:CPU flags jaxrl needs, set before JAX starts its CPU backend (if the user has not set
 # them): with the concurrency-optimized HLO scheduler, jax 0.10's CPU runtime deadlocks on our
 # vmapped PPO program (4 seeds x 976 iterations: every thread parked, `block_until_ready` never

@@ -73,8 +73,14 @@ class ProgressBar:
     """A rich progress bar over env steps, showing steps/s and the latest mean return."""
 
     def __init__(self, total_env_steps: int, description: str = "training", disable: bool = False):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                                   TimeRemainingColumn)
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import assert_trees_equal
 
 from jaxrl.agents import ppo
-from helpers import assert_trees_equal
 
 SMALL = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=8 * 128,
                    num_epochs=2, num_minibatches=2)
