@@ -5,7 +5,7 @@ import os as _os
 # XLA:CPU flags jaxrl needs, set before JAX starts its CPU backend (if the user has not set
 # them): with the concurrency-optimized HLO scheduler, jax 0.10's CPU runtime deadlocks on our
 # vmapped PPO program (4 seeds x 976 iterations: every thread parked, `block_until_ready` never
-# returns; 7 of 7 runs hung, 0 of 3 with the flag). Set JAXRL_KEEP_XLA_FLAGS=1 to opt out.
+# returns; 9 of 9 runs hung, 0 of 3 with the flag). Set JAXRL_KEEP_XLA_FLAGS=1 to opt out.
 _XLA_FLAGS = {"xla_cpu_enable_concurrency_optimized_scheduler": "false"}
 
 
