@@ -113,7 +113,7 @@ class Discrete:
         return jnp.logical_and(x >= 0, x < self.num_values)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Box:
     """A box in R^shape with elementwise bounds (may be infinite).
 
@@ -130,6 +130,17 @@ class Box:
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "low", np.broadcast_to(np.asarray(self.low, np.float32), shape))
         object.__setattr__(self, "high", np.broadcast_to(np.asarray(self.high, np.float32), shape))
+
+    def _key(self) -> tuple:
+        return (self.shape, np.dtype(self.dtype).str, self.low.tobytes(), self.high.tobytes())
+
+    # NumPy fields defeat the generated __eq__/__hash__; compare by value so specs can be
+    # compared, used as dict keys and passed as static arguments.
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Box) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def bounded(self) -> bool:

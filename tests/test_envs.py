@@ -1,6 +1,11 @@
-"""Environments: adapters (gymnax, brax), each wrapper, make() and register()."""
+"""Environments: adapters (gymnax, brax), each wrapper, make() and register().
+
+Multi-step runs go through one `lax.scan` (`rollout`) inside one `jax.jit`, so each test pays
+for at most a compilation or two; brax, slow to import and compile, has one module fixture.
+"""
 
 import dataclasses
+import uuid
 
 import jax
 import jax.numpy as jnp
@@ -12,90 +17,231 @@ from jaxrl import envs, types
 from jaxrl.envs import wrappers
 from jaxrl.types import StepType
 
+MID, LAST = int(StepType.MID), int(StepType.LAST)
 
-def rollout(env, actions, key=jax.random.key(0)):
-    """Resets `env` and steps it through `actions` (leading time axis) in one lax.scan."""
-    state, first = env.reset(key)
+
+def rollout(env, actions, key=None):
+    """Resets `env` with `key` and steps it through `actions` (leading time axis) in a lax.scan.
+
+    Returns the FIRST time step and the stacked time steps of every step, plus the final state.
+    """
+    key = jax.random.key(0) if key is None else key
+    reset_key, steps_key = jax.random.split(key)
+    state, first = env.reset(reset_key)
 
     def step(state, inputs):
         action, k = inputs
-        state, timestep = env.step(state, action, k)
-        return state, timestep
+        return env.step(state, action, k)
 
-    keys = jax.random.split(key, actions.shape[0])
-    return first, jax.lax.scan(step, state, (actions, keys))[1]
+    keys = jax.random.split(steps_key, actions.shape[0])
+    state, steps = jax.lax.scan(step, state, (actions, keys))
+    return first, steps, state
+
+
+def unique(name):
+    """A fresh registry name: the registry is global to the process."""
+    return f"{name}-{uuid.uuid4().hex[:8]}-v0"
+
+
+def assert_scalar_fields(ts, batch=()):
+    """step_type int8, reward and discount float32, all of shape `batch`."""
+    assert ts.step_type.shape == batch and ts.step_type.dtype == jnp.int8
+    assert ts.reward.shape == batch and ts.reward.dtype == jnp.float32
+    assert ts.discount.shape == batch and ts.discount.dtype == jnp.float32
 
 
 # --- gymnax -----------------------------------------------------------------------------------
 
-def test_gymnax_cartpole_spec_and_shapes():
+def test_gymnax_cartpole_spec_and_timestep_fields():
     env = jaxrl.make("CartPole-v1")
     spec = env.spec()
-    assert spec.action == types.Discrete(2) and spec.observation.shape == (4,)
-    assert spec.max_episode_steps == 500
+    assert spec.name == "CartPole-v1"
+    assert spec.action == types.Discrete(2) and spec.discrete_actions
+    assert isinstance(spec.observation, types.Box) and spec.observation.shape == (4,)
+    assert spec.max_episode_steps == 500 and spec.num_envs is None
+
     state, ts = env.reset(jax.random.key(0))
-    assert ts.step_type == StepType.FIRST and ts.reward == 0.0 and ts.discount == 1.0
+    assert_scalar_fields(ts)
+    assert int(ts.step_type) == StepType.FIRST and float(ts.reward) == 0.0 and float(ts.discount) == 1.0
     assert ts.observation.shape == (4,) and ts.observation.dtype == jnp.float32
+    assert ts.extras == {}
+    assert np.all(np.abs(ts.observation) <= 0.05)  # gymnax draws the start in [-0.05, 0.05]^4
+    assert bool(spec.observation.contains(ts.observation))
+    # Reset is a pure function of its key.
+    np.testing.assert_array_equal(env.reset(jax.random.key(0))[1].observation, ts.observation)
+    assert not np.array_equal(env.reset(jax.random.key(1))[1].observation, ts.observation)
+
     state, ts = env.step(state, jnp.int32(1), jax.random.key(1))
-    assert ts.step_type == StepType.MID and ts.reward == 1.0 and ts.discount == 1.0
-    assert ts.step_type.dtype == jnp.int8
+    assert_scalar_fields(ts)
+    assert int(ts.step_type) == MID and float(ts.reward) == 1.0 and float(ts.discount) == 1.0
+    assert ts.observation.shape == (4,) and ts.observation.dtype == jnp.float32
 
 
 @pytest.fixture(scope="module")
 def cartpole_fall():
     # Always pushing right topples the pole within a few dozen steps: a termination.
-    return jax.jit(lambda: rollout(jaxrl.make("CartPole-v1"), jnp.ones(60, jnp.int32)))()
+    env = jaxrl.make("CartPole-v1")
+    first, steps, _ = jax.jit(lambda: rollout(env, jnp.ones(60, jnp.int32)))()
+    return env, first, jax.tree.map(np.asarray, steps)
 
 
-def test_gymnax_termination_has_discount_zero(cartpole_fall):
-    _, steps = cartpole_fall
-    last = np.asarray(steps.step_type) == StepType.LAST
-    assert last.any()
+def test_gymnax_termination_is_last_with_discount_zero(cartpole_fall):
+    env, _, steps = cartpole_fall
+    last = steps.step_type == LAST
+    assert last.any(), "the pole never fell"
     end = int(np.argmax(last))
+    assert end < 59
     assert steps.discount[end] == 0.0
-    assert np.all(np.asarray(steps.discount[:end]) == 1.0)
-    assert np.all(np.asarray(steps.step_type[:end]) == StepType.MID)
+    np.testing.assert_array_equal(steps.step_type[:end], MID)
+    np.testing.assert_array_equal(steps.discount[:end], 1.0)
+    np.testing.assert_array_equal(steps.reward[: end + 1], 1.0)  # CartPole pays the fatal step too
+    # The LAST observation is the true terminal state (the adapter never auto-resets): past a
+    # threshold, while every earlier state was within both.
+    x, theta = steps.observation[:, 0], steps.observation[:, 2]
+    out = (np.abs(x) > env.params.x_threshold) | (np.abs(theta) > env.params.theta_threshold_radians)
+    assert out[end] and not out[:end].any()
 
 
-def test_gymnax_truncation_has_discount_one():
-    env = jaxrl.make("Pendulum-v1", episode_length=5)  # Pendulum never terminates
-    assert env.spec().max_episode_steps == 5 and isinstance(env.spec().action, types.Box)
-    _, steps = rollout(env, jnp.zeros((5, 1)))
-    np.testing.assert_array_equal(steps.step_type, [1, 1, 1, 1, 2])
-    np.testing.assert_array_equal(steps.discount, np.ones(5))
+@pytest.mark.parametrize("name, actions", [
+    ("CartPole-v1", jnp.array([0, 1, 0, 1, 0], jnp.int32)),  # wobbling keeps the pole up
+    ("Pendulum-v1", jnp.zeros((5, 1))),  # Pendulum never terminates
+])
+def test_gymnax_truncation_is_last_with_discount_one(name, actions):
+    env = jaxrl.make(name, episode_length=5)
+    assert env.spec().max_episode_steps == 5
+    _, steps, _ = jax.jit(lambda: rollout(env, actions))()
+    np.testing.assert_array_equal(steps.step_type, [MID, MID, MID, MID, LAST])
+    np.testing.assert_array_equal(steps.discount, [1.0, 1.0, 1.0, 1.0, 1.0])
+
+
+def test_gymnax_continuous_spec_is_box():
+    spec = jaxrl.make("Pendulum-v1").spec()
+    assert isinstance(spec.action, types.Box) and not spec.discrete_actions
+    assert spec.action.shape == (1,) and spec.action.bounded
+    np.testing.assert_array_equal(spec.action.low, [-2.0])
+    np.testing.assert_array_equal(spec.action.high, [2.0])
+    assert spec.observation.shape == (3,) and spec.max_episode_steps == 200
+
+
+# MNISTBandit-bsuite downloads MNIST at construction, which a sandboxed machine cannot.
+GYMNAX_NAMES = [n for n in __import__("gymnax").registered_envs if n != "MNISTBandit-bsuite"]
+
+
+@pytest.mark.parametrize("name", GYMNAX_NAMES)
+def test_every_gymnax_env_adapts(name):
+    env = jaxrl.make(name)
+    spec = env.spec()
+    assert isinstance(spec.observation, types.Box)
+    state, ts = env.reset(jax.random.key(0))
+    assert ts.observation.shape == spec.observation.shape and ts.observation.dtype == jnp.float32
+    state, ts = env.step(state, spec.action.sample(jax.random.key(1)), jax.random.key(2))
+    assert ts.observation.shape == spec.observation.shape and ts.observation.dtype == jnp.float32
+    assert_scalar_fields(ts)
 
 
 # --- brax -------------------------------------------------------------------------------------
 
+def traced_spec(env):
+    """`env.spec()`, computed under `jax.eval_shape`.
+
+    brax's `observation_size` runs an eager `reset`, which costs seconds of op-by-op dispatch the
+    first time; traced, the same code is cheap.
+    """
+    specs = []
+    jax.eval_shape(lambda: specs.append(env.spec()))
+    return specs[0]
+
+
 @pytest.fixture(scope="module")
 def brax_runs():
+    """Everything brax is asked, computed by one compiled function."""
     env = jaxrl.make("brax/inverted_pendulum")
     short = jaxrl.make("brax/inverted_pendulum", episode_length=3)
+    # The training stack on brax: auto-reset must select between brax `State` pytrees.
+    stack = envs.batched(short, 2)
 
     @jax.jit
-    def run():
-        # Full force one way topples the pendulum (termination) well within 100 steps.
-        return rollout(env, jnp.ones((100, 1))), rollout(short, jnp.zeros((3, 1)))
+    def run(key):
+        # Full force one way topples the pendulum (termination) within a few steps.
+        first, fall, _ = rollout(env, jnp.ones((20, 1)), key)
+        _, short_steps, _ = jax.vmap(lambda a: rollout(short, a, key))(
+            jnp.stack([jnp.zeros((3, 1)), jnp.ones((3, 1))]))
+        stack_actions = jnp.broadcast_to(jnp.array([[0.0], [1.0]]), (5, 2, 1))
+        _, stack_steps, _ = rollout(stack, stack_actions, key)
+        return first, fall, short_steps, stack_steps
 
-    return env, run()
+    specs = traced_spec(env), traced_spec(short), traced_spec(stack)
+    return specs, jax.tree.map(np.asarray, run(jax.random.key(0)))
 
 
-def test_brax_spec_shapes_termination_and_truncation(brax_runs):
-    env, ((first, steps), (_, short_steps)) = brax_runs
-    spec = env.spec()
-    assert spec.name == "brax/inverted_pendulum" and spec.max_episode_steps == 1000
-    assert spec.observation.shape == (4,) and spec.action.shape == (1,)
+def test_brax_spec_and_timestep_fields(brax_runs):
+    (spec, short_spec, stack_spec), (first, fall, _, _) = brax_runs
+    assert spec.name == "brax/inverted_pendulum"
+    assert spec.max_episode_steps == 1000 and short_spec.max_episode_steps == 3
+    assert stack_spec.num_envs == 2 and stack_spec.observation.shape == (4,)
+    assert isinstance(spec.action, types.Box) and spec.action.shape == (1,)
     np.testing.assert_array_equal(spec.action.low, [-1.0])
     np.testing.assert_array_equal(spec.action.high, [1.0])
-    assert first.observation.shape == (4,) and steps.observation.shape == (100, 4)
-    last = np.asarray(steps.step_type) == StepType.LAST
-    assert last.any()
-    assert steps.discount[int(np.argmax(last))] == 0.0
-    np.testing.assert_array_equal(short_steps.step_type, [1, 1, 2])
-    np.testing.assert_array_equal(short_steps.discount, [1.0, 1.0, 1.0])
+    assert spec.observation.shape == (4,)
+    assert_scalar_fields(first)
+    assert first.step_type == StepType.FIRST and first.reward == 0.0 and first.discount == 1.0
+    assert first.observation.shape == (4,) and first.observation.dtype == np.float32
+    assert np.all(np.abs(first.observation) <= 0.01)  # brax starts within 0.01 of upright, at rest
+    assert_scalar_fields(fall, (20,))
+    assert fall.observation.shape == (20, 4) and fall.observation.dtype == np.float32
 
 
-# --- wrappers on a tiny hand-checkable environment ---------------------------------------------
+def test_brax_termination_is_last_with_discount_zero(brax_runs):
+    _, (_, fall, short_steps, _) = brax_runs
+    last = fall.step_type == LAST
+    assert last.any(), "the pendulum never fell"
+    end = int(np.argmax(last))
+    assert fall.discount[end] == 0.0
+    np.testing.assert_array_equal(fall.step_type[:end], MID)
+    np.testing.assert_array_equal(fall.discount[:end], 1.0)
+    np.testing.assert_array_equal(fall.reward[: end + 1], 1.0)
+    # brax's inverted pendulum is done when the pole leans more than 0.2 rad.
+    lean = np.abs(fall.observation[:, 1]) > 0.2
+    assert lean[end] and not lean[:end].any()
+    # The same push under a 3-step limit follows the same dynamics (TimeLimit changes none of
+    # them), and where it falls on the limit step termination wins: discount 0.
+    pushed = jax.tree.map(lambda x: x[1], short_steps)
+    np.testing.assert_allclose(pushed.observation, fall.observation[:3], rtol=1e-6, atol=1e-6)
+    assert pushed.step_type[2] == LAST
+    assert pushed.discount[2] == (0.0 if end <= 2 else 1.0)
+
+
+def test_brax_truncation_is_last_with_discount_one(brax_runs):
+    _, (_, _, short_steps, _) = brax_runs
+    idle = jax.tree.map(lambda x: x[0], short_steps)  # no force: the pole stays up for 3 steps
+    np.testing.assert_array_equal(idle.step_type, [MID, MID, LAST])
+    np.testing.assert_array_equal(idle.discount, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(idle.reward, [1.0, 1.0, 1.0])
+
+
+def test_brax_training_stack_auto_resets(brax_runs):
+    _, (_, _, _, steps) = brax_runs
+    assert steps.observation.shape == (5, 2, 4)
+    # Copy 0 (no force) is truncated at step 3 and goes on with a new episode.
+    idle = jax.tree.map(lambda x: x[:, 0], steps)
+    np.testing.assert_array_equal(idle.step_type, [MID, MID, LAST, MID, MID])
+    np.testing.assert_array_equal(idle.discount, 1.0)
+    np.testing.assert_array_equal(idle.extras["episode_length"], [1, 2, 3, 1, 2])
+    np.testing.assert_array_equal(idle.extras["episode_return"], [1.0, 2.0, 3.0, 1.0, 2.0])
+    # The new episode starts near upright while next_observation keeps the true final state.
+    assert np.all(np.abs(idle.observation[2]) <= 0.01)
+    assert not np.allclose(idle.extras["next_observation"][2], idle.observation[2])
+    # Copy 1 (full force) falls, is reset upright, and falls again within 5 steps: every LAST
+    # is a termination whose true final state leans past 0.2 rad.
+    pushed = jax.tree.map(lambda x: x[:, 1], steps)
+    ends = pushed.step_type == LAST
+    assert ends.sum() >= 2
+    np.testing.assert_array_equal(pushed.discount, np.where(ends, 0.0, 1.0))
+    assert np.all(np.abs(pushed.extras["next_observation"][ends, 1]) > 0.2)
+    assert np.all(np.abs(pushed.observation[ends]) <= 0.01)
+
+
+# --- wrappers on tiny hand-checkable environments ----------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class Counter:
@@ -120,139 +266,285 @@ class Counter:
         return (t, start), types.transition(obs, action[0], t >= self.end, False)
 
 
+@dataclasses.dataclass(frozen=True)
+class ActionRecorder:
+    """Observes the action it last received; its action box has different bounds per axis."""
+
+    def spec(self):
+        box = types.Box(np.array([-2.0, 0.0]), np.array([4.0, 10.0]), (2,))
+        return types.EnvSpec("ActionRecorder", types.Box(-np.inf, np.inf, (2,)), box)
+
+    def reset(self, key):
+        return (), types.restart(jnp.zeros(2))
+
+    def step(self, state, action, key):
+        return (), types.transition(action, 0.0, False, False)
+
+
+@dataclasses.dataclass(frozen=True)
+class UnboundedRecorder(ActionRecorder):
+    def spec(self):
+        return dataclasses.replace(super().spec(), action=types.Box(-np.inf, np.inf, (2,)))
+
+
 def test_time_limit_truncates_with_discount_one():
     env = wrappers.TimeLimit(Counter(end=100), max_episode_steps=2)
-    assert env.spec().max_episode_steps == 2
-    _, steps = rollout(env, jnp.ones((2, 1)))
-    np.testing.assert_array_equal(steps.step_type, [1, 2])
+    assert env.spec().max_episode_steps == 2 and env.unwrapped == Counter(end=100)
+    _, steps, state = rollout(env, jnp.ones((2, 1)))
+    np.testing.assert_array_equal(steps.step_type, [MID, LAST])
     np.testing.assert_array_equal(steps.discount, [1.0, 1.0])
+    np.testing.assert_array_equal(steps.reward, [1.0, 1.0])
+    assert int(state.steps) == 2
     # A termination on the limit step stays a termination.
-    _, steps = rollout(wrappers.TimeLimit(Counter(end=2), 2), jnp.ones((2, 1)))
+    _, steps, _ = rollout(wrappers.TimeLimit(Counter(end=2), 2), jnp.ones((2, 1)))
+    np.testing.assert_array_equal(steps.step_type, [MID, LAST])
     np.testing.assert_array_equal(steps.discount, [1.0, 0.0])
+    # Under AutoReset the limit counts each episode afresh.
+    _, steps, _ = rollout(wrappers.AutoReset(wrappers.TimeLimit(Counter(end=100), 2)), jnp.ones((5, 1)))
+    np.testing.assert_array_equal(steps.step_type, [MID, LAST, MID, LAST, MID])
+    np.testing.assert_array_equal(steps.discount, 1.0)
     with pytest.raises(ValueError, match="max_episode_steps"):
         wrappers.TimeLimit(Counter(), 0)
 
 
-def test_auto_reset_and_episode_statistics():
+@pytest.fixture(scope="module")
+def counter_episodes():
+    """EpisodeStatistics(AutoReset(Counter(end=3))) for 7 steps: two full episodes and a bit."""
     env = wrappers.EpisodeStatistics(wrappers.AutoReset(Counter(end=3)))
-    actions = jnp.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
-    first, steps = rollout(env, actions)
+    actions = jnp.arange(1.0, 8.0)[:, None]  # reward of step i is i
+    first, steps, _ = jax.jit(lambda: rollout(env, actions))()
+    return jax.tree.map(np.asarray, (first, steps))
+
+
+def test_auto_reset(counter_episodes):
+    first, steps = counter_episodes
     np.testing.assert_array_equal(first.extras["next_observation"], first.observation)
-    np.testing.assert_array_equal(steps.step_type, [1, 1, 2, 1, 1])
-    np.testing.assert_array_equal(steps.discount, [1, 1, 0, 1, 1])
-    np.testing.assert_array_equal(steps.reward, [1, 2, 3, 4, 5])
-    # On the LAST step the observation already starts the next episode (t = 0) while
-    # next_observation is the true final one (t = 3, last action 3).
-    np.testing.assert_array_equal(steps.observation[2, :2], [0.0, 0.0])
-    np.testing.assert_array_equal(steps.extras["next_observation"][2, :2], [3.0, 3.0])
-    assert steps.observation[2, 2] != first.observation[2]  # a fresh episode start
-    np.testing.assert_array_equal(steps.observation[3, :2], [1.0, 4.0])  # then a normal step
-    keep = np.array([0, 1, 3, 4])
-    np.testing.assert_array_equal(np.asarray(steps.extras["next_observation"])[keep], np.asarray(steps.observation)[keep])
-    # Episode statistics: running totals, the finished episode's on LAST, then reset.
-    np.testing.assert_array_equal(steps.extras["episode_return"], [1, 3, 6, 4, 9])
-    np.testing.assert_array_equal(steps.extras["episode_length"], [1, 2, 3, 1, 2])
+    np.testing.assert_array_equal(steps.step_type, [MID, MID, LAST, MID, MID, LAST, MID])
+    # Reward and discount on LAST are those of the final transition.
+    np.testing.assert_array_equal(steps.reward, [1, 2, 3, 4, 5, 6, 7])
+    np.testing.assert_array_equal(steps.discount, [1, 1, 0, 1, 1, 0, 1])
+    for end in (2, 5):
+        # On LAST the observation already starts the next episode: [t=0, no action, new start]
+        # drawn from a fresh key, while next_observation is the true final one (t = 3).
+        assert steps.observation[end, 0] == 0.0 and steps.observation[end, 1] == 0.0
+        assert 0.0 <= steps.observation[end, 2] < 1.0
+        np.testing.assert_array_equal(steps.extras["next_observation"][end],
+                                      [3.0, end + 1.0, steps.observation[end - 1, 2]])
+        assert steps.observation[end, 2] != steps.observation[end - 1, 2]
+        # The following step is a normal MID step of that new episode.
+        assert steps.step_type[end + 1] == MID
+        np.testing.assert_array_equal(steps.observation[end + 1], [1.0, end + 2.0, steps.observation[end, 2]])
+    assert steps.observation[2, 2] != steps.observation[5, 2] != first.observation[2]
+    # Off LAST steps next_observation is just the observation.
+    mid = steps.step_type != LAST
+    np.testing.assert_array_equal(steps.extras["next_observation"][mid], steps.observation[mid])
+
+
+def test_episode_statistics(counter_episodes):
+    first, steps = counter_episodes
+    assert first.extras["episode_return"] == 0.0 and first.extras["episode_length"] == 0
+    assert first.extras["episode_return"].dtype == np.float32
+    assert first.extras["episode_length"].dtype == np.int32
+    # Running totals including this step; on LAST the finished episode's, then back to zero.
+    np.testing.assert_array_equal(steps.extras["episode_return"], [1, 3, 1 + 2 + 3, 4, 9, 4 + 5 + 6, 7])
+    np.testing.assert_array_equal(steps.extras["episode_length"], [1, 2, 3, 1, 2, 3, 1])
+    assert steps.extras["episode_return"].dtype == np.float32
+    assert steps.extras["episode_length"].dtype == np.int32
 
 
 def test_vmap_env_batches_with_independent_keys():
     env = wrappers.VmapEnv(Counter(), num_envs=3)
-    assert env.spec().num_envs == 3
-    state, ts = env.reset(jax.random.key(0))
-    assert ts.observation.shape == (3, 3) and ts.step_type.shape == (3,)
-    assert len(set(np.asarray(ts.observation[:, 2]).tolist())) == 3  # different starts
+    assert env.spec().num_envs == 3 and env.spec().observation.shape == (3,)
+    key = jax.random.key(0)
+    state, ts = env.reset(key)
+    assert ts.observation.shape == (3, 3) and state[0].shape == (3,) and state[1].shape == (3,)
+    assert_scalar_fields(ts, (3,))
+    assert len(set(ts.observation[:, 2].tolist())) == 3  # each copy drew its own start
+    # Copy i is exactly the unbatched env driven by the i-th split of the key.
+    keys = jax.random.split(key, 3)
+    for i in range(3):
+        np.testing.assert_array_equal(ts.observation[i], Counter().reset(keys[i])[1].observation)
     state, ts = env.step(state, jnp.array([[1.0], [2.0], [3.0]]), jax.random.key(1))
+    assert_scalar_fields(ts, (3,))
     np.testing.assert_array_equal(ts.reward, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ts.observation[:, :2], [[1.0, 1.0], [1.0, 2.0], [1.0, 3.0]])
     with pytest.raises(ValueError, match="num_envs"):
         wrappers.VmapEnv(Counter(), num_envs=0)
 
 
-def test_normalization_statistics_match_numpy():
+def test_update_normalization_matches_numpy():
     rng = np.random.default_rng(0)
-    a, b = rng.normal(3.0, 2.0, (5, 2)).astype(np.float32), rng.normal(-1.0, 0.5, (7, 2)).astype(np.float32)
+    a = rng.normal(3.0, 2.0, (5, 2)).astype(np.float32)
+    b = rng.normal(-1.0, 0.5, (7, 2)).astype(np.float32)
     stats = wrappers.init_normalization((2,))
     stats = wrappers.update_normalization(wrappers.update_normalization(stats, jnp.asarray(a)), jnp.asarray(b))
-    both = np.concatenate([a, b])
-    # The prior (mean 0, var 1, count 1e-4) weighs 1e-4 of an observation.
+    both = np.concatenate([a, b]).astype(np.float64)
+    # The prior (mean 0, var 1) weighs 1e-4 of an observation.
     np.testing.assert_allclose(stats.mean, both.mean(0), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(stats.var, both.var(0), rtol=1e-3)
+    np.testing.assert_allclose(stats.var, both.var(0), rtol=1e-4)
     np.testing.assert_allclose(stats.count, 12.0001, rtol=1e-6)
 
 
-def test_normalize_observation_wrapper():
-    env = wrappers.NormalizeObservation(envs.batched(jaxrl.make("CartPole-v1"), 16))
-    with pytest.raises(ValueError, match="batched"):
-        wrappers.NormalizeObservation(jaxrl.make("CartPole-v1")).spec()
+@pytest.fixture(scope="module")
+def normalized_cartpole():
+    """300 random steps of 8 CartPoles, raw and normalised, from the same keys and actions."""
+    num_envs, num_steps = 8, 300
+    raw = envs.batched(jaxrl.make("CartPole-v1"), num_envs)
+    env = envs.batched(jaxrl.make("CartPole-v1"), num_envs, normalize_observations=True)
 
     @jax.jit
     def run(key):
-        state, ts = env.reset(key)
+        actions = jax.random.bernoulli(key, shape=(num_steps, num_envs)).astype(jnp.int32)
+        raw_first, raw_steps, _ = rollout(raw, actions, key)
+        first, steps, state = rollout(env, actions, key)
+        return raw_first, raw_steps, first, steps, state.stats
 
-        def step(state, k):
-            action = jax.random.bernoulli(k, shape=(16,)).astype(jnp.int32)
-            state, ts = env.step(state, action, k)
-            return state, ts.observation
-
-        return jax.lax.scan(step, state, jax.random.split(key, 300))[1]
-
-    obs = np.asarray(run(jax.random.key(0)))[100:].reshape(-1, 4)
-    np.testing.assert_allclose(obs.mean(0), 0.0, atol=0.25)
-    np.testing.assert_allclose(obs.std(0), 1.0, atol=0.25)
-    assert np.abs(obs).max() <= 10.0
+    return env, jax.tree.map(np.asarray, run(jax.random.key(0)))
 
 
-def test_rescale_and_clip_action():
-    env = wrappers.RescaleAction(Counter())  # env's action box is [-2, 4]
-    np.testing.assert_array_equal(env.spec().action.low, [-1.0])
-    state, _ = env.reset(jax.random.key(0))
-    received = [float(env.step(state, jnp.array([a]), jax.random.key(0))[1].observation[1])
-                for a in (-1.0, 0.0, 1.0, 5.0, -7.0)]
-    assert received == [-2.0, 1.0, 4.0, 4.0, -2.0]
-    clipped = wrappers.ClipAction(Counter())
-    received = [float(clipped.step(state, jnp.array([a]), jax.random.key(0))[1].observation[1])
-                for a in (-3.0, 0.5, 9.0)]
-    assert received == [-2.0, 0.5, 4.0]
+def test_normalize_observation(normalized_cartpole):
+    env, (raw_first, raw_steps, first, steps, stats) = normalized_cartpole
+    assert isinstance(env, wrappers.NormalizeObservation)
+    spec = env.spec()
+    np.testing.assert_array_equal(spec.observation.low, -10.0)
+    np.testing.assert_array_equal(spec.observation.high, 10.0)
+    # The running statistics are those of every observation seen (reset and after each step).
+    seen = np.concatenate([raw_first.observation, raw_steps.observation.reshape(-1, 4)]).astype(np.float64)
+    np.testing.assert_allclose(stats.count, len(seen) + 1e-4, rtol=1e-6)
+    np.testing.assert_allclose(stats.mean, seen.mean(0), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(stats.var, seen.var(0), rtol=1e-3)
+    # The last batch is normalised with the statistics that include it.
+    expected = (raw_steps.observation[-1] - stats.mean) / np.sqrt(stats.var + 1e-8)
+    np.testing.assert_allclose(steps.observation[-1], expected, rtol=1e-4, atol=1e-5)
+    expected = (raw_steps.extras["next_observation"][-1] - stats.mean) / np.sqrt(stats.var + 1e-8)
+    np.testing.assert_allclose(steps.extras["next_observation"][-1], expected, rtol=1e-4, atol=1e-5)
+    # Once the statistics settle, normalised observations have mean ~0 and std ~1.
+    settled = steps.observation[100:].reshape(-1, 4)
+    np.testing.assert_allclose(settled.mean(0), 0.0, atol=0.2)
+    np.testing.assert_allclose(settled.std(0), 1.0, atol=0.2)
+    assert np.abs(steps.observation).max() <= 10.0
+    # Rewards, step types and episode statistics are untouched.
+    np.testing.assert_array_equal(steps.reward, raw_steps.reward)
+    np.testing.assert_array_equal(steps.step_type, raw_steps.step_type)
+    np.testing.assert_array_equal(steps.extras["episode_return"], raw_steps.extras["episode_return"])
+    assert (steps.step_type == LAST).any()
+    with pytest.raises(ValueError, match="batched"):
+        wrappers.NormalizeObservation(jaxrl.make("CartPole-v1")).spec()
+
+
+def test_rescale_action():
+    env = wrappers.RescaleAction(ActionRecorder())  # the recorder's box is [-2, 4] x [0, 10]
+    spec = env.spec()
+    np.testing.assert_array_equal(spec.action.low, [-1.0, -1.0])
+    np.testing.assert_array_equal(spec.action.high, [1.0, 1.0])
+    assert spec.observation.shape == (2,) and not spec.observation.bounded  # unchanged
+    actions = jnp.array([[-1.0, -1.0], [1.0, 1.0], [0.0, 0.0], [0.5, -0.5], [5.0, -7.0]])
+    _, steps, _ = jax.jit(lambda: rollout(env, actions))()
+    np.testing.assert_allclose(steps.observation, [[-2.0, 0.0], [4.0, 10.0], [1.0, 5.0], [2.5, 2.5], [4.0, 0.0]])
     with pytest.raises(ValueError, match="bounded Box"):
         wrappers.RescaleAction(jaxrl.make("CartPole-v1")).spec()
+    with pytest.raises(ValueError, match="bounded Box"):
+        wrappers.RescaleAction(UnboundedRecorder()).spec()
 
 
-def test_make_batched_rescales_bounded_continuous_actions():
-    env = envs.make_batched("Pendulum-v1", 2)
-    spec = env.spec()
-    assert spec.num_envs == 2
-    np.testing.assert_array_equal(spec.action.low, [-1.0])
-    np.testing.assert_array_equal(spec.action.high, [1.0])
+def test_clip_action():
+    env = wrappers.ClipAction(ActionRecorder())
+    np.testing.assert_array_equal(env.spec().action.low, [-2.0, 0.0])  # unchanged
+    np.testing.assert_array_equal(env.spec().action.high, [4.0, 10.0])
+    actions = jnp.array([[-3.0, 20.0], [0.5, 5.0], [4.0, -1.0]])
+    _, steps, _ = jax.jit(lambda: rollout(env, actions))()
+    np.testing.assert_array_equal(steps.observation, [[-2.0, 10.0], [0.5, 5.0], [4.0, 0.0]])
+
+
+def test_batched_builds_the_training_stack():
+    env = envs.batched(Counter(end=3), 2)
+    assert isinstance(env, wrappers.VmapEnv) and env.num_envs == 2
+    assert isinstance(env.env, wrappers.EpisodeStatistics)
+    assert isinstance(env.env.env, wrappers.AutoReset)
+    assert env.unwrapped == Counter(end=3)
+    assert env.spec().num_envs == 2
+    normalized = envs.batched(Counter(end=3), 2, normalize_observations=True)
+    assert isinstance(normalized, wrappers.NormalizeObservation) and normalized.env == env
+    # make_batched rescales bounded continuous actions to [-1, 1] and leaves discrete ones.
+    pendulum = envs.make_batched("Pendulum-v1", 2)
+    assert isinstance(pendulum.env.env.env, wrappers.RescaleAction)
+    np.testing.assert_array_equal(pendulum.spec().action.low, [-1.0])
+    np.testing.assert_array_equal(pendulum.spec().action.high, [1.0])
+    assert envs.make_batched("CartPole-v1", 2).spec().action == types.Discrete(2)
+
+
+def test_batched_steps_every_copy_through_its_own_episodes():
+    env = envs.batched(Counter(end=3), 2)
+    actions = jnp.stack([jnp.ones((4, 1)), 2.0 * jnp.ones((4, 1))], axis=1)  # (time, env, 1)
+    first, steps, _ = jax.jit(lambda: rollout(env, actions))()
+    assert first.observation.shape == (2, 3) and steps.observation.shape == (4, 2, 3)
+    assert set(steps.extras) == {"next_observation", "episode_return", "episode_length"}
+    np.testing.assert_array_equal(steps.step_type, [[MID, MID], [MID, MID], [LAST, LAST], [MID, MID]])
+    np.testing.assert_array_equal(steps.extras["episode_return"], [[1, 2], [2, 4], [3, 6], [1, 2]])
+    np.testing.assert_array_equal(steps.extras["episode_length"], [[1, 1], [2, 2], [3, 3], [1, 1]])
+    np.testing.assert_array_equal(steps.extras["next_observation"][2, :, :2], [[3.0, 1.0], [3.0, 2.0]])
+    assert steps.observation[2, 0, 2] != steps.observation[2, 1, 2]
 
 
 # --- make and register -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, suggestion", [("CartPol-v1", "CartPole-v1"), ("brax/antt", "brax/ant"),
-                                              ("pendulum-v1", "Pendulum-v1")])
+@pytest.mark.parametrize("name, suggestion", [
+    ("CartPol-v1", "CartPole-v1"),
+    ("brax/antt", "brax/ant"),
+    ("pendulum-v1", "Pendulum-v1"),
+    ("cartpole", "CartPole-v1"),
+])
 def test_unknown_name_lists_close_matches(name, suggestion):
     with pytest.raises(ValueError, match=f"unknown environment '{name}'.*Did you mean.*'{suggestion}'"):
         jaxrl.make(name)
 
 
+def test_unknown_name_without_close_match_lists_known_names():
+    with pytest.raises(ValueError) as info:
+        jaxrl.make("zzqqxx")
+    message = str(info.value)
+    assert "Did you mean" not in message
+    assert "CartPole-v1" in message and "brax/ant" in message
+
+
 def test_register_custom_environment():
-    jaxrl.register("Counter-test-v0", lambda end=3: Counter(end=end))
-    env = jaxrl.make("Counter-test-v0", end=5)
-    assert env.spec().name == "Counter"
-    limited = jaxrl.make("Counter-test-v0", episode_length=2)
-    assert limited.spec().max_episode_steps == 2
+    name = unique("Counter")
+    jaxrl.register(name, lambda end=3: Counter(end=end))
+    assert name in envs.known_names()
+    env = jaxrl.make(name, end=2)  # kwargs go to the factory
+    assert env == Counter(end=2)
+    _, steps, _ = jax.jit(lambda: rollout(env, jnp.ones((2, 1))))()
+    np.testing.assert_array_equal(steps.step_type, [MID, LAST])
+    np.testing.assert_array_equal(steps.discount, [1.0, 0.0])
+    limited = jaxrl.make(name, end=100, episode_length=4)
+    assert isinstance(limited, wrappers.TimeLimit) and limited.spec().max_episode_steps == 4
+    assert limited.env == Counter(end=100)
     with pytest.raises(ValueError, match="already registered"):
-        jaxrl.register("Counter-test-v0", Counter)
-    assert "Counter-test-v0" in envs.known_names()
+        jaxrl.register(name, Counter)
 
 
-# MNISTBandit-bsuite downloads MNIST at construction, which a sandboxed machine cannot.
-GYMNAX_NAMES = [n for n in __import__("gymnax").registered_envs if n != "MNISTBandit-bsuite"]
+def test_register_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="non-empty string"):
+        jaxrl.register("", Counter)
+    with pytest.raises(TypeError, match="callable"):
+        jaxrl.register(unique("NotCallable"), Counter())
 
 
-@pytest.mark.parametrize("name", GYMNAX_NAMES)
-def test_every_gymnax_env_adapts(name):
-    env = jaxrl.make(name)
-    spec = env.spec()
-    assert isinstance(spec.observation, types.Box)
-    state, ts = env.reset(jax.random.key(0))
-    state, ts = env.step(state, spec.action.sample(jax.random.key(1)), jax.random.key(2))
-    assert ts.observation.shape == spec.observation.shape and ts.observation.dtype == jnp.float32
-    assert ts.reward.shape == () and ts.discount.shape == () and ts.step_type.dtype == jnp.int8
+def test_register_cannot_replace_builtin_names():
+    for name in ("CartPole-v1", "brax/ant"):
+        with pytest.raises(ValueError, match="already registered"):
+            jaxrl.register(name, lambda: None)
+
+
+def test_bad_episode_length_raises_for_every_source():
+    for name in ("CartPole-v1", "brax/inverted_pendulum"):
+        with pytest.raises(ValueError, match="episode_length"):
+            jaxrl.make(name, episode_length=0)
+
+
+def test_specs_compare_and_hash_by_value():
+    a, b = jaxrl.make("CartPole-v1").spec(), jaxrl.make("CartPole-v1").spec()
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert types.Box(-1.0, 1.0, (2,)) == types.Box(-1.0, 1.0, (2,))
+    assert types.Box(-1.0, 1.0, (2,)) != types.Box(-1.0, 2.0, (2,))
+    assert jaxrl.make("Pendulum-v1").spec() != a

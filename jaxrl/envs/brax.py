@@ -23,8 +23,17 @@ class BraxEnv:
 
     env: Any
     name: str
+    # brax's `observation_size` runs an eager reset (seconds on CPU); compute the spec once.
+    _spec: EnvSpec | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self._spec is None:
+            object.__setattr__(self, "_spec", self._compute_spec())
 
     def spec(self) -> EnvSpec:
+        return self._spec
+
+    def _compute_spec(self) -> EnvSpec:
         obs_size = int(self.env.observation_size)
         act_size = int(self.env.action_size)
         return EnvSpec(

@@ -21,8 +21,8 @@ def register(name: str, factory: Callable[..., Environment]) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"environment name must be a non-empty string, got {name!r}")
-    if name in _registry:
-        raise ValueError(f"environment {name!r} is already registered")
+    if name in _registry or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
+        raise ValueError(f"environment {name!r} is already registered (built-in names cannot be replaced)")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {factory!r}")
     _registry[name] = factory
@@ -64,6 +64,8 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     Raises:
       ValueError: for an unknown name, listing close matches.
     """
+    if episode_length is not None and (not isinstance(episode_length, int) or episode_length < 1):
+        raise ValueError(f"episode_length must be an int >= 1 or None, got {episode_length!r}")
     if name in _registry:
         env = _registry[name](**kwargs)
         return env if episode_length is None else wrappers.TimeLimit(env, episode_length)
