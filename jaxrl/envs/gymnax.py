@@ -34,31 +34,38 @@ class GymnaxEnv:
     env: Any
     params: Any
     name: str
+    # Both computed once at construction: gymnax builds spaces with jnp ops, which would
+    # otherwise run again (as dead traced ops) in every wrapper that asks for the spec.
+    _spec: EnvSpec | None = dataclasses.field(default=None, compare=False, repr=False)
+    _one_hot_size: int | None = dataclasses.field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        if self._spec is not None:
+            return
+        with jax.ensure_compile_time_eval():  # keep space bounds concrete even while tracing
+            space = self.env.observation_space(self.params)
+            observation = _convert_space(space, "observation")
+            if isinstance(observation, types.Discrete):  # seen one-hot, see `_observe`
+                n = observation.num_values
+                object.__setattr__(self, "_one_hot_size", n)
+                observation = types.Box(np.zeros(n), np.ones(n), (n,))
+            max_steps = getattr(self.params, "max_steps_in_episode", None)
+            spec = EnvSpec(
+                name=self.name,
+                observation=observation,
+                action=_convert_space(self.env.action_space(self.params), "action"),
+                max_episode_steps=None if max_steps is None else int(max_steps),
+            )
+        object.__setattr__(self, "_spec", spec)
 
     def spec(self) -> EnvSpec:
-        # gymnax builds space bounds with jnp ops; keep them concrete even while tracing.
-        with jax.ensure_compile_time_eval():
-            return self._spec()
-
-    def _spec(self) -> EnvSpec:
-        observation = _convert_space(self.env.observation_space(self.params), "observation")
-        if isinstance(observation, types.Discrete):  # seen one-hot, see `_observe`
-            n = observation.num_values
-            observation = types.Box(np.zeros(n), np.ones(n), (n,))
-        max_steps = getattr(self.params, "max_steps_in_episode", None)
-        return EnvSpec(
-            name=self.name,
-            observation=observation,
-            action=_convert_space(self.env.action_space(self.params), "action"),
-            max_episode_steps=None if max_steps is None else int(max_steps),
-        )
+        return self._spec
 
     def _observe(self, observation: Any) -> Array:
         # Discrete observations (e.g. FrozenLake's cell index) become one-hot float vectors, so
         # every agent sees a Box; everything else is cast to float32.
-        space = self.env.observation_space(self.params)
-        if isinstance(space, gymnax_spaces.Discrete):
-            return jax.nn.one_hot(observation, int(space.n), dtype=jnp.float32)
+        if self._one_hot_size is not None:
+            return jax.nn.one_hot(observation, self._one_hot_size, dtype=jnp.float32)
         return jnp.asarray(observation, jnp.float32)
 
     def reset(self, key: PRNGKey) -> tuple[Any, TimeStep]:
