@@ -17,7 +17,7 @@ from jaxrl import envs, losses
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 from jaxrl.loops import on_policy
-from jaxrl.loops.common import Train
+from jaxrl.loops.common import Train, shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 # Keeps log-probabilities of tanh-squashed actions finite where tanh saturated to +-1.
@@ -157,20 +157,12 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
             flat_params = flat_params - learning_rate * updates
             return (flat_params, opt_state, num_updates + 1), metrics
 
-        def epoch(carry, epoch_key):
-            # One permutation per epoch, then contiguous minibatches: no per-minibatch gathers.
-            permutation = jax.random.permutation(epoch_key, batch_size)
-            minibatches = jax.tree.map(
-                lambda x: jnp.reshape(x[permutation], (config.num_minibatches, minibatch_size) + x.shape[1:]),
-                batch,
-            )
-            return jax.lax.scan(minibatch_step, carry, minibatches)
-
+        # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches
+        # steps: no nested loop, no per-epoch sort or gather inside it.
+        minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
         carry = (flat_params, state.opt_state, state.num_updates)
-        (flat_params, opt_state, num_updates), metrics = jax.lax.scan(
-            epoch, carry, jax.random.split(key, config.num_epochs)
-        )
-        chex.assert_shape(metrics["total_loss"], (config.num_epochs, config.num_minibatches))
+        (flat_params, opt_state, num_updates), metrics = jax.lax.scan(minibatch_step, carry, minibatches)
+        chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
         new_state = AgentState(params=unravel(flat_params), opt_state=opt_state, num_updates=num_updates)
         return new_state, jax.tree.map(jnp.mean, metrics)
 
