@@ -17,7 +17,7 @@ import numpy as np
 import tyro
 
 from jaxrl import driver
-from jaxrl.agents import ppo
+from jaxrl.agents import dqn, ppo
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +37,7 @@ class RunOptions:
 # Each agent: its Config class and make_train. New agents add one line here.
 AGENTS: dict[str, tuple[type, Callable[[Any], Any]]] = {
     "ppo": (ppo.Config, ppo.make_train),
+    "dqn": (dqn.Config, dqn.make_train),
 }
 
 

@@ -203,8 +203,10 @@ class Agent(NamedTuple):
     """An agent as a bundle of pure functions (Acme's actor + learner, without mutable state).
 
     init:   (key, spec, hparams) -> agent_state
-    act:    (agent_state, observation, key, eval) -> (action, extras); `observation` has a
-            leading batch axis; `extras` is stored with the transition (e.g. log-prob, value).
+    act:    (agent_state, observation, key, eval, env_steps) -> (action, extras);
+            `observation` has a leading batch axis; `eval` asks for the greedy/deterministic
+            action; `env_steps` (int32 scalar, env steps taken so far) lets an actor follow a
+            schedule (DQN's epsilon); `extras` is stored with the transition.
     update: (agent_state, batch, key, hparams) -> (agent_state, metrics)
     """
 

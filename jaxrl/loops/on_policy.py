@@ -20,9 +20,19 @@ from jaxrl.types import Agent, Metrics, PRNGKey, Transition
 
 
 def rollout(
-    env: Environment, agent: Agent, agent_state: Any, env_state: Any, observation: Any, key: PRNGKey, length: int
+    env: Environment,
+    agent: Agent,
+    agent_state: Any,
+    env_state: Any,
+    observation: Any,
+    key: PRNGKey,
+    length: int,
+    env_steps: jax.Array | None = None,
 ) -> tuple[Any, Any, Transition, dict[str, jax.Array]]:
     """Steps the batched `env` `length` times with `agent.act`.
+
+    `env_steps`, the env steps taken before this rollout, is what `act` is told (int32 0 if
+    None); on-policy agents act from their current policy alone, so it is not advanced per step.
 
     Returns the final env state and observation, the time-major `Transition` batch
     ([length, num_envs, ...]) and the per-step episode statistics and LAST flags.
@@ -31,7 +41,7 @@ def rollout(
     def step(carry, step_key):
         env_state, observation = carry
         act_key, env_key = jax.random.split(step_key)
-        action, extras = agent.act(agent_state, observation, act_key, False)
+        action, extras = agent.act(agent_state, observation, act_key, False, env_steps)
         env_state, timestep = env.step(env_state, action, env_key)
         last = timestep.last()
         transition = Transition(
@@ -50,6 +60,8 @@ def rollout(
         }
         return (env_state, timestep.observation), (transition, stats)
 
+    if env_steps is None:
+        env_steps = jnp.zeros((), jnp.int32)
     (env_state, observation), (trajectory, stats) = jax.lax.scan(
         step, (env_state, observation), jax.random.split(key, length)
     )
@@ -101,7 +113,8 @@ def make_train(
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, rollout_key, update_key = jax.random.split(state.key, 3)
         env_state, observation, trajectory, stats = rollout(
-            env, agent, state.agent_state, state.env_state, state.observation, rollout_key, rollout_length
+            env, agent, state.agent_state, state.env_state, state.observation, rollout_key, rollout_length,
+            state.env_steps,
         )
         chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
         agent_state, agent_metrics = agent.update(state.agent_state, trajectory, update_key, state.hparams)

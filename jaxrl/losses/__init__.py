@@ -7,8 +7,18 @@ from jaxrl.losses.policy_gradient import (
     ppo_clipped_surrogate_loss,
     value_loss,
 )
+from jaxrl.losses.value_based import (
+    categorical_mean,
+    categorical_q_learning_losses,
+    huber,
+    q_learning_td_errors,
+)
 
 __all__ = [
+    "categorical_mean",
+    "categorical_q_learning_losses",
+    "huber",
+    "q_learning_td_errors",
     "clipped_value_loss",
     "generalized_advantage_estimation",
     "normalize_advantages",

@@ -1,6 +1,6 @@
 """flax.linen torsos and heads; heads return distrax distributions."""
 
-from jaxrl.networks.heads import CategoricalHead, GaussianHead, ValueHead
+from jaxrl.networks.heads import CategoricalHead, GaussianHead, QHead, ValueHead
 from jaxrl.networks.torsos import ACTIVATIONS, MLP, activation_fn, flatten_observation
 
 __all__ = [
@@ -8,6 +8,7 @@ __all__ = [
     "CategoricalHead",
     "GaussianHead",
     "MLP",
+    "QHead",
     "ValueHead",
     "activation_fn",
     "flatten_observation",

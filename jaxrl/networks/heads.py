@@ -53,3 +53,25 @@ class ValueHead(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         return jnp.squeeze(nn.Dense(1, kernel_init=_VALUE_INIT)(x), -1)
+
+
+class QHead(nn.Module):
+    """Action values Q(s, .) [..., A], or C51 logits [..., A, num_atoms] (Bellemare et al. 2017).
+
+    `dueling=True` splits the head into a state value and advantages, Q = V + A - mean_a A
+    (Wang et al. 2016, arXiv:1511.06581); with atoms this is done per atom on the logits.
+    """
+
+    num_actions: int
+    dueling: bool = False
+    num_atoms: int | None = None
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        atoms = 1 if self.num_atoms is None else self.num_atoms
+        shape = x.shape[:-1] + (self.num_actions, atoms)
+        advantages = nn.Dense(self.num_actions * atoms, kernel_init=_VALUE_INIT)(x).reshape(shape)
+        if self.dueling:
+            value = nn.Dense(atoms, kernel_init=_VALUE_INIT)(x)[..., None, :]
+            advantages = value + advantages - jnp.mean(advantages, axis=-2, keepdims=True)
+        return advantages[..., 0] if self.num_atoms is None else advantages

@@ -104,7 +104,7 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
         opt_state = _optimizer(hparams).init(flat_params)
         return AgentState(params=params, opt_state=opt_state, num_updates=jnp.zeros((), jnp.int32))
 
-    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False):
+    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False, env_steps: Array | None = None):
         dist = network.apply(state.params, observation, method=ActorCritic.policy)
         if not eval:
             return dist.sample(seed=key), {}

@@ -1,0 +1,203 @@
+"""DQN's actor and learner (Mnih et al. 2015, "Human-level control through deep reinforcement
+learning"), run on the generic off-policy loop.
+
+The actor is epsilon-greedy with a linear schedule over env steps; the learner minimises the
+(double, van Hasselt et al. 2016) Q-learning TD error, or C51's cross-entropy (Bellemare et al.
+2017), on replayed batches, against a target network updated every `target_period` gradient
+steps (a hard copy for tau = 1, Polyak averaging for tau < 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chex
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from jax.flatten_util import ravel_pytree
+
+from jaxrl import envs, losses, replay
+from jaxrl.agents.dqn.config import Config, HParams
+from jaxrl.agents.dqn.networks import QNetwork, make_network
+from jaxrl.loops import off_policy
+from jaxrl.loops.common import Train
+from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
+
+
+@flax.struct.dataclass
+class AgentState:
+    """DQN's state: online and target parameters, optimiser state, update count; and the
+    hparams the actor's epsilon schedule reads (`act` is not handed hparams).
+
+    Parameters are kept as flat vectors (`unravel` gives the network's pytree back): gradient
+    clipping, Adam and the target update are then one fused op each instead of one per layer,
+    which is most of a small network's update cost on CPU.
+    """
+
+    params: Any
+    target_params: Any
+    opt_state: Any
+    num_updates: Array
+    hparams: HParams
+
+
+def _optimizer(hparams: HParams) -> optax.GradientTransformation:
+    # The learning rate is applied outside, so that it can be a traced (vmapped) array.
+    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.scale_by_adam())
+
+
+def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
+    """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the
+    run's env steps, then constant (Mnih et al. 2015 anneal over the first 1M frames)."""
+    anneal_steps = hparams.exploration_fraction * config.total_timesteps
+    fraction = jnp.clip(env_steps.astype(jnp.float32) / anneal_steps, 0.0, 1.0)
+    return hparams.epsilon_start + fraction * (hparams.epsilon_end - hparams.epsilon_start)
+
+
+def dqn_loss(
+    config: Config,
+    network: QNetwork,
+    params: Any,
+    target_params: Any,
+    batch: off_policy.ReplayBatch,
+    hparams: HParams,
+) -> tuple[Array, Metrics]:
+    """The importance-weighted mean of the per-transition losses, and metrics with `priorities`.
+
+    For double Q-learning the online network also selects the action at s', without gradient
+    (a separate forward pass: one pass over [s; s'] would take fewer ops, but its backward pass
+    would run over both halves, and at this size FLOPs, not op count, set the time).
+    """
+    t = batch.transitions
+    batch_size = t.reward.shape[0]
+    # n-step transitions carry the whole bootstrap factor; 1-step ones the env's discount.
+    discount = t.discount if config.n_step > 1 else hparams.gamma * t.discount
+    out = network.apply(params, t.observation)
+    next_online = network.apply(jax.lax.stop_gradient(params), t.next_observation) if config.double else None
+    next_target = network.apply(target_params, t.next_observation)
+    if config.num_atoms is None:
+        selector = next_online if config.double else None
+        td_errors = losses.q_learning_td_errors(out, t.action, t.reward, discount, next_target, selector)
+        if config.loss == "huber":
+            per_item = losses.huber(td_errors, hparams.huber_delta)
+        else:
+            per_item = 0.5 * jnp.square(td_errors)
+        priorities = jnp.abs(td_errors)
+        q_taken = jnp.take_along_axis(out, t.action[:, None], axis=-1)[:, 0]
+    else:
+        atoms = _atoms(config)
+        selector = losses.categorical_mean(atoms, next_online) if config.double else None
+        per_item = losses.categorical_q_learning_losses(
+            atoms, out, t.action, t.reward, discount, next_target, selector
+        )
+        # Rainbow's priority: the cross-entropy itself (Hessel et al. 2018).
+        priorities = per_item
+        q_taken = jnp.take_along_axis(losses.categorical_mean(atoms, out), t.action[:, None], axis=-1)[:, 0]
+    chex.assert_shape(per_item, (batch_size,))
+    loss = jnp.mean(batch.weights * per_item)
+    metrics = {"loss": loss, "q_mean": jnp.mean(q_taken), off_policy.PRIORITIES: jax.lax.stop_gradient(priorities)}
+    return loss, metrics
+
+
+def _atoms(config: Config) -> Array:
+    return jnp.linspace(config.v_min, config.v_max, config.num_atoms, dtype=jnp.float32)
+
+
+def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
+    """DQN's `Agent` bundle for an environment `spec`."""
+    config.check_spec(spec)
+    network = make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms)
+    num_actions = spec.action.num_values
+
+    dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    shapes = jax.eval_shape(network.init, jax.random.key(0), dummy)
+    _, unravel = ravel_pytree(jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes))
+
+    def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
+        params, _ = ravel_pytree(network.init(key, dummy))
+        return AgentState(
+            params=params,
+            target_params=params,
+            opt_state=_optimizer(hparams).init(params),
+            num_updates=jnp.zeros((), jnp.int32),
+            hparams=hparams,
+        )
+
+    def greedy(state: AgentState, observation: Array) -> Array:
+        out = network.apply(unravel(state.params), observation)
+        q = out if config.num_atoms is None else losses.categorical_mean(_atoms(config), out)
+        return jnp.argmax(q, axis=-1).astype(jnp.int32)
+
+    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False,
+            env_steps: Array | None = None):
+        action = greedy(state, observation)
+        if eval:
+            return action, {}
+        if env_steps is None:
+            env_steps = jnp.zeros((), jnp.int32)
+        explore_key, random_key = jax.random.split(key)
+        explore = jax.random.uniform(explore_key, action.shape) < epsilon(config, state.hparams, env_steps)
+        random_action = jax.random.randint(random_key, action.shape, 0, num_actions, jnp.int32)
+        return jnp.where(explore, random_action, action), {}
+
+    def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
+        del key  # DQN's update is deterministic given the batch
+        grads, metrics = jax.grad(
+            lambda p: dqn_loss(config, network, unravel(p), unravel(state.target_params), batch, hparams),
+            has_aux=True,
+        )(state.params)
+        updates, opt_state = _optimizer(hparams).update(grads, state.opt_state)
+        params = state.params - hparams.learning_rate * updates
+        num_updates = state.num_updates + 1
+        # Every target_period updates the target moves to tau * online + (1 - tau) * target.
+        tau = jnp.where(num_updates % config.target_period == 0, hparams.tau, 0.0)
+        target_params = optax.incremental_update(params, state.target_params, tau)
+        new_state = state.replace(params=params, target_params=target_params, opt_state=opt_state,
+                                  num_updates=num_updates)
+        return new_state, metrics
+
+    return Agent(init=init, act=act, update=update), network
+
+
+def make_env(config: Config) -> envs.Environment:
+    return envs.make_batched(
+        config.env,
+        config.num_envs,
+        episode_length=config.episode_length,
+        normalize_observations=config.normalize_observations,
+    )
+
+
+def make_buffer(config: Config) -> replay.ReplayBuffer:
+    if config.prioritized:
+        return replay.prioritized(config.buffer_size, config.batch_size, alpha=config.priority_exponent,
+                                  beta=config.importance_exponent)
+    return replay.uniform(config.buffer_size, config.batch_size)
+
+
+def make_train(config: Config) -> Train:
+    """DQN's training program: `train(key, hparams=None) -> TrainOutput`.
+
+    Raises ValueError for an unknown environment or one without discrete actions, before
+    anything is traced or compiled.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"dqn.make_train takes a dqn.Config, got {type(config).__name__}")
+    env = make_env(config)
+    agent, _ = make_agent(config, env.spec())
+    period = config.period_env_steps
+    return off_policy.make_train(
+        env,
+        agent,
+        make_buffer(config),
+        num_iterations=config.num_iterations,
+        periods_per_iteration=config.steps_per_iteration // period,
+        period_steps=period // config.num_envs,
+        updates_per_period=config.updates_per_step * period // config.train_every,
+        warmup_steps=config.learning_starts // config.num_envs,
+        n_step_length=config.n_step,
+        default_hparams=config.hparams(),
+        config=config,
+    )

@@ -1,0 +1,40 @@
+"""DQN's Q-network: an MLP torso and a Q head (optionally dueling, optionally C51 logits)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import flax.linen as nn
+import jax
+
+from jaxrl import networks
+from jaxrl.types import EnvSpec
+
+
+class QNetwork(nn.Module):
+    """`__call__(obs) -> Q(s, .)` [..., A], or C51 logits [..., A, num_atoms] when `num_atoms` is set."""
+
+    num_actions: int
+    observation_ndim: int
+    hidden_sizes: Sequence[int] = (64, 64)
+    activation: str = "relu"
+    dueling: bool = False
+    num_atoms: int | None = None
+
+    @nn.compact
+    def __call__(self, observation: jax.Array) -> jax.Array:
+        x = networks.flatten_observation(observation, self.observation_ndim)
+        x = networks.MLP(self.hidden_sizes, self.activation)(x)
+        return networks.QHead(self.num_actions, self.dueling, self.num_atoms)(x)
+
+
+def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, dueling: bool,
+                 num_atoms: int | None) -> QNetwork:
+    return QNetwork(
+        num_actions=spec.action.num_values,
+        observation_ndim=len(spec.observation.shape),
+        hidden_sizes=tuple(hidden_sizes),
+        activation=activation,
+        dueling=dueling,
+        num_atoms=num_atoms,
+    )

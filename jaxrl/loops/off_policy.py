@@ -1,0 +1,298 @@
+"""The generic off-policy program: act in a vmapped environment batch, write the experience to a
+replay buffer, and after a warm-up sample it and update every `train_every` steps, all inside one
+compiled `lax.scan` (DQN's loop, Mnih et al. 2015; Acme's actor -> adder -> replay -> learner
+pipeline, Hoffman et al. 2020, without processes).
+
+An iteration is `periods_per_iteration` update periods; a period is `period_steps` steps of every
+env followed by `updates_per_period` learner updates, each on its own sampled batch. Update
+periods are static, so no `lax.cond` decides per step whether to learn; only the warm-up is a
+condition. The agent supplies `init`, `act` and `update`; the loop owns the buffer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs.base import Environment
+from jaxrl.loops import common
+from jaxrl.loops.common import Train, TrainState
+from jaxrl.replay import ReplayBuffer, n_step
+from jaxrl.types import Agent, Array, Metrics, PRNGKey, Transition
+
+# The metric an agent's `update` reports to reprioritise its batch; the loop takes it out.
+PRIORITIES = "priorities"
+
+
+class ReplayBatch(NamedTuple):
+    """What an off-policy agent's `update` learns from.
+
+    Attributes:
+      transitions: a `Transition` with a leading batch axis [B, ...]. With n-step returns
+        (`n_step > 1`) `reward` is the discounted n-step return and `discount` the whole
+        bootstrap factor gamma^m * prod(discounts), gamma included (see `replay.n_step`);
+        with `n_step == 1` `discount` is the environment's and the learner multiplies gamma.
+      weights: float32 [B], importance weights to multiply into per-item losses (ones unless
+        the buffer is prioritized).
+    """
+
+    transitions: Transition
+    weights: Array
+
+
+class LoopState(NamedTuple):
+    """What the off-policy loop keeps besides the agent: buffer and n-step window.
+
+    Stored in `TrainState.buffer_state`, so a checkpoint of the `TrainState` holds it.
+    """
+
+    replay: Any
+    n_step: n_step.NStepState | None
+
+
+def make_train(
+    env: Environment,
+    agent: Agent,
+    buffer: ReplayBuffer,
+    *,
+    num_iterations: int,
+    periods_per_iteration: int,
+    period_steps: int = 1,
+    updates_per_period: int = 1,
+    warmup_steps: int = 0,
+    n_step_length: int = 1,
+    default_hparams: Any,
+    config: Any = None,
+) -> Train:
+    """Builds the off-policy `Train` program.
+
+    Args:
+      env: a batched environment with `AutoReset` and `EpisodeStatistics` (`envs.batched`).
+      agent: the agent's pure functions. `act(agent_state, observation, key, eval, env_steps)`
+        explores when `eval` is False (`env_steps`, an int32 scalar, lets it follow a schedule);
+        `update(agent_state, ReplayBatch, key, hparams) -> (agent_state, metrics)`, where
+        `metrics` may hold `"priorities"` [B] for a buffer with `update_priorities`.
+      buffer: holds `Transition`s without a batch axis (e.g. `replay.uniform(...)`).
+      num_iterations: iterations of `train(key)`; each is one row of metrics.
+      periods_per_iteration: update periods per iteration.
+      period_steps: steps of every env per update period.
+      updates_per_period: learner updates per update period.
+      warmup_steps: steps of every env, from the start of the run, taken with uniformly random
+        actions and without updates (the updates of a period that ends at or before it are
+        skipped), so the buffer holds varied data before learning starts.
+      n_step_length: n of n-step returns; the buffer then receives n-step transitions (which
+        needs `hparams.gamma`). `init` takes the first n - 1 steps of every env (random
+        actions) to fill the window, so `env_steps` starts at (n - 1) * num_envs.
+      default_hparams: the hparams `train(key)` uses when none are given.
+    """
+    spec = env.spec()
+    if spec.num_envs is None:
+        raise ValueError("off_policy.make_train needs a batched environment (jaxrl.envs.batched)")
+    for name, value, minimum in (
+        ("num_iterations", num_iterations, 0),
+        ("periods_per_iteration", periods_per_iteration, 1),
+        ("period_steps", period_steps, 1),
+        ("updates_per_period", updates_per_period, 0),
+        ("warmup_steps", warmup_steps, 0),
+        ("n_step_length", n_step_length, 1),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"off_policy.make_train: {name} must be an int >= {minimum}, got {value!r}")
+    num_envs = spec.num_envs
+    steps_per_iteration = periods_per_iteration * period_steps * num_envs
+    prefill_steps = n_step_length - 1
+    if buffer.update_priorities is None:
+        update_priorities = None
+    else:
+        update_priorities = buffer.update_priorities
+
+    def random_actions(key: PRNGKey) -> Array:
+        return jax.vmap(spec.action.sample)(jax.random.split(key, num_envs))
+
+    def env_step(env_state, observation, action, key):
+        env_state, timestep = env.step(env_state, action, key)
+        transition = Transition(
+            observation=observation,
+            action=action,
+            reward=timestep.reward,
+            discount=timestep.discount,
+            last=timestep.last(),
+            next_observation=timestep.extras["next_observation"],
+            extras={},
+        )
+        return env_state, timestep, transition
+
+    def gamma_of(hparams: Any) -> Array:
+        if not hasattr(hparams, "gamma"):
+            raise ValueError("n-step returns need the agent's hparams to have a `gamma` field")
+        return hparams.gamma
+
+    def init(key: PRNGKey, hparams: Any) -> TrainState:
+        key, env_key, agent_key, prefill_key = jax.random.split(key, 4)
+        env_state, timestep = env.reset(env_key)
+        common.check_timestep_extras(timestep)
+        observation = timestep.observation
+        agent_state = agent.init(agent_key, spec, hparams)
+        _, _, example = env_step(env_state, observation, random_actions(prefill_key), prefill_key)
+        example = jax.tree.map(lambda x: x[0], example)  # one env's transition, no batch axis
+        window = None
+        if n_step_length > 1:
+            window = n_step.init(example, num_envs, n_step_length)
+
+            # Fill the n-step window, so that every later step emits a complete transition.
+            def prefill(carry, step_key):
+                env_state, observation, window = carry
+                action_key, step_key = jax.random.split(step_key)
+                env_state, timestep, transition = env_step(
+                    env_state, observation, random_actions(action_key), step_key
+                )
+                window, _, _ = n_step.push(window, transition, gamma_of(hparams))
+                return (env_state, timestep.observation, window), None
+
+            (env_state, observation, window), _ = jax.lax.scan(
+                prefill, (env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
+            )
+        episode_return, episode_length = common.initial_episode_stats()
+        return TrainState(
+            agent_state=agent_state,
+            env_state=env_state,
+            observation=observation,
+            buffer_state=LoopState(replay=buffer.init(example), n_step=window),
+            key=key,
+            iteration=jnp.zeros((), jnp.int32),
+            env_steps=jnp.full((), prefill_steps * num_envs, jnp.int32),
+            hparams=hparams,
+            episode_return=episode_return,
+            episode_length=episode_length,
+        )
+
+    def act_step(state: TrainState, carry, step_key):
+        """One step of every env: act (randomly during warm-up), step, push to the n-step window."""
+        env_state, observation, window, env_steps = carry
+        act_key, random_key, env_key = jax.random.split(step_key, 3)
+        action, _ = agent.act(state.agent_state, observation, act_key, False, env_steps)
+        warm = env_steps < warmup_steps * num_envs
+        action = jnp.where(warm, random_actions(random_key), action)
+        env_state, timestep, transition = env_step(env_state, observation, action, env_key)
+        if window is not None:
+            window, transition, _ = n_step.push(window, transition, gamma_of(state.hparams))
+        stats = (timestep.last(), timestep.extras["episode_return"], timestep.extras["episode_length"])
+        carry = (env_state, timestep.observation, window, env_steps + num_envs)
+        return carry, (transition, stats)
+
+    def learn(state: TrainState, agent_state, replay_state, metric_sums, key):
+        """`updates_per_period` updates, each on a freshly sampled batch; adds their metrics to
+        `metric_sums` one update after another (a fixed order of additions, so an iteration's
+        means do not depend on how a compiled program would reduce a stacked axis: chunked and
+        one-call runs agree bit for bit)."""
+
+        def one_update(carry, update_key):
+            agent_state, replay_state, metric_sums = carry
+            sample_key, update_key = jax.random.split(update_key)
+            transitions, info = buffer.sample(replay_state, sample_key)
+            agent_state, metrics = agent.update(
+                agent_state, ReplayBatch(transitions, info.weights), update_key, state.hparams
+            )
+            priorities = metrics.pop(PRIORITIES, None)
+            if update_priorities is not None:
+                if priorities is None:
+                    raise ValueError(
+                        f"the buffer is prioritized, but the agent's update reports no "
+                        f"metrics[{PRIORITIES!r}] to reprioritise its batch with"
+                    )
+                replay_state = update_priorities(replay_state, info.indices, priorities)
+            metric_sums = jax.tree.map(jnp.add, metric_sums, metrics)
+            return (agent_state, replay_state, metric_sums), None
+
+        carry = (agent_state, replay_state, metric_sums)
+        if updates_per_period == 1:
+            return one_update(carry, key)[0]
+        return jax.lax.scan(one_update, carry, jax.random.split(key, updates_per_period))[0]
+
+    def zero_metrics(state: TrainState) -> Metrics:
+        """Zeros shaped like one update's metrics (without priorities)."""
+        if updates_per_period == 0:
+            return {}
+
+        def one_update_metrics():
+            replay_state = state.buffer_state.replay
+            transitions, info = buffer.sample(replay_state, state.key)
+            _, metrics = agent.update(state.agent_state, ReplayBatch(transitions, info.weights), state.key,
+                                      state.hparams)
+            metrics.pop(PRIORITIES, None)
+            return metrics
+
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
+
+    def period(state: TrainState, carry, period_key):
+        agent_state, env_state, observation, loop_state, env_steps, metric_sums = carry
+        act_key, learn_key = jax.random.split(period_key)
+        acting = (env_state, observation, loop_state.n_step, env_steps)
+        acting_state = state.replace(agent_state=agent_state)
+        if period_steps == 1:
+            acting, (transitions, stats) = act_step(acting_state, acting, act_key)
+            transitions, stats = jax.tree.map(lambda x: x[None], (transitions, stats))
+        else:
+            acting, (transitions, stats) = jax.lax.scan(
+                lambda c, k: act_step(acting_state, c, k), acting, jax.random.split(act_key, period_steps)
+            )
+        env_state, observation, window, env_steps = acting
+        # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
+        flat = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
+        replay_state = buffer.add(loop_state.replay, flat)
+        # Learn once the warm-up is over and the buffer can be sampled. Under vmap this `cond`
+        # becomes a select (both branches run); only the warm-up's updates are wasted by that.
+        ready = (env_steps > warmup_steps * num_envs) & buffer.can_sample(replay_state)
+        if updates_per_period > 0:
+            agent_state, replay_state, metric_sums = jax.lax.cond(
+                ready,
+                lambda: learn(state, agent_state, replay_state, metric_sums, learn_key),
+                lambda: (agent_state, replay_state, metric_sums),
+            )
+        num_updates = jnp.where(ready, updates_per_period, 0)
+        carry = (agent_state, env_state, observation, LoopState(replay_state, window), env_steps, metric_sums)
+        return carry, (stats, num_updates)
+
+    def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
+        key, periods_key = jax.random.split(state.key)
+        carry = (state.agent_state, state.env_state, state.observation, state.buffer_state, state.env_steps,
+                 zero_metrics(state))
+        carry, (stats, num_updates) = jax.lax.scan(
+            lambda c, k: period(state, c, k), carry, jax.random.split(periods_key, periods_per_iteration)
+        )
+        agent_state, env_state, observation, loop_state, env_steps, metric_sums = carry
+        last, returns, lengths = stats
+        chex.assert_shape(last, (periods_per_iteration, period_steps, num_envs))
+        episode_return, episode_length = common.episode_metrics(last, returns, lengths, state)
+        # Learner metrics: the mean over the updates taken in this iteration (0 if none).
+        total_updates = jnp.sum(num_updates)
+        agent_metrics = jax.tree.map(
+            lambda m: m / jnp.maximum(total_updates, 1).astype(m.dtype), metric_sums
+        )
+        state = state.replace(
+            agent_state=agent_state,
+            env_state=env_state,
+            observation=observation,
+            buffer_state=loop_state,
+            key=key,
+            iteration=state.iteration + 1,
+            env_steps=env_steps,
+            episode_return=episode_return,
+            episode_length=episode_length,
+        )
+        metrics = {
+            "env_steps": env_steps,
+            "episode_return": episode_return,
+            "episode_length": episode_length,
+            "updates": total_updates,
+            **agent_metrics,
+        }
+        return state, metrics
+
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration)
+
+
+__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "make_train"]
