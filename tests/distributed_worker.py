@@ -1,0 +1,68 @@
+"""Run by tests/test_distributed.py in subprocesses (XLA_FLAGS must be set before JAX starts).
+
+    python tests/distributed_worker.py OUT.npz DEVICES [COORDINATOR NUM_PROCESSES PROCESS_ID]
+
+With one process it trains tiny PPO and DQN populations of 4 seeds, unsharded (jit(vmap)) and
+sharded over the 4 local devices, and one PPO run with its env batch sharded; with a
+coordinator it joins a multi-process run and trains the sharded populations only. Process 0
+saves every result (gathered to the host) to OUT.npz.
+"""
+
+import os
+import sys
+
+out_path, devices = sys.argv[1], int(sys.argv[2])
+os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+os.environ["JAX_PLATFORMS"] = "cpu"
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxrl import distributed, driver  # noqa: E402
+from jaxrl.agents import dqn, ppo  # noqa: E402
+
+multi = len(sys.argv) > 3
+if multi:
+    distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+assert jax.device_count() == 4, jax.devices()
+
+PPO = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=4 * 128, num_epochs=1,
+                 num_minibatches=2)
+DQN = dqn.Config(num_envs=10, total_timesteps=600, steps_per_iteration=200, buffer_size=300, batch_size=16,
+                 learning_starts=200, target_update_every=100)
+results = {}
+for name, config, make_train in [("ppo", PPO, ppo.make_train), ("dqn", DQN, dqn.make_train)]:
+    train = make_train(config)
+    keys = driver.population_keys(0, 4)
+    hparams = distributed.stack_hparams(config.hparams(), 4)
+    sharded = distributed.gather(distributed.population_train(train)(keys, hparams))
+    for metric, values in sharded.metrics.items():
+        results[f"{name}/sharded/{metric}"] = values
+    results[f"{name}/sharded/params"] = np.concatenate(
+        [np.reshape(x, (4, -1)) for x in jax.tree.leaves(sharded.state.agent_state)], axis=1)
+    if not multi:
+        plain = jax.jit(jax.vmap(train))(keys, hparams)
+        for metric, values in plain.metrics.items():
+            results[f"{name}/plain/{metric}"] = np.asarray(values)
+        results[f"{name}/plain/params"] = np.concatenate(
+            [np.reshape(np.asarray(x), (4, -1)) for x in jax.tree.leaves(plain.state.agent_state)], axis=1)
+        results[f"{name}/sharded_devices"] = np.array(len(sharded.state.iteration))
+if not multi:
+    # One PPO run with its 4 envs split over the 4 devices, against the same run unsharded.
+    train = ppo.make_train(PPO)
+    init, run = distributed.shard_env_batch(train)
+    state = init(jax.random.key(1))
+    results["env_batch/observation_shards"] = np.array(len(state.observation.sharding.device_set))
+    state, metrics = run(state, train.num_iterations)
+    plain = jax.jit(train)(jax.random.key(1))
+    for metric in ("env_steps", "episode_return", "total_loss"):
+        results[f"env_batch/sharded/{metric}"] = np.asarray(metrics[metric])
+        results[f"env_batch/plain/{metric}"] = np.asarray(plain.metrics[metric])
+    # A population that does not split over the devices is refused before compiling.
+    try:
+        distributed.population_train(train)(driver.population_keys(0, 3), distributed.stack_hparams(PPO.hparams(), 3))
+    except ValueError as error:
+        results["uneven_population_error"] = np.array(str(error))
+if jax.process_index() == 0:
+    np.savez(out_path, **results)
+print("done", jax.process_index(), flush=True)
