@@ -1,7 +1,12 @@
-"""Metric sinks for the host driver: a rich progress bar and a tidy CSV.
+"""Metric sinks: a rich progress bar, a tidy CSV, TensorBoard event files.
 
-The driver calls `sink.write(metrics, first_iteration)` after each compiled chunk with host
-arrays of shape [num_seeds, chunk_iterations]; nothing here runs inside compiled code.
+Two ways to feed them, both per population member:
+- the chunked driver calls `sink.write(metrics, first_iteration)` after each compiled chunk with
+  host arrays of shape [num_seeds, chunk_iterations] (nothing is compiled into the program);
+- `LiveCallback(sinks)` handed to `Train.with_callback` receives every iteration's metrics from
+  inside the compiled loop through `jax.experimental.io_callback` and calls
+  `sink.write_row(member, iteration, row)`.
+Without either, the program contains no callback at all.
 """
 
 from __future__ import annotations
@@ -19,6 +24,14 @@ LEADING_COLUMNS = ("env_steps", "episode_return")
 
 class Sink(Protocol):
     def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class RowSink(Protocol):
+    """A sink that also takes one member's iteration at a time (from `LiveCallback`)."""
+
+    def write_row(self, member: int, iteration: int, row: Mapping[str, np.ndarray]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -44,22 +57,83 @@ class CSVSink:
         self._writer = csv.writer(self._file)
         self._header_written = exists
 
-    def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int) -> None:
+    def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int,
+              seeds: Sequence[int] | None = None) -> None:
+        """Rows for `metrics` [num_seeds, n] of iterations first_iteration + 1 ... (`seeds` labels
+        the rows; default: the sink's)."""
         if self._columns is None:
             self._columns = metric_columns(list(metrics))
         if not self._header_written:
             self._writer.writerow(["seed", "iteration", *self._columns])
             self._header_written = True
         num_iterations = next(iter(metrics.values())).shape[1]
-        for s, seed in enumerate(self.seeds):
+        for s, seed in enumerate(self.seeds if seeds is None else seeds):
             for i in range(num_iterations):
                 row = [seed, first_iteration + i + 1]
                 row += [_format(metrics[c][s, i]) for c in self._columns]
                 self._writer.writerow(row)
         self._file.flush()
 
+    def write_row(self, member: int, iteration: int, row: Mapping[str, np.ndarray]) -> None:
+        """One member's metrics at `iteration` (1-based), labelled `seeds[member]`."""
+        self.write({k: np.reshape(v, (1, 1)) for k, v in row.items()}, iteration - 1, seeds=[self.seeds[member]])
+
     def close(self) -> None:
         self._file.close()
+
+
+class TensorBoardSink:
+    """TensorBoard event files, one run per population member: `<log_dir>/seed_<seed>/`.
+
+    Every metric except `env_steps` becomes a scalar named after it, plotted against env steps
+    (the x-axis that compares agents with different iteration sizes). Written with tensorboardX;
+    open with `tensorboard --logdir <log_dir>`.
+    """
+
+    def __init__(self, log_dir: str, seeds: Sequence[int]):
+        from tensorboardX import SummaryWriter
+
+        self.log_dir = log_dir
+        self.seeds = list(seeds)
+        self._writers = {seed: SummaryWriter(os.path.join(log_dir, f"seed_{seed}")) for seed in self.seeds}
+
+    def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int) -> None:
+        num_iterations = next(iter(metrics.values())).shape[1]
+        for s, seed in enumerate(self.seeds):
+            for i in range(num_iterations):
+                self._add(seed, {k: v[s, i] for k, v in metrics.items()}, first_iteration + i + 1)
+        for writer in self._writers.values():
+            writer.flush()
+
+    def write_row(self, member: int, iteration: int, row: Mapping[str, np.ndarray]) -> None:
+        self._add(self.seeds[member], row, iteration)
+        self._writers[self.seeds[member]].flush()
+
+    def _add(self, seed: int, row: Mapping[str, np.ndarray], iteration: int) -> None:
+        step = int(row["env_steps"]) if "env_steps" in row else iteration
+        for name, value in row.items():
+            if name != "env_steps":
+                self._writers[seed].add_scalar(name, float(value), global_step=step)
+
+    def close(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+
+
+class LiveCallback:
+    """The host side of `Train.with_callback`: hands each (member, iteration, metrics) row that
+    the compiled loop emits to every sink's `write_row`."""
+
+    def __init__(self, sinks: Sequence[RowSink]):
+        self.sinks = list(sinks)
+
+    def __call__(self, member: int, iteration: int, row: Mapping[str, np.ndarray]) -> None:
+        for sink in self.sinks:
+            sink.write_row(member, iteration, row)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
 
 
 def _format(x) -> str:

@@ -8,8 +8,13 @@ from typing import Any, Callable, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.experimental import io_callback
 
 from jaxrl.types import Array, Metrics, PRNGKey, PyTree, TimeStep
+
+# The axis name under which a population is vmapped (`jax.vmap(train, axis_name=...)`).
+POPULATION_AXIS = "population"
 
 
 @flax.struct.dataclass
@@ -94,6 +99,30 @@ class Train:
             return self._iteration(state)
 
         return jax.lax.scan(body, state, None, length=num_iterations)
+
+    def with_callback(self, callback: Callable[[int, int, Metrics], None], axis_name: str = POPULATION_AXIS) -> Train:
+        """This program, handing every iteration's metrics to `callback` on the host as it runs.
+
+        `callback(member, iteration, metrics)` is called from inside the compiled loop through
+        `jax.experimental.io_callback` (e.g. a `telemetry.LiveCallback`); `member` is the index
+        along a vmapped axis named `axis_name` (`jax.vmap(train, axis_name="population")`), or
+        0 outside such a vmap. The program without `with_callback` compiles no callback at all.
+        """
+
+        def host(member, iteration, metrics):
+            callback(int(member), int(iteration), {k: np.asarray(v) for k, v in metrics.items()})
+
+        def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
+            state, metrics = self._iteration(state)
+            try:
+                member = jax.lax.axis_index(axis_name)
+            except NameError:  # not inside a vmap with that axis name: a single run
+                member = jnp.zeros((), jnp.int32)
+            io_callback(host, None, member, state.iteration, metrics, ordered=False)
+            return state, metrics
+
+        return Train(self._init, iteration, self.num_iterations, self.default_hparams, self.config,
+                     self.steps_per_iteration)
 
     def __call__(self, key: PRNGKey, hparams: Any = None) -> TrainOutput:
         state, metrics = self.run(self.init(key, hparams), self.num_iterations)
