@@ -70,8 +70,12 @@ class Train:
         default_hparams: Any,
         config: Any = None,
         steps_per_iteration: int = 1,
+        evaluate: Callable[[TrainState, PRNGKey], Array] | None = None,
     ):
         self._init = init
+        # `evaluate(state, key) -> eval_return`: greedy episodes on separate envs (loops.evaluate),
+        # for the driver to call between chunks; None if the agent provides none.
+        self.evaluate = evaluate
         self._iteration = iteration
         self.num_iterations = num_iterations
         self.default_hparams = default_hparams
@@ -122,7 +126,7 @@ class Train:
             return state, metrics
 
         return Train(self._init, iteration, self.num_iterations, self.default_hparams, self.config,
-                     self.steps_per_iteration)
+                     self.steps_per_iteration, self.evaluate)
 
     def __call__(self, key: PRNGKey, hparams: Any = None) -> TrainOutput:
         state, metrics = self.run(self.init(key, hparams), self.num_iterations)

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
+from jaxrl.loops.evaluate import make_evaluate
 from jaxrl.replay import ReplayBuffer, n_step
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, Transition
 
@@ -66,6 +67,7 @@ def make_train(
     n_step_length: int = 1,
     default_hparams: Any,
     config: Any = None,
+    eval_env: Environment | None = None,
 ) -> Train:
     """Builds the off-policy `Train` program.
 
@@ -87,6 +89,8 @@ def make_train(
         needs `hparams.gamma`). `init` takes the first n - 1 steps of every env (random
         actions) to fill the window, so `env_steps` starts at (n - 1) * num_envs.
       default_hparams: the hparams `train(key)` uses when none are given.
+      eval_env: a batched environment of separate instances for `Train.evaluate` (one greedy
+        episode per env), or None.
     """
     spec = env.spec()
     if spec.num_envs is None:
@@ -292,7 +296,8 @@ def make_train(
         }
         return state, metrics
 
-    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration)
+    evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)
 
 
 __all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "make_train"]

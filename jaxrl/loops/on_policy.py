@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
+from jaxrl.loops.evaluate import make_evaluate
 from jaxrl.types import Agent, Metrics, PRNGKey, Transition
 
 
@@ -76,6 +77,7 @@ def make_train(
     num_iterations: int,
     default_hparams: Any,
     config: Any = None,
+    eval_env: Environment | None = None,
 ) -> Train:
     """Builds the on-policy `Train` program for a batched, auto-resetting `env` and an `agent`.
 
@@ -85,6 +87,8 @@ def make_train(
       rollout_length: environment steps per env per iteration.
       num_iterations: iterations of `train(key)`.
       default_hparams: the hparams `train(key)` uses when none are given.
+      eval_env: a batched environment of separate instances for `Train.evaluate` (one greedy
+        episode per env), or None.
     """
     spec = env.spec()
     if spec.num_envs is None:
@@ -140,4 +144,5 @@ def make_train(
         }
         return state, metrics
 
-    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration)
+    evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)

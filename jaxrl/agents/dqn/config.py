@@ -63,6 +63,9 @@ class Config:
     v_min: float = 0.0
     v_max: float = 500.0
     episode_length: int | None = None
+    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
+    # separate envs.
+    eval_episodes: int = 10
     normalize_observations: bool = False
     # Hyperparameters (defaults of `hparams()`).
     learning_rate: float = 2.5e-4
@@ -113,6 +116,7 @@ class Config:
         require(math.isfinite(self.v_min) and math.isfinite(self.v_max) and self.v_min < self.v_max, "v_max",
                 f"must be finite and > v_min={self.v_min}")
         require(self.episode_length is None or self.episode_length >= 1, "episode_length", "must be >= 1 or None")
+        require(isinstance(self.eval_episodes, int) and self.eval_episodes >= 1, "eval_episodes", "must be an int >= 1")
         require(_finite_in(self.priority_exponent, 0.0, math.inf), "priority_exponent", "must be >= 0")
         require(_finite_in(self.importance_exponent, 0.0, 1.0), "importance_exponent", "must be in [0, 1]")
         require(_finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")

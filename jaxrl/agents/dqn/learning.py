@@ -161,10 +161,14 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
     return Agent(init=init, act=act, update=update), network
 
 
-def make_env(config: Config) -> envs.Environment:
+def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
+    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation).
+
+    With `normalize_observations`, an evaluation env normalises with its own running statistics.
+    """
     return envs.make_batched(
         config.env,
-        config.num_envs,
+        config.num_envs if num_envs is None else num_envs,
         episode_length=config.episode_length,
         normalize_observations=config.normalize_observations,
     )
@@ -200,4 +204,5 @@ def make_train(config: Config) -> Train:
         n_step_length=config.n_step,
         default_hparams=config.hparams(),
         config=config,
+        eval_env=make_env(config, config.eval_episodes),
     )

@@ -46,6 +46,9 @@ class Config:
     clip_value_loss: bool = True
     normalize_observations: bool = False
     episode_length: int | None = None
+    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
+    # separate envs.
+    eval_episodes: int = 10
     # Continuous-action options; None means "the default" (Gaussian clipped by the env, 0.0).
     # Setting them for a discrete-action environment is an error.
     continuous_policy: Literal["gaussian", "tanh_gaussian"] | None = None
@@ -81,6 +84,7 @@ class Config:
         require(len(self.hidden_sizes) >= 1 and all(h >= 1 for h in self.hidden_sizes), "hidden_sizes",
                 "must be a non-empty sequence of positive ints")
         require(self.episode_length is None or self.episode_length >= 1, "episode_length", "must be >= 1 or None")
+        require(isinstance(self.eval_episodes, int) and self.eval_episodes >= 1, "eval_episodes", "must be an int >= 1")
         require(self.continuous_policy in (None, "gaussian", "tanh_gaussian"), "continuous_policy",
                 "must be 'gaussian', 'tanh_gaussian' or None")
         require(_finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")

@@ -1,0 +1,67 @@
+"""Evaluation: the agent's greedy/deterministic policy on separate environments.
+
+`make_evaluate(env, agent)` returns `evaluate(state, key) -> eval_return`: one episode in each
+env of a batched evaluation environment (its own instances, never the training envs, so
+training is not disturbed), `agent.act(..., eval=True)`, and the mean undiscounted return of
+those episodes. It is a pure function of the `TrainState`, so the driver can call it between
+compiled chunks (`jax.vmap` over a population) and a user can call it on any checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl.envs.base import Environment
+from jaxrl.loops.common import TrainState
+from jaxrl.types import Agent, Array, PRNGKey
+
+
+def make_evaluate(env: Environment, agent: Agent, max_steps: int | None = None) -> Callable[[TrainState, PRNGKey], Array]:
+    """`evaluate(state, key)`: the mean return of one greedy episode per env of `env`.
+
+    Args:
+      env: a batched environment (`envs.make_batched(name, num_episodes)`); each of its envs
+        plays one episode.
+      agent: the agent whose `act(agent_state, observation, key, True, env_steps)` is greedy.
+      max_steps: a cap on episode length; default the env's time limit. An episode still
+        running at the cap counts with the return it has so far.
+    """
+    spec = env.spec()
+    if spec.num_envs is None:
+        raise ValueError("make_evaluate needs a batched environment (jaxrl.envs.make_batched)")
+    max_steps = spec.max_episode_steps if max_steps is None else max_steps
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"evaluation needs max_steps >= 1 (the env {spec.name} has no time limit), got {max_steps!r}")
+
+    def evaluate(state: TrainState, key: PRNGKey) -> Array:
+        reset_key, key = jax.random.split(key)
+        env_state, timestep = env.reset(reset_key)
+        num_envs = spec.num_envs
+        done = jnp.zeros((num_envs,), jnp.bool_)
+        returns = jnp.zeros((num_envs,), jnp.float32)
+
+        def running(carry):
+            _, _, done, _, step, _ = carry
+            return (step < max_steps) & ~jnp.all(done)
+
+        def step_fn(carry):
+            env_state, observation, done, returns, step, key = carry
+            key, act_key, env_key = jax.random.split(key, 3)
+            action, _ = agent.act(state.agent_state, observation, act_key, True, state.env_steps)
+            env_state, timestep = env.step(env_state, action, env_key)
+            # Only each env's first episode counts; later ones (after auto-reset) are ignored.
+            returns = returns + jnp.where(done, 0.0, timestep.reward)
+            done = done | timestep.last()
+            return env_state, timestep.observation, done, returns, step + 1, key
+
+        carry = (env_state, timestep.observation, done, returns, jnp.zeros((), jnp.int32), key)
+        _, _, _, returns, _, _ = jax.lax.while_loop(running, step_fn, carry)
+        return jnp.mean(returns)
+
+    return evaluate
+
+
+__all__ = ["make_evaluate"]
