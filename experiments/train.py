@@ -5,6 +5,11 @@
 Seeds run as one vmapped program; a progress bar follows the compiled chunks; the run directory
 (`--run-dir`, default runs/<agent>-<env>-<time>) receives config.json, metrics.csv and
 learning_curve.png.
+
+Checkpoints and resume: `--checkpoint-every 10` saves the whole training state (all seeds) into
+<run-dir>/checkpoints/ every 10 iterations and at the end, keeping the last `--keep-checkpoints`;
+`python -m experiments.train --resume RUN_DIR` continues an interrupted run in place, ending
+with the same metrics.csv and final state, bit for bit, as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 import tyro
 
-from jaxrl import driver
+from jaxrl import checkpoint, driver
 from jaxrl.agents import dqn, ppo
 
 
@@ -32,6 +37,14 @@ class RunOptions:
     """Show a progress bar."""
     num_chunks: int = 50
     """Compiled chunks the run is split into (progress updates); results do not depend on it."""
+    checkpoint_every: int = 0
+    """Save the whole training state into <run-dir>/checkpoints/ every this many iterations and at
+    the end (0: no checkpoints)."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep."""
+    resume: str | None = None
+    """Continue the run in this directory from its latest good checkpoint, in place; its agent, config
+    and run options come from its config.json (the agent name may be left out)."""
 
 
 # Each agent: its Config class and make_train. New agents add one line here.
@@ -68,19 +81,72 @@ def parse(argv: list[str] | None = None, prog: str = "python -m experiments.trai
 
 
 def main(argv: list[str] | None = None) -> Any:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("--resume"):  # `--resume RUN_DIR` alone: the agent it recorded
+        run_dir = argv[0].partition("=")[2] or (argv[1] if len(argv) > 1 else "")
+        if not run_dir:
+            raise SystemExit("error: --resume needs a run directory")
+        argv = [_read_run_config(run_dir)["agent"], *argv]
     name, config, options = parse(argv)
-    _, make_train = AGENTS[name]
+    config_cls, make_train = AGENTS[name]
+    if options.resume is not None:
+        config, options = _resume_settings(name, config_cls, options, argv)
+    elif options.checkpoint_every < 0:
+        raise SystemExit(f"error: --checkpoint-every must be >= 0 iterations, got {options.checkpoint_every}")
+    elif options.keep_checkpoints < 1:
+        raise SystemExit(f"error: --keep-checkpoints must be >= 1, got {options.keep_checkpoints}")
+    elif options.checkpoint_every == 0 and options.keep_checkpoints != RunOptions.keep_checkpoints:
+        raise SystemExit("error: --keep-checkpoints needs --checkpoint-every ITERATIONS (checkpoints are off)")
     try:
         train = make_train(config)
     except ValueError as error:  # env/agent mismatch, unknown env
         raise SystemExit(f"error: {error}") from None
     run_dir = options.run_dir or driver.default_run_dir(name, config.env)
-    out = driver.train_to_dir(name, train, run_dir, num_seeds=options.num_seeds, seed=options.seed,
-                              progress=options.progress, num_chunks=options.num_chunks)
-    final = np.asarray(out.metrics["episode_return"])[:, -1]
+    try:
+        out = driver.train_to_dir(name, train, run_dir, num_seeds=options.num_seeds, seed=options.seed,
+                                  progress=options.progress, num_chunks=options.num_chunks,
+                                  checkpoint_every=options.checkpoint_every,
+                                  keep_checkpoints=options.keep_checkpoints, resume=options.resume is not None)
+    except checkpoint.CheckpointError as error:  # nothing to resume, corrupted checkpoints, settings
+        raise SystemExit(f"error: {error}") from None
+    # A resumed run that had already finished runs no iterations; the state holds the last return.
+    final = np.asarray(out.metrics["episode_return"])[:, -1] if out.metrics else np.asarray(out.state.episode_return)
     print(f"final episode_return: mean {final.mean():.1f} over {final.size} seed(s) "
           f"(min {final.min():.1f}, max {final.max():.1f}); wrote {run_dir}")
     return out
+
+
+def _read_run_config(run_dir: str) -> dict:
+    try:
+        return driver.read_run_config(run_dir)
+    except checkpoint.CheckpointError as error:
+        raise SystemExit(f"error: --resume {run_dir}: {error}") from None
+
+
+def _resume_settings(name: str, config_cls: type, options: RunOptions, argv: list[str]) -> tuple[Any, RunOptions]:
+    """The config and run options recorded in the resumed run's config.json; flags that would
+    change them are refused rather than silently ignored."""
+    run_dir = options.resume
+    stored = _read_run_config(run_dir)
+    if stored["agent"] != name:
+        raise SystemExit(f"error: {run_dir} is a {stored['agent']} run, not {name}")
+    extra = [a.partition("=")[0] for a in argv[1:] if a.startswith("-")]
+    extra = [a for a in extra if a not in ("--resume", "--progress", "--no-progress")]
+    if extra:
+        raise SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json; drop "
+                         f"{' '.join(extra)}")
+    if not stored.get("checkpoint_every"):
+        raise SystemExit(f"error: cannot resume {run_dir}: it was run without --checkpoint-every, so it has no "
+                         f"checkpoints")
+    try:
+        config = driver.config_from_json(config_cls, stored["config"])
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: cannot read the config of {run_dir}: {error}") from None
+    options = dataclasses.replace(
+        options, run_dir=run_dir, num_seeds=stored["num_seeds"], seed=stored["seed"],
+        num_chunks=stored.get("num_chunks", RunOptions.num_chunks), checkpoint_every=stored["checkpoint_every"],
+        keep_checkpoints=stored.get("keep_checkpoints", RunOptions.keep_checkpoints))
+    return config, options
 
 
 if __name__ == "__main__":

@@ -11,14 +11,20 @@ import dataclasses
 import datetime
 import json
 import os
-from typing import Any, Sequence
+import sys
+import time
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import plotting, telemetry
-from jaxrl.loops.common import Train, TrainOutput
+from jaxrl import checkpoint, plotting, telemetry
+from jaxrl.loops.common import Train, TrainOutput, TrainState
+
+# Debugging aid for tests of crash recovery: seconds to sleep after every chunk (and its
+# checkpoint), so that a process can reliably be killed in the middle of a run. Unset: no sleep.
+DEBUG_CHUNK_SLEEP_ENV = "JAXRL_DEBUG_CHUNK_SLEEP"
 
 
 def chunk_size(num_iterations: int, num_chunks: int) -> int:
@@ -31,6 +37,32 @@ def chunk_size(num_iterations: int, num_chunks: int) -> int:
                 return size
             break
     return target
+
+
+def chunk_ends(num_iterations: int, num_chunks: int, checkpoint_every: int = 0) -> list[int]:
+    """The iterations at which the driver's compiled chunks end.
+
+    Without checkpoints, every `chunk_size(num_iterations, num_chunks)` iterations. With them,
+    every checkpoint iteration also ends a chunk: chunks restart at each multiple of
+    `checkpoint_every`, and their size becomes a divisor of `checkpoint_every` near the target
+    where one exists (so still one or two compiled programs). The schedule is a fixed function of
+    these three numbers, so a run resumed from a checkpoint runs the very same compiled chunks on
+    the same iterations as an uninterrupted one.
+    """
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    size = chunk_size(num_iterations, num_chunks)
+    period = checkpoint_every if 0 < checkpoint_every < num_iterations else num_iterations
+    if period < num_iterations:
+        size = chunk_size(period, -(-period // size))
+    ends: list[int] = []
+    start = 0
+    while start < num_iterations:
+        period_end = min(start + period, num_iterations)
+        ends.extend(range(start + size, period_end, size))
+        ends.append(period_end)
+        start = period_end
+    return ends
 
 
 def population_keys(seed: int, num_seeds: int) -> jax.Array:
@@ -46,23 +78,50 @@ def run(
     hparams: Any = None,
     sinks: Sequence[telemetry.Sink] = (),
     num_chunks: int = 50,
+    keys: jax.Array | None = None,
+    hparams_axis: int | None = None,
+    checkpointer: checkpoint.Checkpointer | None = None,
+    checkpoint_every: int = 0,
+    restore: Callable[[TrainState], tuple[int, TrainState]] | None = None,
 ) -> TrainOutput:
     """Trains `num_seeds` seeds as one vmapped program, in chunks; returns stacked outputs.
 
     `hparams` (one setting, or None for the config's defaults) is shared by all seeds; metrics in
     the output have shape [num_seeds, num_iterations].
+
+    A general population (e.g. `jaxrl.sweep`'s settings x seeds): `keys` (typed PRNG keys [N])
+    replaces `population_keys(seed, num_seeds)`, and `hparams_axis=0` takes `hparams` stacked
+    along a leading axis of N, one setting per member, as `jax.vmap(train)(keys, hparams)` does.
+
+    Checkpoints: with a `checkpointer` and `checkpoint_every > 0` the population's state is saved
+    every `checkpoint_every` iterations and after the last one (chunks end there, see
+    `chunk_ends`). `restore(abstract_state) -> (iterations_done, state)` continues a run instead
+    of starting one: it gets the initial state's shapes (`jax.eval_shape`, no work done) and
+    returns a restored state; the output's metrics then cover only the iterations run here.
     """
-    if num_seeds < 1:
-        raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
-    keys = population_keys(seed, num_seeds)
-    init = jax.jit(jax.vmap(train.init, in_axes=(0, None)))
-    state = init(keys, hparams)
-    size = chunk_size(train.num_iterations, num_chunks)
+    if keys is None:
+        if num_seeds < 1:
+            raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+        keys = population_keys(seed, num_seeds)
+    if hparams_axis not in (None, 0):
+        raise ValueError(f"hparams_axis must be None (shared) or 0 (stacked), got {hparams_axis!r}")
+    init = jax.jit(jax.vmap(train.init, in_axes=(0, hparams_axis)))
+    ends = chunk_ends(train.num_iterations, num_chunks, checkpoint_every if checkpointer else 0)
+    if restore is None:
+        state, done = init(keys, hparams), 0
+    else:
+        done, state = restore(jax.eval_shape(init, keys, hparams))
+        if done not in ends and done != 0:
+            raise checkpoint.CheckpointError(
+                f"cannot continue from iteration {done}: chunks of this run end at {ends[:8]}..., so it was "
+                f"saved with other num_chunks / checkpoint_every settings")
+    sleep = float(os.environ.get(DEBUG_CHUNK_SLEEP_ENV, "0") or 0)
     compiled: dict[int, Any] = {}
     chunks = []
-    done = 0
-    while done < train.num_iterations:
-        n = min(size, train.num_iterations - done)
+    for end in ends:
+        if end <= done:
+            continue
+        n = end - done
         if n not in compiled:
             compiled[n] = jax.jit(jax.vmap(lambda s, n=n: train.run(s, n)))
         state, metrics = compiled[n](state)
@@ -70,7 +129,15 @@ def run(
         for sink in sinks:
             sink.write(host_metrics, done)
         chunks.append(host_metrics)
-        done += n
+        done = end
+        if checkpointer is not None and checkpoint_every > 0 and (
+                done % checkpoint_every == 0 or done == train.num_iterations):
+            # After the sinks: a checkpoint's metrics rows are always on disk before it is.
+            checkpointer.save(done, state, {"iteration": done, "num_iterations": train.num_iterations})
+        if sleep > 0:
+            time.sleep(sleep)
+    if checkpointer is not None:
+        checkpointer.wait()
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
     return TrainOutput(state, metrics)
 
@@ -90,6 +157,64 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+def read_run_config(run_dir: str) -> dict:
+    """The `config.json` that `train_to_dir` wrote into `run_dir` (a clear error if there is none)."""
+    if not os.path.isdir(run_dir):
+        raise checkpoint.CheckpointError(f"run directory {run_dir} does not exist")
+    path = os.path.join(run_dir, "config.json")
+    if not os.path.isfile(path):
+        raise checkpoint.CheckpointError(f"{run_dir} has no config.json: not a run directory written by jaxrl")
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except (OSError, ValueError) as error:
+        raise checkpoint.CheckpointError(f"cannot read {path}: {error}") from None
+    missing = [k for k in ("agent", "config", "num_seeds", "seed", "num_iterations")
+               if not isinstance(stored, dict) or k not in stored]
+    if missing:
+        raise checkpoint.CheckpointError(f"{path} lacks {missing}: not a config.json written by jaxrl")
+    return stored
+
+
+def config_from_json(config_cls: type, data: dict) -> Any:
+    """The `config_cls` instance that `config.json` recorded (JSON lists become tuples again;
+    fields added to `config_cls` since then take their defaults)."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{config_cls.__module__}.{config_cls.__qualname__} has no fields {unknown}")
+
+    def tuples(x):
+        return tuple(tuples(v) for v in x) if isinstance(x, list) else x
+
+    config = config_cls(**{k: tuples(v) for k, v in data.items()})
+    if {k: v for k, v in _jsonable(config).items() if k in data} != data:
+        raise ValueError(f"config.json does not round-trip through {config_cls.__qualname__}: {data}")
+    return config
+
+
+def truncate_metrics(csv_path: str, iteration: int, num_members: int) -> None:
+    """Cuts `metrics.csv` back to its rows of iterations <= `iteration` (rows written after the
+    checkpoint a run resumes from would otherwise appear twice). Chunks end at checkpoints and
+    are written whole, so those rows are a prefix of the file; anything else is an error."""
+    if not os.path.isfile(csv_path):
+        raise checkpoint.CheckpointError(f"cannot resume: {csv_path} is missing")
+    with open(csv_path, "rb") as f:
+        lines = f.read().splitlines(keepends=True)
+    keep, kept_rows = (len(lines[0]), 0) if lines and lines[0].endswith(b"\n") else (0, 0)
+    for line in lines[1:]:
+        fields = line.split(b",", 2)
+        if not line.endswith(b"\n") or len(fields) < 3 or int(fields[1]) > iteration:
+            break  # a row cut short by a kill, or the first row past the checkpoint
+        keep += len(line)
+        kept_rows += 1
+    if kept_rows != iteration * num_members:
+        raise checkpoint.CheckpointError(
+            f"cannot resume: {csv_path} holds {kept_rows} rows up to iteration {iteration}, expected "
+            f"{iteration * num_members} ({num_members} per iteration)")
+    os.truncate(csv_path, keep)
+
+
 def train_to_dir(
     agent_name: str,
     train: Train,
@@ -99,25 +224,98 @@ def train_to_dir(
     seed: int = 0,
     progress: bool = True,
     num_chunks: int = 50,
+    checkpoint_every: int = 0,
+    keep_checkpoints: int = 3,
+    resume: bool = False,
 ) -> TrainOutput:
     """Runs `train` for `num_seeds` seeds and writes `config.json`, `metrics.csv` (one row per
-    iteration and seed) and `learning_curve.png` (mean and spread over seeds) into `run_dir`."""
-    os.makedirs(run_dir, exist_ok=True)
+    iteration and seed) and `learning_curve.png` (mean and spread over seeds) into `run_dir`.
+
+    `checkpoint_every > 0` saves the population's whole `TrainState` into `run_dir/checkpoints/`
+    every that many iterations and at the end, keeping the last `keep_checkpoints`.
+
+    `resume=True` continues the run in `run_dir` in place (same agent, config, seeds, num_chunks
+    and checkpoint_every as its config.json records): restores the newest checkpoint that reads
+    back cleanly (a corrupted newer one is renamed `<step>.corrupt`, leftover partial saves are
+    deleted), cuts metrics.csv back to that iteration and runs the remaining iterations, so the
+    files and the final state are bit for bit those of an uninterrupted run. The returned metrics
+    then cover only the iterations run by this call.
+    """
+    if checkpoint_every < 0:
+        raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    if keep_checkpoints < 1:
+        raise ValueError(f"keep_checkpoints must be >= 1, got {keep_checkpoints}")
     config = train.config
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump({"agent": agent_name, "config": _jsonable(config), "num_seeds": num_seeds, "seed": seed,
-                   "num_iterations": train.num_iterations, "jax": jax.__version__,
-                   "devices": [str(d) for d in jax.devices()]}, f, indent=2)
+    settings = {"num_chunks": num_chunks, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
     csv_path = os.path.join(run_dir, "metrics.csv")
-    sinks: list[telemetry.Sink] = [telemetry.CSVSink(csv_path, seeds=range(num_seeds))]
+    if resume:
+        stored = read_run_config(run_dir)
+        config_now = _jsonable(config)
+        added = {k: v for k, v in config_now.items() if k not in stored.get("config", {})}
+        if added:  # fields added to the Config class since the run started: their defaults
+            _warn(f"config fields newer than {run_dir}/config.json take the values {added}")
+            config_now = {k: v for k, v in config_now.items() if k not in added}
+        wanted = {"agent": agent_name, "config": config_now, "num_seeds": num_seeds, "seed": seed,
+                  "num_iterations": train.num_iterations, "num_chunks": num_chunks,
+                  "checkpoint_every": checkpoint_every}
+        differ = [f"{k}: {stored.get(k, '(not recorded)')!r} there, {v!r} here" for k, v in wanted.items()
+                  if stored.get(k) != v]
+        if differ:
+            raise checkpoint.CheckpointError(f"cannot resume {run_dir} with other settings than it was started "
+                                             f"with: " + "; ".join(differ))
+        if checkpoint_every <= 0:
+            raise checkpoint.CheckpointError(f"cannot resume {run_dir}: it was run without checkpoints")
+    else:
+        if os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
+            raise checkpoint.CheckpointError(f"{run_dir} already holds checkpoints: resume it, or start the run in "
+                                             f"another directory")
+        os.makedirs(run_dir, exist_ok=True)
+        with open(os.path.join(run_dir, "config.json"), "w") as f:
+            json.dump({"agent": agent_name, "config": _jsonable(config), "num_seeds": num_seeds, "seed": seed,
+                       "num_iterations": train.num_iterations, **settings, "jax": jax.__version__,
+                       "devices": [str(d) for d in jax.devices()]}, f, indent=2)
+    checkpointer = None
+    restore = None
+    if checkpoint_every > 0:
+        checkpointer = checkpoint.Checkpointer(checkpoint_dir, max_to_keep=keep_checkpoints)
+    if resume:
+        assert checkpointer is not None
+        if not checkpointer.steps():
+            raise checkpoint.CheckpointError(f"cannot resume {run_dir}: no finished checkpoint in {checkpoint_dir}"
+                                             + _partial_note(checkpointer))
+        for path in checkpointer.remove_partial_saves():
+            _warn(f"removed {path}: a checkpoint save that never finished")
+
+        def restore(abstract_state: TrainState) -> tuple[int, TrainState]:
+            step, state, _ = checkpointer.restore_latest(
+                abstract_state, on_skip=lambda bad, error: _warn(f"skipping checkpoint {bad}: {error}"))
+            for bad in [s for s in checkpointer.steps() if s > step]:
+                _warn(f"moved the unusable checkpoint {bad} to {checkpointer.quarantine(bad)}")
+            truncate_metrics(csv_path, step, num_seeds)
+            return step, state
+
+    sinks: list[telemetry.Sink] = [telemetry.CSVSink(csv_path, seeds=range(num_seeds), append=resume)]
     total = train.num_iterations * train.steps_per_iteration
     env_name = getattr(config, "env", "")
     sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress))
     try:
-        out = run(train, num_seeds=num_seeds, seed=seed, sinks=sinks, num_chunks=num_chunks)
+        out = run(train, num_seeds=num_seeds, seed=seed, sinks=sinks, num_chunks=num_chunks,
+                  checkpointer=checkpointer, checkpoint_every=checkpoint_every, restore=restore)
     finally:
         for sink in sinks:
             sink.close()
+        if checkpointer is not None:
+            checkpointer.close()
     plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
                                  title=f"{agent_name} on {env_name}")
     return out
+
+
+def _partial_note(checkpointer: checkpoint.Checkpointer) -> str:
+    partial = checkpointer.partial_saves()
+    return f" (only unfinished saves: {', '.join(map(os.path.basename, partial))})" if partial else ""
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)

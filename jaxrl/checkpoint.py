@@ -1,0 +1,321 @@
+"""Checkpoints of a whole `TrainState` (or a population of them) with orbax.
+
+A checkpoint holds every leaf of the state: agent state, environment state, observation, replay
+buffer, PRNG keys, counters and hyperparameters, plus a small JSON record of the run's progress.
+Typed PRNG keys are stored as their raw `key_data` and re-wrapped on restore with the target's
+implementation, so a restored state is bit-for-bit the saved one, dtypes and weak types included.
+
+    checkpoints = Checkpointer(f"{run_dir}/checkpoints", max_to_keep=3)
+    checkpoints.save(iteration, state, {"iteration": iteration})
+    target = jax.eval_shape(init, keys, hparams)  # shapes only: no training work to restore
+    step, state, progress = checkpoints.restore_latest(target)
+
+Atomicity comes from orbax: a step is written into `<step>.orbax-checkpoint-tmp`, and renamed to
+`<step>` only once every file is written (tensorstore fsyncs them), so a process killed while
+saving leaves a temporary directory that is never listed as a step. On top of that every leaf's
+CRC32 is recorded at save time and checked at restore, so a finished step whose files were later
+truncated, deleted or altered is reported as corrupted (naming the step directory and the leaf)
+instead of restored with wrong numbers; `restore_latest` then falls back to the previous step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import zlib
+from typing import Any, Callable, Mapping, Self
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxrl.types import PyTree
+
+_STATE, _RECORD = "state", "record"
+_TMP_SUFFIX = ".orbax-checkpoint-tmp"
+_CORRUPT_SUFFIX = ".corrupt"
+FORMAT_VERSION = 1
+
+log = logging.getLogger(__name__)
+
+
+class CheckpointError(RuntimeError):
+    """No checkpoint to restore, or one that is partial, corrupted or from a different run."""
+
+
+class StructureMismatch(CheckpointError):
+    """The checkpoint reads fine but holds a state of other shapes (another agent or config)."""
+
+
+def _is_key(x: Any) -> bool:
+    return jnp.issubdtype(x.dtype, jax.dtypes.prng_key)
+
+
+def _leaf_names(tree: PyTree) -> tuple[list[str], list[Any], Any]:
+    """Leaves of `tree` with readable paths (`.agent_state.params...`) and its treedef."""
+    with_paths, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    return [jax.tree_util.keystr(p) for p, _ in with_paths], [x for _, x in with_paths], treedef
+
+
+def _key_impls(abstract_leaves: list[Any]) -> list[str | None]:
+    """The PRNG implementation name of each key leaf (None for other leaves), read by tracing."""
+    found: list[str | None] = []
+
+    def record(*leaves):
+        found.extend(str(jax.random.key_impl(x)) if _is_key(x) else None for x in leaves)
+        return ()
+
+    jax.eval_shape(record, *abstract_leaves)
+    return found
+
+
+def _crc32(x: np.ndarray) -> int:
+    return zlib.crc32(np.ascontiguousarray(x).reshape(-1).view(np.uint8))
+
+
+class Checkpointer:
+    """Saves and restores states under `directory`, one subdirectory per step, keeping the last
+    `max_to_keep` (None keeps all). Saves are asynchronous: `save` returns once the arrays are
+    copied off the device and the files are written in the background; `wait()` or `close()`
+    blocks until the last save is on disk.
+    """
+
+    def __init__(self, directory: str, max_to_keep: int | None = 3, *, read_only: bool = False):
+        if max_to_keep is not None and max_to_keep < 1:
+            raise ValueError(f"max_to_keep must be >= 1 or None, got {max_to_keep}")
+        self.directory = os.path.abspath(directory)
+        self.read_only = read_only
+        # `read_only` is enforced here: orbax's own read-only mode only logs warnings.
+        options = ocp.CheckpointManagerOptions(
+            max_to_keep=None if read_only else max_to_keep, create=not read_only, enable_async_checkpointing=True
+        )
+        self._manager = ocp.CheckpointManager(self.directory, options=options, item_names=(_STATE, _RECORD))
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def steps(self) -> list[int]:
+        """The finished (renamed) steps, oldest first."""
+        self._manager.reload()
+        return sorted(self._manager.all_steps())
+
+    def step_dir(self, step: int) -> str:
+        return os.path.join(self.directory, str(step))
+
+    def partial_saves(self) -> list[str]:
+        """Temporary directories left by saves that never finished (e.g. a killed process)."""
+        if not os.path.isdir(self.directory):
+            return []
+        return sorted(os.path.join(self.directory, n) for n in os.listdir(self.directory) if _TMP_SUFFIX in n)
+
+    def remove_partial_saves(self) -> list[str]:
+        """Deletes the leftover temporary directories (never a finished step); returns them."""
+        partial = self.partial_saves()
+        for path in partial:
+            shutil.rmtree(path)
+        return partial
+
+    def quarantine(self, step: int) -> str:
+        """Renames a bad step directory to `<step>.corrupt` (kept for inspection, no longer a
+        step), so a run resumed from an earlier step can save that step again."""
+        source = self.step_dir(step)
+        target = source + _CORRUPT_SUFFIX
+        n = 1
+        while os.path.exists(target):
+            n += 1
+            target = f"{source}{_CORRUPT_SUFFIX}{n}"
+        os.rename(source, target)
+        self._manager.reload()
+        return target
+
+    # -- save ------------------------------------------------------------------------------
+
+    def save(self, step: int, state: PyTree, progress: Mapping[str, Any] | None = None) -> None:
+        """Starts saving `state` (and the JSON-able `progress`) as `step` (an int >= 0)."""
+        if self.read_only:
+            raise CheckpointError(f"{self.directory} was opened read-only")
+        if not isinstance(step, (int, np.integer)) or step < 0:
+            raise ValueError(f"step must be a non-negative int, got {step!r}")
+        names, leaves, _ = _leaf_names(state)
+        impls = [str(jax.random.key_impl(x)) if _is_key(x) else None for x in leaves]
+        stored = [jax.random.key_data(x) if impl else x for x, impl in zip(leaves, impls)]
+        record = {
+            "format": FORMAT_VERSION,
+            "step": int(step),
+            "progress": dict(progress or {}),
+            "leaves": [
+                {
+                    "path": name,
+                    "shape": list(np.shape(x)),
+                    "dtype": str(x.dtype),
+                    "key_impl": impl,
+                    "weak_type": bool(getattr(x, "weak_type", False)),
+                    # Only where this process holds the whole array (multi-host shards: None).
+                    "crc32": _crc32(np.asarray(s)) if getattr(s, "is_fully_addressable", True) else None,
+                }
+                for name, x, s, impl in zip(names, leaves, stored, impls)
+            ],
+        }
+        arrays = {f"{i:05d}": s for i, s in enumerate(stored)}
+        self._manager.save(
+            int(step),
+            args=ocp.args.Composite(**{_STATE: ocp.args.StandardSave(arrays), _RECORD: ocp.args.JsonSave(record)}),
+            force=True,
+        )
+
+    def wait(self) -> None:
+        """Blocks until every started save is finished (renamed into place)."""
+        self._manager.wait_until_finished()
+
+    def close(self) -> None:
+        self._manager.wait_until_finished()
+        self._manager.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- restore ---------------------------------------------------------------------------
+
+    def restore(self, target: PyTree, step: int | None = None) -> tuple[PyTree, dict]:
+        """The state saved at `step` (default: the latest), shaped like `target`, and its progress.
+
+        `target` gives the structure, shapes, dtypes (and shardings, where its leaves carry one):
+        an abstract state from `jax.eval_shape` is enough. Raises `CheckpointError` naming the
+        step directory if the step is missing, partial, corrupted or holds a different state.
+        """
+        steps = self.steps()
+        if step is None:
+            if not steps:
+                raise CheckpointError(self._no_checkpoint_message())
+            step = steps[-1]
+        elif step not in steps:
+            raise CheckpointError(f"no finished checkpoint for step {step} in {self.directory} (steps: {steps})")
+        where = self.step_dir(step)
+        names, abstract, treedef = _leaf_names(target)
+        impls = _key_impls(abstract)
+        try:
+            record = self._manager.restore(step, args=ocp.args.Composite(**{_RECORD: ocp.args.JsonRestore()}))[_RECORD]
+        except Exception as error:  # any failure to read means a bad checkpoint
+            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its record "
+                                  f"({type(error).__name__}: {_first_line(error)})") from error
+        self._check_record(where, record, names, abstract, impls)
+        stored_target = {
+            f"{i:05d}": _storage_struct(x, impl) for i, (x, impl) in enumerate(zip(abstract, impls))
+        }
+        try:
+            arrays = self._manager.restore(
+                step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(stored_target)}))[_STATE]
+        except Exception as error:
+            _silence_unretrieved_read_errors()
+            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
+                                  f"({type(error).__name__}: {_first_line(error)})") from error
+        leaves = []
+        for i, (name, x, impl, entry) in enumerate(zip(names, abstract, impls, record["leaves"])):
+            value = arrays[f"{i:05d}"]
+            checked = entry["crc32"] is not None and getattr(value, "is_fully_addressable", True)
+            if checked and _crc32(np.asarray(value)) != entry["crc32"]:
+                raise CheckpointError(f"checkpoint {where} is corrupted: leaf {name} does not match the "
+                                      f"checksum recorded when it was saved")
+            if impl:
+                value = jax.random.wrap_key_data(value, impl=impl)
+            elif getattr(x, "weak_type", False):
+                value = _as_weak(value)
+            leaves.append(value)
+        return jax.tree.unflatten(treedef, leaves), record["progress"]
+
+    def restore_latest(
+        self, target: PyTree, on_skip: Callable[[int, CheckpointError], None] | None = None
+    ) -> tuple[int, PyTree, dict]:
+        """The newest checkpoint that restores cleanly: (step, state, progress).
+
+        Bad steps (corrupted, incomplete) are skipped, newest first, each reported to `on_skip`
+        (default: a logged warning); raises `CheckpointError` listing them if none is usable.
+        """
+        steps = self.steps()
+        if not steps:
+            raise CheckpointError(self._no_checkpoint_message())
+        errors = []
+        for step in reversed(steps):
+            try:
+                state, progress = self.restore(target, step)
+            except CheckpointError as error:
+                if isinstance(error, StructureMismatch):
+                    raise  # every step of this run has the same structure: no point going on
+                errors.append(str(error))
+                (on_skip or _warn_skip)(step, error)
+                continue
+            return step, state, progress
+        raise CheckpointError("no usable checkpoint in " + self.directory + ":\n  " + "\n  ".join(errors))
+
+    def _no_checkpoint_message(self) -> str:
+        partial = self.partial_saves()
+        extra = f" (only unfinished saves: {', '.join(os.path.basename(p) for p in partial)})" if partial else ""
+        return f"no checkpoint in {self.directory}{extra}"
+
+    @staticmethod
+    def _check_record(where: str, record: Any, names, abstract, impls) -> None:
+        if not isinstance(record, dict) or record.get("format") != FORMAT_VERSION or "leaves" not in record:
+            raise CheckpointError(f"checkpoint {where} has no valid record (format {FORMAT_VERSION} expected)")
+        saved = [(e["path"], tuple(e["shape"]), e["dtype"]) for e in record["leaves"]]
+        wanted = [(n, tuple(x.shape), str(x.dtype)) for n, x in zip(names, abstract)]
+        if saved != wanted:
+            diff = [f"{w[0]}: saved {s[1:]} wanted {w[1:]}" for s, w in zip(saved, wanted) if s != w][:5]
+            if len(saved) != len(wanted):
+                diff.insert(0, f"{len(saved)} leaves saved, {len(wanted)} wanted")
+            raise StructureMismatch(f"checkpoint {where} holds a different state than the one asked for (another "
+                                    f"agent, config or population size?): " + "; ".join(diff))
+        for entry, impl in zip(record["leaves"], impls):
+            if entry["key_impl"] != impl:
+                raise StructureMismatch(f"checkpoint {where}: leaf {entry['path']} holds {entry['key_impl']} keys, "
+                                        f"wanted {impl}")
+
+
+def _storage_struct(x: Any, impl: str | None) -> jax.ShapeDtypeStruct:
+    """How a target leaf is stored: key leaves as their key data, with a sharding to restore to."""
+    if impl:
+        x = jax.eval_shape(jax.random.key_data, x)
+    sharding = getattr(x, "sharding", None)
+    if sharding is None:
+        sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+    return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+
+
+def _as_weak(x: jax.Array) -> jax.Array:
+    """`x` as a weakly-typed array, as the state's own leaf was (e.g. a counter started from a
+    Python int), so compiled chunks see exactly the avals of an uninterrupted run."""
+    try:
+        from jax._src.lax import lax as lax_internal  # no public API sets weak_type
+
+        return lax_internal._convert_element_type(x, np.dtype(x.dtype), weak_type=True)
+    except (ImportError, AttributeError, TypeError):  # a JAX without it: values are still exact
+        return x
+
+
+class _UnretrievedReadErrors(logging.Filter):
+    """Drops asyncio's "exception was never retrieved" reports of tensorstore reads that failed
+    alongside the one already reported as a `CheckpointError` (pages of tensorstore specs)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not ("exception was never retrieved" in message and "tensorstore" in message
+                    and "OCDBT database" in message)
+
+
+def _silence_unretrieved_read_errors() -> None:
+    asyncio_log = logging.getLogger("asyncio")
+    if not any(isinstance(f, _UnretrievedReadErrors) for f in asyncio_log.filters):
+        asyncio_log.addFilter(_UnretrievedReadErrors())
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    line = text[0] if text else ""
+    return line if len(line) <= 300 else line[:300] + "..."
+
+
+def _warn_skip(step: int, error: CheckpointError) -> None:
+    log.warning("skipping checkpoint %d: %s", step, error)
