@@ -18,11 +18,12 @@ import dataclasses
 import sys
 from typing import Any, Callable
 
+import jax
 import numpy as np
 import tyro
 
-from jaxrl import checkpoint, driver
-from jaxrl.agents import dqn, ppo
+from jaxrl import checkpoint, distributed, driver
+from jaxrl.agents import d4pg, ddpg, dqn, ppo, sac, td3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +43,18 @@ class RunOptions:
     the end (0: no checkpoints)."""
     keep_checkpoints: int = 3
     """How many of the latest checkpoints to keep."""
+    eval_every: int = 0
+    """Evaluate the greedy policy on separate envs every this many iterations, as the metrics.csv
+    column eval_return (0: off)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files into <run-dir>/tensorboard/seed_<i>/."""
+    coordinator: str | None = None
+    """HOST:PORT of process 0, to join a multi-process run through jax.distributed (every process
+    runs the same command with its own --process-id)."""
+    num_processes: int = 1
+    """Processes in a multi-process run."""
+    process_id: int = 0
+    """This process's rank in [0, num_processes)."""
     resume: str | None = None
     """Continue the run in this directory from its latest good checkpoint, in place; its agent, config
     and run options come from its config.json (the agent name may be left out)."""
@@ -51,6 +64,10 @@ class RunOptions:
 AGENTS: dict[str, tuple[type, Callable[[Any], Any]]] = {
     "ppo": (ppo.Config, ppo.make_train),
     "dqn": (dqn.Config, dqn.make_train),
+    "ddpg": (ddpg.Config, ddpg.make_train),
+    "td3": (td3.Config, td3.make_train),
+    "sac": (sac.Config, sac.make_train),
+    "d4pg": (d4pg.Config, d4pg.make_train),
 }
 
 
@@ -89,6 +106,22 @@ def main(argv: list[str] | None = None) -> Any:
         argv = [_read_run_config(run_dir)["agent"], *argv]
     name, config, options = parse(argv)
     config_cls, make_train = AGENTS[name]
+    # Before anything touches a device (building a train program does).
+    try:
+        distributed.initialize(options.coordinator, None if options.coordinator is None else options.num_processes,
+                               None if options.coordinator is None else options.process_id)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    if options.coordinator is None and (options.num_processes != 1 or options.process_id != 0):
+        raise SystemExit("error: --num-processes and --process-id need --coordinator HOST:PORT of process 0")
+    if options.eval_every < 0:
+        raise SystemExit(f"error: --eval-every must be >= 0 iterations, got {options.eval_every}")
+    mesh = None
+    if jax.device_count() > 1:  # split the population over every device of every process
+        if options.num_seeds % jax.device_count():
+            raise SystemExit(f"error: --num-seeds {options.num_seeds} must be a multiple of the {jax.device_count()} "
+                             f"devices, so that the population splits evenly over them")
+        mesh = distributed.make_mesh()
     if options.resume is not None:
         config, options = _resume_settings(name, config_cls, options, argv)
     elif options.checkpoint_every < 0:
@@ -106,11 +139,14 @@ def main(argv: list[str] | None = None) -> Any:
         out = driver.train_to_dir(name, train, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                   progress=options.progress, num_chunks=options.num_chunks,
                                   checkpoint_every=options.checkpoint_every,
-                                  keep_checkpoints=options.keep_checkpoints, resume=options.resume is not None)
+                                  keep_checkpoints=options.keep_checkpoints, resume=options.resume is not None,
+                                  eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh)
     except checkpoint.CheckpointError as error:  # nothing to resume, corrupted checkpoints, settings
         raise SystemExit(f"error: {error}") from None
     # A resumed run that had already finished runs no iterations; the state holds the last return.
     final = np.asarray(out.metrics["episode_return"])[:, -1] if out.metrics else np.asarray(out.state.episode_return)
+    if jax.process_index() != 0:
+        return out
     print(f"final episode_return: mean {final.mean():.1f} over {final.size} seed(s) "
           f"(min {final.min():.1f}, max {final.max():.1f}); wrote {run_dir}")
     return out
@@ -131,7 +167,8 @@ def _resume_settings(name: str, config_cls: type, options: RunOptions, argv: lis
     if stored["agent"] != name:
         raise SystemExit(f"error: {run_dir} is a {stored['agent']} run, not {name}")
     extra = [a.partition("=")[0] for a in argv[1:] if a.startswith("-")]
-    extra = [a for a in extra if a not in ("--resume", "--progress", "--no-progress")]
+    extra = [a for a in extra if a not in ("--resume", "--progress", "--no-progress", "--tensorboard",
+                                           "--coordinator", "--num-processes", "--process-id")]
     if extra:
         raise SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json; drop "
                          f"{' '.join(extra)}")
@@ -145,7 +182,8 @@ def _resume_settings(name: str, config_cls: type, options: RunOptions, argv: lis
     options = dataclasses.replace(
         options, run_dir=run_dir, num_seeds=stored["num_seeds"], seed=stored["seed"],
         num_chunks=stored.get("num_chunks", RunOptions.num_chunks), checkpoint_every=stored["checkpoint_every"],
-        keep_checkpoints=stored.get("keep_checkpoints", RunOptions.keep_checkpoints))
+        keep_checkpoints=stored.get("keep_checkpoints", RunOptions.keep_checkpoints),
+        eval_every=stored.get("eval_every", 0))
     return config, options
 
 

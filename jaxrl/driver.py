@@ -10,16 +10,19 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import os
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from jaxrl import checkpoint, plotting, telemetry
+from jaxrl import checkpoint, distributed, plotting, telemetry
 from jaxrl.loops.common import Train, TrainOutput, TrainState
 
 # Debugging aid for tests of crash recovery: seconds to sleep after every chunk (and its
@@ -39,18 +42,23 @@ def chunk_size(num_iterations: int, num_chunks: int) -> int:
     return target
 
 
-def chunk_ends(num_iterations: int, num_chunks: int, checkpoint_every: int = 0) -> list[int]:
+def chunk_ends(num_iterations: int, num_chunks: int, checkpoint_every: int = 0, eval_every: int = 0) -> list[int]:
     """The iterations at which the driver's compiled chunks end.
 
     Without checkpoints, every `chunk_size(num_iterations, num_chunks)` iterations. With them,
     every checkpoint iteration also ends a chunk: chunks restart at each multiple of
     `checkpoint_every`, and their size becomes a divisor of `checkpoint_every` near the target
     where one exists (so still one or two compiled programs). The schedule is a fixed function of
-    these three numbers, so a run resumed from a checkpoint runs the very same compiled chunks on
+    these numbers, so a run resumed from a checkpoint runs the very same compiled chunks on
     the same iterations as an uninterrupted one.
     """
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
+    if eval_every < 0:
+        raise ValueError(f"eval_every must be >= 0, got {eval_every}")
+    if eval_every > 0:
+        # Chunks must also end at every evaluation: end them at multiples of both periods.
+        checkpoint_every = math.gcd(checkpoint_every, eval_every)
     size = chunk_size(num_iterations, num_chunks)
     period = checkpoint_every if 0 < checkpoint_every < num_iterations else num_iterations
     if period < num_iterations:
@@ -83,6 +91,8 @@ def run(
     checkpointer: checkpoint.Checkpointer | None = None,
     checkpoint_every: int = 0,
     restore: Callable[[TrainState], tuple[int, TrainState]] | None = None,
+    eval_every: int = 0,
+    mesh: Mesh | None = None,
 ) -> TrainOutput:
     """Trains `num_seeds` seeds as one vmapped program, in chunks; returns stacked outputs.
 
@@ -98,6 +108,16 @@ def run(
     `chunk_ends`). `restore(abstract_state) -> (iterations_done, state)` continues a run instead
     of starting one: it gets the initial state's shapes (`jax.eval_shape`, no work done) and
     returns a restored state; the output's metrics then cover only the iterations run here.
+
+    Evaluation: `eval_every > 0` calls `train.evaluate` (greedy episodes on separate envs) after
+    every `eval_every` iterations (chunks end there) and reports it as the metric `eval_return`
+    (NaN in the other iterations). Its keys are fixed by each member's key and the iteration, so
+    evaluating never changes training.
+
+    Devices: with a `mesh` (`distributed.make_mesh()`), the population axis is split over its
+    devices, across every process of a `jax.distributed` run; the number of members must be a
+    multiple of the mesh size. Metrics are gathered to every process; pass sinks only on the
+    process that should write (e.g. process 0).
     """
     if keys is None:
         if num_seeds < 1:
@@ -105,8 +125,19 @@ def run(
         keys = population_keys(seed, num_seeds)
     if hparams_axis not in (None, 0):
         raise ValueError(f"hparams_axis must be None (shared) or 0 (stacked), got {hparams_axis!r}")
-    init = jax.jit(jax.vmap(train.init, in_axes=(0, hparams_axis)))
-    ends = chunk_ends(train.num_iterations, num_chunks, checkpoint_every if checkpointer else 0)
+    if eval_every and train.evaluate is None:
+        raise ValueError("eval_every > 0, but this agent's train program has no evaluate function")
+    shardings = _population_shardings(mesh, len(keys), hparams_axis)
+    key_data = jax.random.key_data(keys)
+    if shardings is not None:
+        key_data = distributed.global_array(np.asarray(key_data), shardings.population)
+        hparams = jax.tree.map(lambda x: distributed.global_array(
+            np.asarray(x), shardings.population if hparams_axis == 0 else shardings.replicated), hparams)
+    out_sharding = None if shardings is None else shardings.population
+    init = jax.jit(lambda k, hp: jax.vmap(train.init, in_axes=(0, hparams_axis))(jax.random.wrap_key_data(k), hp),
+                   out_shardings=out_sharding)
+    ends = chunk_ends(train.num_iterations, num_chunks, checkpoint_every if checkpointer else 0, eval_every)
+    keys = key_data
     if restore is None:
         state, done = init(keys, hparams), 0
     else:
@@ -116,6 +147,7 @@ def run(
                 f"cannot continue from iteration {done}: chunks of this run end at {ends[:8]}..., so it was "
                 f"saved with other num_chunks / checkpoint_every settings")
     sleep = float(os.environ.get(DEBUG_CHUNK_SLEEP_ENV, "0") or 0)
+    evaluate = None
     compiled: dict[int, Any] = {}
     chunks = []
     for end in ends:
@@ -123,9 +155,17 @@ def run(
             continue
         n = end - done
         if n not in compiled:
-            compiled[n] = jax.jit(jax.vmap(lambda s, n=n: train.run(s, n)))
+            compiled[n] = jax.jit(jax.vmap(lambda s, n=n: train.run(s, n)), out_shardings=out_sharding)
         state, metrics = compiled[n](state)
-        host_metrics = jax.tree.map(np.asarray, metrics)
+        host_metrics = dict(distributed.gather(metrics))
+        if eval_every:
+            host_metrics["eval_return"] = np.full(host_metrics["env_steps"].shape, np.nan, np.float32)
+            if end % eval_every == 0 or end == train.num_iterations:
+                if evaluate is None:
+                    evaluate = jax.jit(lambda k, s: jax.vmap(train.evaluate)(
+                        s, jax.vmap(jax.random.fold_in)(jax.random.wrap_key_data(k), s.iteration)),
+                        out_shardings=out_sharding)
+                host_metrics["eval_return"][:, -1] = distributed.gather(evaluate(keys, state))
         for sink in sinks:
             sink.write(host_metrics, done)
         chunks.append(host_metrics)
@@ -140,6 +180,20 @@ def run(
         checkpointer.wait()
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
     return TrainOutput(state, metrics)
+
+
+class _Shardings(NamedTuple):
+    population: NamedSharding
+    replicated: NamedSharding
+
+
+def _population_shardings(mesh: Mesh | None, num_members: int, hparams_axis: int | None) -> _Shardings | None:
+    if mesh is None:
+        return None
+    if num_members % mesh.size:
+        raise ValueError(f"the population of {num_members} members must split evenly over the {mesh.size} devices "
+                         f"of the mesh: use a multiple of {mesh.size} seeds (x settings)")
+    return _Shardings(NamedSharding(mesh, P(mesh.axis_names[0])), NamedSharding(mesh, P()))
 
 
 def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
@@ -227,6 +281,9 @@ def train_to_dir(
     checkpoint_every: int = 0,
     keep_checkpoints: int = 3,
     resume: bool = False,
+    eval_every: int = 0,
+    tensorboard: bool = False,
+    mesh: Mesh | None = None,
 ) -> TrainOutput:
     """Runs `train` for `num_seeds` seeds and writes `config.json`, `metrics.csv` (one row per
     iteration and seed) and `learning_curve.png` (mean and spread over seeds) into `run_dir`.
@@ -240,13 +297,20 @@ def train_to_dir(
     deleted), cuts metrics.csv back to that iteration and runs the remaining iterations, so the
     files and the final state are bit for bit those of an uninterrupted run. The returned metrics
     then cover only the iterations run by this call.
+
+    `eval_every > 0` adds the column `eval_return` (see `run`); `tensorboard=True` also writes
+    TensorBoard event files into `run_dir/tensorboard/seed_<i>/`. With a `mesh` the population
+    is sharded over its devices (all processes of a `jax.distributed` run take part; only
+    process 0 writes files).
     """
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
     if keep_checkpoints < 1:
         raise ValueError(f"keep_checkpoints must be >= 1, got {keep_checkpoints}")
     config = train.config
-    settings = {"num_chunks": num_chunks, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints}
+    settings = {"num_chunks": num_chunks, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
+                "eval_every": eval_every}
+    writer = jax.process_index() == 0  # in a multi-process run, one process writes the files
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     csv_path = os.path.join(run_dir, "metrics.csv")
     if resume:
@@ -258,7 +322,8 @@ def train_to_dir(
             config_now = {k: v for k, v in config_now.items() if k not in added}
         wanted = {"agent": agent_name, "config": config_now, "num_seeds": num_seeds, "seed": seed,
                   "num_iterations": train.num_iterations, "num_chunks": num_chunks,
-                  "checkpoint_every": checkpoint_every}
+                  "checkpoint_every": checkpoint_every, "eval_every": eval_every}
+        stored.setdefault("eval_every", 0)  # run directories from before evaluation existed
         differ = [f"{k}: {stored.get(k, '(not recorded)')!r} there, {v!r} here" for k, v in wanted.items()
                   if stored.get(k) != v]
         if differ:
@@ -271,6 +336,7 @@ def train_to_dir(
             raise checkpoint.CheckpointError(f"{run_dir} already holds checkpoints: resume it, or start the run in "
                                              f"another directory")
         os.makedirs(run_dir, exist_ok=True)
+    if writer and not resume:
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump({"agent": agent_name, "config": _jsonable(config), "num_seeds": num_seeds, "seed": seed,
                        "num_iterations": train.num_iterations, **settings, "jax": jax.__version__,
@@ -295,20 +361,26 @@ def train_to_dir(
             truncate_metrics(csv_path, step, num_seeds)
             return step, state
 
-    sinks: list[telemetry.Sink] = [telemetry.CSVSink(csv_path, seeds=range(num_seeds), append=resume)]
     total = train.num_iterations * train.steps_per_iteration
     env_name = getattr(config, "env", "")
-    sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress))
+    sinks: list[telemetry.Sink] = []
+    if writer:
+        sinks.append(telemetry.CSVSink(csv_path, seeds=range(num_seeds), append=resume))
+        if tensorboard:
+            sinks.append(telemetry.TensorBoardSink(os.path.join(run_dir, "tensorboard"), seeds=range(num_seeds)))
+        sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress))
     try:
         out = run(train, num_seeds=num_seeds, seed=seed, sinks=sinks, num_chunks=num_chunks,
-                  checkpointer=checkpointer, checkpoint_every=checkpoint_every, restore=restore)
+                  checkpointer=checkpointer, checkpoint_every=checkpoint_every, restore=restore,
+                  eval_every=eval_every, mesh=mesh)
     finally:
         for sink in sinks:
             sink.close()
         if checkpointer is not None:
             checkpointer.close()
-    plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
-                                 title=f"{agent_name} on {env_name}")
+    if writer:
+        plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
+                                     title=f"{agent_name} on {env_name}")
     return out
 
 

@@ -79,6 +79,21 @@ def test_dqn_cli_equals_one_vmapped_call(tmp_path):
     assert {"loss", "q_mean", "updates"} <= set(table)
 
 
+def test_cli_evaluates_and_writes_tensorboard_without_changing_training(cli_run, tmp_path):
+    _, reference = cli_run
+    out = train_cli.main(ARGS + ["--eval-every", "3", "--tensorboard", "--run-dir", str(tmp_path)])
+    for name, values in reference.metrics.items():
+        np.testing.assert_array_equal(out.metrics[name], values, err_msg=name)
+    table = plotting.read_metrics(os.path.join(str(tmp_path), "metrics.csv"))
+    evals = table["eval_return"]
+    # Chunks end at iterations 3, 6 (evaluations) and 8 (the last iteration, also evaluated).
+    assert np.all(np.isnan(np.delete(evals, [2, 5, 7], axis=1)))
+    assert np.all((evals[:, [2, 5, 7]] >= 8) & (evals[:, [2, 5, 7]] <= 500))
+    for seed in (0, 1):
+        files = os.listdir(os.path.join(str(tmp_path), "tensorboard", f"seed_{seed}"))
+        assert any(f.startswith("events.out.tfevents") for f in files)
+
+
 def test_chunk_size_prefers_divisors():
     assert driver.chunk_size(976, 50) == 16  # 976 = 61 * 16: one compiled chunk program
     assert driver.chunk_size(100, 10) == 10
@@ -95,6 +110,9 @@ def test_chunk_size_prefers_divisors():
         (["ppo", "--init-log-std", "0.5"], "init_log_std"),
         (["dqn", "--env", "Pendulum-v1"], "discrete actions"),
         (["dqn", "--train-every", "7"], "train_every"),
+        (["ppo", "--num-processes", "2"], "--coordinator"),
+        (["ppo", "--coordinator", "localhost", "--num-processes", "2"], "HOST:PORT"),
+        (["ppo", "--eval-every", "-1"], "--eval-every"),
     ],
 )
 def test_cli_errors_name_the_problem(args, message, capsys):

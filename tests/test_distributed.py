@@ -96,3 +96,32 @@ def test_two_processes_on_loopback_equal_one_process_with_4_devices(one_process,
 def test_initialize_rejects_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         distributed.initialize(**kwargs)
+
+
+CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-envs", "4", "--rollout-length", "32",
+            "--num-epochs", "1", "--num-minibatches", "2", "--num-seeds", "4", "--no-progress", "--num-chunks", "2"]
+
+
+def _cli(run_dir, devices, *extra):
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.Popen([sys.executable, "-m", "experiments.train", *CLI_ARGS, "--run-dir", str(run_dir),
+                             *map(str, extra)], cwd=root, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_cli_across_two_processes_writes_the_one_process_metrics(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    procs = [_cli(tmp_path / "one", 4)]
+    procs += [_cli(tmp_path / "two", 2, "--coordinator", f"127.0.0.1:{port}", "--num-processes", 2,
+                   "--process-id", i) for i in range(2)]
+    for proc in procs:
+        _wait(proc)
+    with open(tmp_path / "one" / "metrics.csv") as f:
+        one = f.read()
+    with open(tmp_path / "two" / "metrics.csv") as f:
+        two = f.read()
+    assert one.count("\n") == 1 + 4 * 8
+    assert two == one
