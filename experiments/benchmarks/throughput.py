@@ -8,8 +8,13 @@ For each seed count it times, in this process, after one compile+run and as the 
   ceiling-stack  the same through jaxrl's env stack (auto-reset, episode statistics);
   ppo            jaxrl PPO at PureJaxRL's CartPole defaults (4 envs x 128 steps, 4 epochs x 4
                  minibatches), the config of the foundation issue.
-With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax's PPO on the same
-work in a subprocess, so every ratio comes from one run on one machine.
+With `--work dqn` (1 seed only; the default runs both) it times against the 10-env ceiling:
+  ceiling        the same as above with 10 envs;
+  dqn            jaxrl Double DQN at PureJaxRL's CartPole defaults (10 envs, buffer 10k, batch
+                 128, one update per 10 env steps, target copy every 500), the off-policy issue's;
+  sac            jaxrl SAC at its defaults on Pendulum-v1 (steps/s only; no peer times it).
+With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax's PPO and DQN on
+the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
 """
 
@@ -27,7 +32,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxrl
-from jaxrl.agents import ppo
+from jaxrl.agents import dqn, ppo
 
 STEPS = 500_000
 NUM_ENVS = 4
@@ -101,18 +106,34 @@ def ppo_train():
     return lambda key: train(key).metrics["episode_return"][-1]
 
 
-def measure(name: str, fn, seeds: int) -> dict:
+def dqn_train():
+    config = dqn.Config(env="CartPole-v1", num_envs=10, buffer_size=10_000, batch_size=128, train_every=10,
+                        target_update_every=500, total_timesteps=STEPS)
+    train = dqn.make_train(config)
+    return lambda key: train(key).metrics["episode_return"][-1]
+
+
+def sac_train():
+    from jaxrl.agents import sac
+
+    config = sac.Config(env="Pendulum-v1")
+    train = sac.make_train(config)
+    return lambda key: train(key).metrics["episode_return"][-1], config.total_timesteps
+
+
+def measure(name: str, fn, seeds: int, steps: int = STEPS) -> dict:
     keys = jax.random.split(jax.random.key(0), seeds)
     first, median = timed(jax.jit(jax.vmap(fn)), keys)
     row = dict(who=name, seeds=seeds, compile_plus_run_s=round(first, 2), run_s_median=round(median, 3),
-               env_steps_per_s=round(STEPS * seeds / median), jax=jax.__version__)
+               env_steps_per_s=round(steps * seeds / median), jax=jax.__version__)
     print(json.dumps(row), flush=True)
     return row
 
 
-def peer(python: str, who: str, seeds: int) -> dict | None:
+def peer(python: str, who: str, seeds: int, *extra: str) -> dict | None:
     script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
-    result = subprocess.run([python, os.path.abspath(script), who, str(seeds)], capture_output=True, text=True)
+    result = subprocess.run([python, os.path.abspath(script), who, str(seeds), *extra], capture_output=True,
+                            text=True, check=False)
     lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
     if result.returncode != 0 or not lines:
         print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
@@ -122,30 +143,47 @@ def peer(python: str, who: str, seeds: int) -> dict | None:
     return row
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8])
-    parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
-    args = parser.parse_args(argv)
-    summary = []
-    for seeds in args.seeds:
-        rows = {"ceiling": measure("ceiling", raw_ceiling(NUM_ENVS), seeds),
-                "ceiling-stack": measure("ceiling-stack", stack_ceiling(NUM_ENVS), seeds),
-                "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
-        if args.peer_python:
-            rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds)
-        summary.append((seeds, rows))
-    print("\nseeds  work            env steps/s   share of ceiling   compile+run s")
+def print_table(title: str, summary: list, ceiling_name: str, ours: str, theirs: str) -> None:
+    print(f"\n{title}\nseeds  work            env steps/s   share of ceiling   compile+run s")
     for seeds, rows in summary:
-        ceiling = rows["ceiling"]["env_steps_per_s"]
+        ceiling = rows[ceiling_name]["env_steps_per_s"]
         for name, row in rows.items():
             if row is None:
                 continue
             share = row["env_steps_per_s"] / ceiling
             print(f"{seeds:5d}  {name:14s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
-        if rows.get("rejax-ppo"):
-            ratio = rows["ppo"]["env_steps_per_s"] / rows["rejax-ppo"]["env_steps_per_s"]
-            print(f"{seeds:5d}  jaxrl PPO / Rejax PPO = {ratio:.2f}x")
+        if rows.get(theirs) and rows.get(ours):
+            ratio = rows[ours]["env_steps_per_s"] / rows[theirs]["env_steps_per_s"]
+            print(f"{seeds:5d}  jaxrl {ours} / {theirs} = {ratio:.2f}x")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8], help="seed counts for PPO")
+    parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac"])
+    parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
+    args = parser.parse_args(argv)
+    if "ppo" in args.work:
+        summary = []
+        for seeds in args.seeds:
+            rows = {"ceiling": measure("ceiling", raw_ceiling(NUM_ENVS), seeds),
+                    "ceiling-stack": measure("ceiling-stack", stack_ceiling(NUM_ENVS), seeds),
+                    "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
+            if args.peer_python:
+                rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds)
+            summary.append((seeds, rows))
+        print_table("PPO, CartPole-v1, 4 envs", summary, "ceiling", "ppo", "rejax-ppo")
+    if "dqn" in args.work or "sac" in args.work:
+        rows = {"ceiling-10": measure("ceiling-10", raw_ceiling(10), 1)}
+        if "dqn" in args.work:
+            rows["dqn"] = measure("jaxrl-dqn", dqn_train(), 1)
+            if args.peer_python:
+                rows["rejax-dqn"] = peer(args.peer_python, "rejax-dqn", 1)
+        if "sac" in args.work:
+            fn, steps = sac_train()
+            rows["sac"] = measure("jaxrl-sac", fn, 1, steps)
+        print_table("Off-policy (CartPole-v1, 10 envs; SAC on Pendulum-v1)", [(1, rows)], "ceiling-10", "dqn",
+                    "rejax-dqn")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,15 @@
 """RL losses and targets, thin over rlax where rlax has them."""
 
+from jaxrl.losses.actor_critic import (
+    categorical_td_losses,
+    clipped_double_q_targets,
+    deterministic_policy_gradient,
+    deterministic_policy_gradient_loss,
+    sac_actor_loss,
+    sac_temperature_loss,
+    smoothed_target_actions,
+    squared_td_loss,
+)
 from jaxrl.losses.advantages import generalized_advantage_estimation
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
@@ -17,11 +27,19 @@ from jaxrl.losses.value_based import (
 __all__ = [
     "categorical_mean",
     "categorical_q_learning_losses",
-    "huber",
-    "q_learning_td_errors",
+    "categorical_td_losses",
+    "clipped_double_q_targets",
     "clipped_value_loss",
+    "deterministic_policy_gradient",
+    "deterministic_policy_gradient_loss",
     "generalized_advantage_estimation",
+    "huber",
     "normalize_advantages",
     "ppo_clipped_surrogate_loss",
+    "q_learning_td_errors",
+    "sac_actor_loss",
+    "sac_temperature_loss",
+    "smoothed_target_actions",
+    "squared_td_loss",
     "value_loss",
 ]

@@ -1,7 +1,13 @@
 """Proximal Policy Optimization (Schulman et al. 2017)."""
 
 from jaxrl.agents.ppo.config import Config, HParams
-from jaxrl.agents.ppo.learning import AgentState, make_agent, make_env, make_train, ppo_loss
+from jaxrl.agents.ppo.learning import (
+    AgentState,
+    make_agent,
+    make_env,
+    make_train,
+    ppo_loss,
+)
 from jaxrl.agents.ppo.networks import ActorCritic
 
 __all__ = ["ActorCritic", "AgentState", "Config", "HParams", "make_agent", "make_env", "make_train", "ppo_loss"]

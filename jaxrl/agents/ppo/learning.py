@@ -95,7 +95,7 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
     network = make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
                            config.init_log_std)
     num_steps_per_update = config.num_epochs * config.num_minibatches
-    batch_size, minibatch_size = config.batch_size, config.minibatch_size
+    batch_size = config.batch_size
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)

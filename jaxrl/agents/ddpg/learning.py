@@ -1,0 +1,74 @@
+"""DDPG's actor and learner (Lillicrap et al. 2016, "Continuous control with deep reinforcement
+learning", arXiv:1509.02971), run on the generic off-policy loop.
+
+The actor acts with mu(s) plus Gaussian noise. Each update regresses the critic on
+r + gamma * d * Q'(s', mu'(s')) of the target networks, moves the actor along the deterministic
+policy gradient dQ/da * dmu/dtheta (Silver et al. 2014), and Polyak-averages both targets.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxrl import envs, losses, networks
+from jaxrl.agents import continuous_off_policy
+from jaxrl.agents.continuous_off_policy import DeterministicAgentState as AgentState
+from jaxrl.agents.ddpg.config import Config, HParams
+from jaxrl.agents.ddpg.networks import make_networks
+from jaxrl.loops import off_policy
+from jaxrl.loops.common import Train
+from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
+
+
+def make_agent(config: Config, spec: EnvSpec) -> Agent:
+    """DDPG's `Agent` bundle for an environment `spec`."""
+    config.check_spec(spec)
+    actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
+    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    actor = networks.flat_network(actor_module, observation)
+    critic = networks.flat_network(critic_module, observation, jnp.zeros((1,) + spec.action.shape, jnp.float32))
+
+    def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
+        return continuous_off_policy.init_deterministic(actor, critic, key, hparams)
+
+    def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
+        del key  # DDPG's update is deterministic given the batch
+        t = batch.transitions
+        next_action = actor.apply(state.target_actor_params, t.next_observation)
+        next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
+        targets = t.reward + hparams.gamma * t.discount * next_q
+
+        # Actor and critic losses depend on disjoint parameters: one backward pass for both.
+        def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
+            critic_params, actor_params = params
+            critic_loss = losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets)
+            frozen_critic = jax.lax.stop_gradient(critic_params)
+            actor_loss, q = losses.deterministic_policy_gradient(
+                lambda a: critic.apply(frozen_critic, t.observation, a), actor.apply(actor_params, t.observation)
+            )
+            # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
+            metrics = {"critic_loss": critic_loss, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
+            return critic_loss + actor_loss, metrics
+
+        (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
+            (state.critic_params, state.actor_params))
+        return continuous_off_policy.deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+
+    return Agent(init=init, act=continuous_off_policy.deterministic_act(actor), update=update)
+
+
+def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
+    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
+    return continuous_off_policy.make_env(config, num_envs)
+
+
+def make_train(config: Config) -> Train:
+    """DDPG's training program: `train(key, hparams=None) -> TrainOutput`.
+
+    Raises ValueError for an unknown environment or one with discrete actions, before anything
+    is traced or compiled.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"ddpg.make_train takes a ddpg.Config, got {type(config).__name__}")
+    return continuous_off_policy.make_train(config, make_agent)

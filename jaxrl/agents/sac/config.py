@@ -1,0 +1,95 @@
+"""SAC's configuration: static `Config` (shapes, control flow) and traced `HParams` (numbers)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import flax.struct
+import jax.numpy as jnp
+
+from jaxrl.agents import continuous_off_policy
+from jaxrl.types import Array, EnvSpec
+
+
+@flax.struct.dataclass
+class HParams:
+    """SAC's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+
+    actor_learning_rate: Array
+    critic_learning_rate: Array
+    temperature_learning_rate: Array
+    gamma: Array
+    tau: Array
+    init_temperature: Array
+    target_entropy_per_dim: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Soft Actor-Critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications",
+    arXiv:1812.05905): twin critics with Polyak target copies, a tanh-squashed Gaussian policy and
+    a temperature learned toward a target entropy of `target_entropy_per_dim * |A|` (-|A|).
+
+    Counts (`total_timesteps`, `learning_starts`, `train_every`, `steps_per_iteration`) are env
+    steps summed over the env batch; every `train_every` env steps are followed by
+    `updates_per_step` gradient updates. The paper's settings (Adam 3e-4, batch 256, two layers
+    of 256, tau 0.005, gamma 0.99) with a short warm-up and budget for Pendulum-v1. Fields from
+    `actor_learning_rate` down are the defaults of `hparams()`.
+    """
+
+    env: str = "Pendulum-v1"
+    num_envs: int = 1
+    total_timesteps: int = 20_000
+    buffer_size: int = 100_000
+    batch_size: int = 256
+    learning_starts: int = 1_000
+    train_every: int = 1
+    updates_per_step: int = 1
+    steps_per_iteration: int = 1_000
+    hidden_sizes: tuple[int, ...] = (256, 256)
+    activation: str = "relu"
+    episode_length: int | None = None
+    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
+    # separate envs.
+    eval_episodes: int = 10
+    normalize_observations: bool = False
+    # Hyperparameters (defaults of `hparams()`).
+    actor_learning_rate: float = 3e-4
+    critic_learning_rate: float = 3e-4
+    temperature_learning_rate: float = 3e-4
+    gamma: float = 0.99
+    tau: float = 0.005
+    init_temperature: float = 1.0
+    target_entropy_per_dim: float = -1.0
+
+    def __post_init__(self):
+        continuous_off_policy.check_common(self, "sac")
+        require = continuous_off_policy.requirer(self, "sac")
+        finite_in = continuous_off_policy.finite_in
+        require(finite_in(self.temperature_learning_rate, 0.0, math.inf, low_open=True), "temperature_learning_rate",
+                "must be > 0")
+        require(finite_in(self.init_temperature, 0.0, math.inf, low_open=True), "init_temperature", "must be > 0")
+        require(finite_in(self.target_entropy_per_dim, -math.inf, math.inf), "target_entropy_per_dim",
+                "must be a finite number")
+
+    @property
+    def num_iterations(self) -> int:
+        return self.total_timesteps // self.steps_per_iteration
+
+    def hparams(self) -> HParams:
+        """The default hyperparameters as float32 scalar arrays."""
+        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
+        return HParams(
+            actor_learning_rate=f32(self.actor_learning_rate),
+            critic_learning_rate=f32(self.critic_learning_rate),
+            temperature_learning_rate=f32(self.temperature_learning_rate),
+            gamma=f32(self.gamma),
+            tau=f32(self.tau),
+            init_temperature=f32(self.init_temperature),
+            target_entropy_per_dim=f32(self.target_entropy_per_dim),
+        )
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        """SAC needs continuous actions; raises ValueError naming the environment otherwise."""
+        continuous_off_policy.check_continuous_actions(spec, "sac")

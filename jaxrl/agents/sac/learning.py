@@ -1,0 +1,141 @@
+"""SAC's actor and learner (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications",
+arXiv:1812.05905), run on the generic off-policy loop.
+
+The actor samples from the tanh-Gaussian policy (its mode in evaluation). Each update minimises
+three losses on one replayed batch: the twin critics' squared error to the soft clipped double-Q
+target, the policy's E[alpha log pi - min Q], and the temperature's loss that drives the policy's
+entropy toward the target; the target critics then move toward the critics by Polyak averaging.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from jaxrl import envs, losses, networks
+from jaxrl.agents import continuous_off_policy
+from jaxrl.agents.continuous_off_policy import ADAM, adam_step
+from jaxrl.agents.sac.config import Config, HParams
+from jaxrl.agents.sac.networks import make_networks
+from jaxrl.loops import off_policy
+from jaxrl.loops.common import Train
+from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
+
+
+@flax.struct.dataclass
+class AgentState:
+    """SAC's state. Parameters are flat vectors (`networks.flat_network`); the critics' vector
+    holds both twins."""
+
+    actor_params: Array
+    critic_params: Array
+    target_critic_params: Array
+    log_temperature: Array
+    actor_opt_state: Any
+    critic_opt_state: Any
+    temperature_opt_state: Any
+
+
+def make_agent(config: Config, spec: EnvSpec) -> Agent:
+    """SAC's `Agent` bundle for an environment `spec`."""
+    config.check_spec(spec)
+    actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
+    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    action_size = int(spec.action.shape[-1])
+    actor = networks.flat_network(actor_module, observation)
+    critic = networks.flat_network(critic_module, observation, jnp.zeros((1, action_size), jnp.float32))
+
+    def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
+        actor_key, critic_key = jax.random.split(key)
+        actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
+        log_temperature = jnp.log(hparams.init_temperature)
+        return AgentState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_critic_params=critic_params,
+            log_temperature=log_temperature,
+            actor_opt_state=ADAM.init(actor_params),
+            critic_opt_state=ADAM.init(critic_params),
+            temperature_opt_state=ADAM.init(log_temperature),
+        )
+
+    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False,
+            env_steps: Array | None = None):
+        policy = actor.apply(state.actor_params, observation)
+        if eval:
+            return jnp.tanh(policy.distribution.mean()), {}
+        return policy.sample(seed=key), {}
+
+    def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
+        t = batch.transitions
+        next_key, policy_key = jax.random.split(key)
+        temperature = jnp.exp(state.log_temperature)
+        target_entropy = hparams.target_entropy_per_dim * action_size
+        # The soft target bootstraps from a fresh action of the current policy at s'.
+        next_action, next_log_prob = actor.apply(state.actor_params, t.next_observation).sample_and_log_prob(
+            seed=next_key)
+        next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
+        targets = losses.clipped_double_q_targets(t.reward, hparams.gamma * t.discount, next_q, next_log_prob,
+                                                  temperature)
+
+        # The three losses depend on disjoint parameters (stop_gradient elsewhere), so one backward
+        # pass gives each its gradient; all are taken at the same parameters, as in Acme's SAC.
+        def loss_fn(params: tuple[Array, Array, Array]) -> tuple[Array, Metrics]:
+            critic_params, actor_params, log_temperature = params
+            critic_loss = losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets)
+            action, log_prob = actor.apply(actor_params, t.observation).sample_and_log_prob(seed=policy_key)
+            q = jnp.min(critic.apply(jax.lax.stop_gradient(critic_params), t.observation, action), axis=0)
+            actor_loss = losses.sac_actor_loss(q, log_prob, temperature)
+            temperature_loss = losses.sac_temperature_loss(log_temperature, log_prob, target_entropy)
+            metrics = {
+                "critic_loss": critic_loss,
+                "actor_loss": actor_loss,
+                "temperature_loss": temperature_loss,
+                "temperature": temperature,
+                "entropy": -jnp.mean(log_prob),
+                "q_mean": jnp.mean(q),
+            }
+            return critic_loss + actor_loss + temperature_loss, metrics
+
+        params = (state.critic_params, state.actor_params, state.log_temperature)
+        (critic_grads, actor_grads, temperature_grads), metrics = jax.grad(loss_fn, has_aux=True)(params)
+        critic_params, critic_opt_state = adam_step(state.critic_params, critic_grads, state.critic_opt_state,
+                                                    hparams.critic_learning_rate)
+        actor_params, actor_opt_state = adam_step(state.actor_params, actor_grads, state.actor_opt_state,
+                                                  hparams.actor_learning_rate)
+        log_temperature, temperature_opt_state = adam_step(state.log_temperature, temperature_grads,
+                                                           state.temperature_opt_state,
+                                                           hparams.temperature_learning_rate)
+        target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, hparams.tau)
+        new_state = AgentState(
+            actor_params=actor_params,
+            critic_params=critic_params,
+            target_critic_params=target_critic_params,
+            log_temperature=log_temperature,
+            actor_opt_state=actor_opt_state,
+            critic_opt_state=critic_opt_state,
+            temperature_opt_state=temperature_opt_state,
+        )
+        return new_state, metrics
+
+    return Agent(init=init, act=act, update=update)
+
+
+def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
+    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
+    return continuous_off_policy.make_env(config, num_envs)
+
+
+def make_train(config: Config) -> Train:
+    """SAC's training program: `train(key, hparams=None) -> TrainOutput`.
+
+    Raises ValueError for an unknown environment or one with discrete actions, before anything
+    is traced or compiled.
+    """
+    if not isinstance(config, Config):
+        raise TypeError(f"sac.make_train takes a sac.Config, got {type(config).__name__}")
+    return continuous_off_policy.make_train(config, make_agent)
