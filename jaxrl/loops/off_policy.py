@@ -179,7 +179,9 @@ def make_train(
         act_key, random_key, env_key = jax.random.split(step_key, 3)
         action, _ = agent.act(state.agent_state, observation, act_key, False, env_steps)
         warm = env_steps < warmup_steps * num_envs
-        action = jnp.where(warm, random_actions(random_key), action)
+        # A cond, not a select: a single run draws no random actions after the warm-up (under
+        # vmap it becomes a select again).
+        action = jax.lax.cond(warm, lambda: random_actions(random_key), lambda: action)
         env_state, timestep, transition = env_step(env_state, observation, action, env_key)
         if window is not None:
             window, transition, _ = n_step.push(window, transition, gamma_of(state.hparams))
