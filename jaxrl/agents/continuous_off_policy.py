@@ -21,29 +21,13 @@ import jax.numpy as jnp
 import optax
 
 from jaxrl import envs, networks, replay
+from jaxrl.agents.config_checks import finite_in, requirer
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
 
 # Learning rates are applied outside the transformation, so they can be traced (vmapped) arrays.
 ADAM = optax.scale_by_adam()
-
-
-def finite_in(x: Any, low: float, high: float, low_open: bool = False) -> bool:
-    """Whether `x` is a finite real number in [low, high] (or (low, high] with `low_open`)."""
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return False
-    return (x > low if low_open else x >= low) and x <= high
-
-
-def requirer(config: Any, agent: str):
-    """`require(ok, field, what)`: raises ValueError "<agent>.Config.<field> <what>, got <value>"."""
-
-    def require(ok: bool, field: str, what: str) -> None:
-        if not ok:
-            raise ValueError(f"{agent}.Config.{field} {what}, got {getattr(config, field)!r}")
-
-    return require
 
 
 def period_env_steps(config: Any) -> int:

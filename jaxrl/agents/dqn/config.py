@@ -9,6 +9,7 @@ from typing import Literal
 import flax.struct
 import jax.numpy as jnp
 
+from jaxrl.agents.config_checks import finite_in, requirer
 from jaxrl.types import Array, EnvSpec
 
 
@@ -78,9 +79,7 @@ class Config:
     huber_delta: float = 1.0
 
     def __post_init__(self):
-        def require(ok: bool, field: str, what: str):
-            if not ok:
-                raise ValueError(f"dqn.Config.{field} {what}, got {getattr(self, field)!r}")
+        require = requirer(self, "dqn")
 
         positive = ("num_envs", "total_timesteps", "buffer_size", "batch_size", "train_every",
                     "updates_per_step", "target_update_every", "steps_per_iteration", "n_step")
@@ -117,17 +116,17 @@ class Config:
                 f"must be finite and > v_min={self.v_min}")
         require(self.episode_length is None or self.episode_length >= 1, "episode_length", "must be >= 1 or None")
         require(isinstance(self.eval_episodes, int) and self.eval_episodes >= 1, "eval_episodes", "must be an int >= 1")
-        require(_finite_in(self.priority_exponent, 0.0, math.inf), "priority_exponent", "must be >= 0")
-        require(_finite_in(self.importance_exponent, 0.0, 1.0), "importance_exponent", "must be in [0, 1]")
-        require(_finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
-        require(_finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
-        require(_finite_in(self.epsilon_start, 0.0, 1.0), "epsilon_start", "must be in [0, 1]")
-        require(_finite_in(self.epsilon_end, 0.0, 1.0), "epsilon_end", "must be in [0, 1]")
-        require(_finite_in(self.exploration_fraction, 0.0, 1.0, low_open=True), "exploration_fraction",
+        require(finite_in(self.priority_exponent, 0.0, math.inf), "priority_exponent", "must be >= 0")
+        require(finite_in(self.importance_exponent, 0.0, 1.0), "importance_exponent", "must be in [0, 1]")
+        require(finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
+        require(finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
+        require(finite_in(self.epsilon_start, 0.0, 1.0), "epsilon_start", "must be in [0, 1]")
+        require(finite_in(self.epsilon_end, 0.0, 1.0), "epsilon_end", "must be in [0, 1]")
+        require(finite_in(self.exploration_fraction, 0.0, 1.0, low_open=True), "exploration_fraction",
                 "must be in (0, 1]")
-        require(_finite_in(self.tau, 0.0, 1.0, low_open=True), "tau", "must be in (0, 1]")
-        require(_finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
-        require(_finite_in(self.huber_delta, 0.0, math.inf, low_open=True), "huber_delta", "must be > 0")
+        require(finite_in(self.tau, 0.0, 1.0, low_open=True), "tau", "must be in (0, 1]")
+        require(finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
+        require(finite_in(self.huber_delta, 0.0, math.inf, low_open=True), "huber_delta", "must be > 0")
         from jaxrl.networks import ACTIVATIONS
 
         require(self.activation in ACTIVATIONS, "activation", f"must be one of {sorted(ACTIVATIONS)}")
@@ -168,8 +167,3 @@ class Config:
                 f"use sac, td3, ddpg or d4pg for continuous actions"
             )
 
-
-def _finite_in(x: float, low: float, high: float, low_open: bool = False) -> bool:
-    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
-        return False
-    return (x > low if low_open else x >= low) and x <= high

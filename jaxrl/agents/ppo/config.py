@@ -9,6 +9,7 @@ from typing import Literal
 import flax.struct
 import jax.numpy as jnp
 
+from jaxrl.agents.config_checks import finite_in, requirer
 from jaxrl.types import Array, EnvSpec
 
 
@@ -63,9 +64,7 @@ class Config:
     max_grad_norm: float = 0.5
 
     def __post_init__(self):
-        def require(ok: bool, field: str, what: str):
-            if not ok:
-                raise ValueError(f"ppo.Config.{field} {what}, got {getattr(self, field)!r}")
+        require = requirer(self, "ppo")
 
         for field in ("num_envs", "rollout_length", "total_timesteps", "num_epochs", "num_minibatches"):
             require(isinstance(getattr(self, field), int) and getattr(self, field) >= 1, field, "must be an int >= 1")
@@ -87,13 +86,13 @@ class Config:
         require(isinstance(self.eval_episodes, int) and self.eval_episodes >= 1, "eval_episodes", "must be an int >= 1")
         require(self.continuous_policy in (None, "gaussian", "tanh_gaussian"), "continuous_policy",
                 "must be 'gaussian', 'tanh_gaussian' or None")
-        require(_finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
-        require(_finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
-        require(_finite_in(self.gae_lambda, 0.0, 1.0), "gae_lambda", "must be in [0, 1]")
-        require(_finite_in(self.clip_eps, 0.0, math.inf, low_open=True), "clip_eps", "must be > 0")
-        require(_finite_in(self.ent_coef, 0.0, math.inf), "ent_coef", "must be >= 0")
-        require(_finite_in(self.vf_coef, 0.0, math.inf), "vf_coef", "must be >= 0")
-        require(_finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
+        require(finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
+        require(finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
+        require(finite_in(self.gae_lambda, 0.0, 1.0), "gae_lambda", "must be in [0, 1]")
+        require(finite_in(self.clip_eps, 0.0, math.inf, low_open=True), "clip_eps", "must be > 0")
+        require(finite_in(self.ent_coef, 0.0, math.inf), "ent_coef", "must be >= 0")
+        require(finite_in(self.vf_coef, 0.0, math.inf), "vf_coef", "must be >= 0")
+        require(finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
         # Imported here: the activation table lives with the networks.
         from jaxrl.networks import ACTIVATIONS
 
@@ -134,8 +133,3 @@ class Config:
                         f"discrete actions ({spec.action}); leave it None"
                     )
 
-
-def _finite_in(x: float, low: float, high: float, low_open: bool = False) -> bool:
-    if not isinstance(x, (int, float)) or not math.isfinite(x):
-        return False
-    return (x > low if low_open else x >= low) and x <= high
