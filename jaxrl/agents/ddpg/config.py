@@ -6,9 +6,9 @@ import dataclasses
 import math
 
 import flax.struct
-import jax.numpy as jnp
 
 from jaxrl.agents import continuous_off_policy
+from jaxrl.agents.config_checks import default_hparams
 from jaxrl.types import Array, EnvSpec
 
 
@@ -73,14 +73,7 @@ class Config:
 
     def hparams(self) -> HParams:
         """The default hyperparameters as float32 scalar arrays."""
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        return HParams(
-            actor_learning_rate=f32(self.actor_learning_rate),
-            critic_learning_rate=f32(self.critic_learning_rate),
-            gamma=f32(self.gamma),
-            tau=f32(self.tau),
-            exploration_noise=f32(self.exploration_noise),
-        )
+        return default_hparams(self, HParams)
 
     def check_spec(self, spec: EnvSpec) -> None:
         """DDPG needs continuous actions; raises ValueError naming the environment otherwise."""

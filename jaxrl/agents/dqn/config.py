@@ -7,9 +7,8 @@ import math
 from typing import Literal
 
 import flax.struct
-import jax.numpy as jnp
 
-from jaxrl.agents.config_checks import finite_in, requirer
+from jaxrl.agents.config_checks import default_hparams, finite_in, requirer
 from jaxrl.types import Array, EnvSpec
 
 
@@ -147,17 +146,7 @@ class Config:
 
     def hparams(self) -> HParams:
         """The default hyperparameters as float32 scalar arrays."""
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        return HParams(
-            learning_rate=f32(self.learning_rate),
-            gamma=f32(self.gamma),
-            epsilon_start=f32(self.epsilon_start),
-            epsilon_end=f32(self.epsilon_end),
-            exploration_fraction=f32(self.exploration_fraction),
-            tau=f32(self.tau),
-            max_grad_norm=f32(self.max_grad_norm),
-            huber_delta=f32(self.huber_delta),
-        )
+        return default_hparams(self, HParams)
 
     def check_spec(self, spec: EnvSpec) -> None:
         """DQN needs discrete actions; raises ValueError naming the environment otherwise."""

@@ -7,9 +7,8 @@ import math
 from typing import Literal
 
 import flax.struct
-import jax.numpy as jnp
 
-from jaxrl.agents.config_checks import finite_in, requirer
+from jaxrl.agents.config_checks import default_hparams, finite_in, requirer
 from jaxrl.types import Array, EnvSpec
 
 
@@ -112,16 +111,7 @@ class Config:
 
     def hparams(self) -> HParams:
         """The default hyperparameters as float32 scalar arrays."""
-        f32 = lambda x: jnp.asarray(x, jnp.float32)  # noqa: E731
-        return HParams(
-            learning_rate=f32(self.learning_rate),
-            gamma=f32(self.gamma),
-            gae_lambda=f32(self.gae_lambda),
-            clip_eps=f32(self.clip_eps),
-            ent_coef=f32(self.ent_coef),
-            vf_coef=f32(self.vf_coef),
-            max_grad_norm=f32(self.max_grad_norm),
-        )
+        return default_hparams(self, HParams)
 
     def check_spec(self, spec: EnvSpec) -> None:
         """Checks the options that depend on the environment; raises ValueError naming the field."""
