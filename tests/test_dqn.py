@@ -260,3 +260,13 @@ def test_dqn_learns_cartpole_within_300k_steps():
     final = np.asarray(out.metrics["episode_return"][:, -1])
     assert out.metrics["env_steps"][0, -1] == 300_000
     assert final.mean() >= 400, final
+
+
+def test_n_step_prioritized_dueling_dqn_learns_cartpole_quickly():
+    # The options together (3-step returns, prioritized replay, dueling heads) learn, not just run:
+    # both seeds pass 300 within 100k env steps (measured: ~500 from ~60k steps on).
+    config = dqn.Config(env="CartPole-v1", total_timesteps=100_000, exploration_fraction=0.1, n_step=3,
+                        prioritized=True, dueling=True)
+    out = jax.jit(jax.vmap(dqn.make_train(config)))(jax.random.split(jax.random.key(0), 2))
+    final = np.asarray(out.metrics["episode_return"][:, -1])
+    assert final.min() >= 300, final
