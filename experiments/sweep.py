@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import numpy as np
 import tyro
 
-from experiments.train import AGENTS
+from experiments.train import AGENTS, parse_command
 from jaxrl import sweep
 
 
@@ -44,15 +44,6 @@ class SweepOptions:
     """Show a progress bar."""
     num_chunks: int = 50
     """Compiled chunks the sweep is split into (progress updates); results do not depend on it."""
-
-
-def _command_type(name: str, config_cls: type) -> type:
-    return dataclasses.make_dataclass(
-        f"{name.upper()}SweepCommand",
-        [("config", config_cls, dataclasses.field(default_factory=config_cls)),
-         ("sweep", SweepOptions, dataclasses.field(default_factory=SweepOptions))],
-        frozen=True,
-    )
 
 
 def _number(text: str) -> float | str:
@@ -111,20 +102,7 @@ def settings_from_options(options: SweepOptions) -> list[sweep.Setting]:
 
 def parse(argv: list[str] | None = None, prog: str = "python -m experiments.sweep") -> tuple[str, Any, SweepOptions]:
     """`AGENT [options]` -> (agent name, its Config, SweepOptions)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        raise SystemExit(f"usage: {prog} {{{','.join(AGENTS)}}} --grid FIELD=V1,V2,... [options]   "
-                         f"(AGENT --help lists them)")
-    name, rest = argv[0], argv[1:]
-    if name not in AGENTS:
-        raise SystemExit(f"error: unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
-    config_cls, _ = AGENTS[name]
-    try:
-        command = tyro.cli(_command_type(name, config_cls), args=rest, prog=f"{prog} {name}",
-                           description=config_cls.__doc__, config=(tyro.conf.OmitArgPrefixes,))
-    except ValueError as error:  # a Config's own range checks
-        raise SystemExit(f"error: {error}") from None
-    return name, command.config, command.sweep
+    return parse_command(argv, prog, SweepOptions, "--grid FIELD=V1,V2,... [options]", kind="Sweep")
 
 
 def main(argv: list[str] | None = None) -> sweep.SweepResult:

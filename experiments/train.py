@@ -71,30 +71,34 @@ AGENTS: dict[str, tuple[type, Callable[[Any], Any]]] = {
 }
 
 
-def _command_type(name: str, config_cls: type) -> type:
-    return dataclasses.make_dataclass(
-        f"{name.upper()}Command",
-        [("config", config_cls, dataclasses.field(default_factory=config_cls)),
-         ("run", RunOptions, dataclasses.field(default_factory=RunOptions))],
-        frozen=True,
-    )
-
-
-def parse(argv: list[str] | None = None, prog: str = "python -m experiments.train") -> tuple[str, Any, RunOptions]:
-    """`AGENT [options]` -> (agent name, its Config, RunOptions)."""
+def parse_command(argv: list[str] | None, prog: str, options_cls: type, usage: str = "[options]",
+                  kind: str = "") -> tuple[str, Any, Any]:
+    """`AGENT [options]` -> (agent name, its Config, an `options_cls`): the agent's Config fields
+    and the options as flags (also for `experiments.sweep`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
-        raise SystemExit(f"usage: {prog} {{{','.join(AGENTS)}}} [options]   (AGENT --help lists them)")
+        raise SystemExit(f"usage: {prog} {{{','.join(AGENTS)}}} {usage}   (AGENT --help lists them)")
     name, rest = argv[0], argv[1:]
     if name not in AGENTS:
         raise SystemExit(f"error: unknown agent {name!r}; choose one of: {', '.join(AGENTS)}")
     config_cls, _ = AGENTS[name]
+    command_type = dataclasses.make_dataclass(
+        f"{name.upper()}{kind}Command",
+        [("config", config_cls, dataclasses.field(default_factory=config_cls)),
+         ("options", options_cls, dataclasses.field(default_factory=options_cls))],
+        frozen=True,
+    )
     try:
-        command = tyro.cli(_command_type(name, config_cls), args=rest, prog=f"{prog} {name}",
-                           description=config_cls.__doc__, config=(tyro.conf.OmitArgPrefixes,))
+        command = tyro.cli(command_type, args=rest, prog=f"{prog} {name}", description=config_cls.__doc__,
+                           config=(tyro.conf.OmitArgPrefixes,))
     except ValueError as error:  # a Config's own range checks
         raise SystemExit(f"error: {error}") from None
-    return name, command.config, command.run
+    return name, command.config, command.options
+
+
+def parse(argv: list[str] | None = None, prog: str = "python -m experiments.train") -> tuple[str, Any, RunOptions]:
+    """`AGENT [options]` -> (agent name, its Config, RunOptions)."""
+    return parse_command(argv, prog, RunOptions)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -78,6 +78,27 @@ def stack_hparams(hparams: Any, size: int) -> Any:
     return jax.tree.map(lambda x: np.broadcast_to(np.asarray(x), (size,) + np.shape(x)).copy(), hparams)
 
 
+def population_sharding(mesh: Mesh, num_members: int) -> NamedSharding:
+    """The sharding that splits a population's leading axis over `mesh`'s one axis; ValueError
+    naming the sizes if `num_members` does not split evenly."""
+    if num_members % mesh.size:
+        raise ValueError(
+            f"the population ({num_members} members) must split evenly over the mesh's {mesh.size} devices; "
+            f"use a multiple of {mesh.size} seeds x settings"
+        )
+    (axis,) = mesh.axis_names
+    return NamedSharding(mesh, P(axis))
+
+
+def place_population(mesh: Mesh, keys: jax.Array, hparams: Any, stacked: bool) -> tuple[jax.Array, Any]:
+    """`keys` (as key data) and `hparams` as global arrays on `mesh`: the keys split over it, the
+    hparams split too when `stacked` (one setting per member), else replicated."""
+    sharded = population_sharding(mesh, len(keys))
+    hparams_sharding = sharded if stacked else NamedSharding(mesh, P())
+    key_data = global_array(np.asarray(jax.random.key_data(keys)), sharded)
+    return key_data, jax.tree.map(lambda x: global_array(np.asarray(x), hparams_sharding), hparams)
+
+
 def population_train(train: Train, mesh: Mesh | None = None) -> Callable[[Any, Any], TrainOutput]:
     """`jax.jit(jax.vmap(train))` with the population axis sharded over `mesh`'s one axis.
 
@@ -98,18 +119,12 @@ def population_train(train: Train, mesh: Mesh | None = None) -> Callable[[Any, A
 
     def call(keys, hparams) -> TrainOutput:
         size = len(keys)
-        if size % mesh.size:
-            raise ValueError(
-                f"the population ({size} members) must split evenly over the mesh's {mesh.size} devices; "
-                f"use a multiple of {mesh.size} seeds x settings"
-            )
+        population_sharding(mesh, size)  # an uneven population fails here, before the hparams check
         leading = {np.shape(x)[0] if np.ndim(x) else None for x in jax.tree.leaves(hparams)}
         if leading != {size}:
             raise ValueError(f"hparams must be stacked along a leading population axis of {size} "
                              f"(use distributed.stack_hparams for one shared setting)")
-        key_data = global_array(np.asarray(jax.random.key_data(keys)), sharded)
-        hparams = jax.tree.map(lambda x: global_array(np.asarray(x), sharded), hparams)
-        return compiled(key_data, hparams)
+        return compiled(*place_population(mesh, keys, hparams, stacked=True))
 
     return call
 
@@ -195,6 +210,8 @@ __all__ = [
     "global_array",
     "initialize",
     "make_mesh",
+    "place_population",
+    "population_sharding",
     "population_train",
     "shard_env_batch",
     "stack_hparams",

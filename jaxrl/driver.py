@@ -14,13 +14,12 @@ import math
 import os
 import sys
 import time
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
+from jax.sharding import Mesh
 
 from jaxrl import checkpoint, distributed, plotting, telemetry
 from jaxrl.loops.common import Train, TrainOutput, TrainState
@@ -127,21 +126,18 @@ def run(
         raise ValueError(f"hparams_axis must be None (shared) or 0 (stacked), got {hparams_axis!r}")
     if eval_every and train.evaluate is None:
         raise ValueError("eval_every > 0, but this agent's train program has no evaluate function")
-    shardings = _population_shardings(mesh, len(keys), hparams_axis)
-    key_data = jax.random.key_data(keys)
-    if shardings is not None:
-        key_data = distributed.global_array(np.asarray(key_data), shardings.population)
-        hparams = jax.tree.map(lambda x: distributed.global_array(
-            np.asarray(x), shardings.population if hparams_axis == 0 else shardings.replicated), hparams)
-    out_sharding = None if shardings is None else shardings.population
+    # Keys travel as key data (global arrays of typed keys are not supported everywhere).
+    key_data, out_sharding = jax.random.key_data(keys), None
+    if mesh is not None:
+        key_data, hparams = distributed.place_population(mesh, keys, hparams, stacked=hparams_axis == 0)
+        out_sharding = distributed.population_sharding(mesh, len(keys))
     init = jax.jit(lambda k, hp: jax.vmap(train.init, in_axes=(0, hparams_axis))(jax.random.wrap_key_data(k), hp),
                    out_shardings=out_sharding)
     ends = chunk_ends(train.num_iterations, num_chunks, checkpoint_every if checkpointer else 0, eval_every)
-    keys = key_data
     if restore is None:
-        state, done = init(keys, hparams), 0
+        state, done = init(key_data, hparams), 0
     else:
-        done, state = restore(jax.eval_shape(init, keys, hparams))
+        done, state = restore(jax.eval_shape(init, key_data, hparams))
         if done not in ends and done != 0:
             raise checkpoint.CheckpointError(
                 f"cannot continue from iteration {done}: chunks of this run end at {ends[:8]}..., so it was "
@@ -165,7 +161,7 @@ def run(
                     evaluate = jax.jit(lambda k, s: jax.vmap(train.evaluate)(
                         s, jax.vmap(jax.random.fold_in)(jax.random.wrap_key_data(k), s.iteration)),
                         out_shardings=out_sharding)
-                host_metrics["eval_return"][:, -1] = distributed.gather(evaluate(keys, state))
+                host_metrics["eval_return"][:, -1] = distributed.gather(evaluate(key_data, state))
         for sink in sinks:
             sink.write(host_metrics, done)
         chunks.append(host_metrics)
@@ -180,20 +176,6 @@ def run(
         checkpointer.wait()
     metrics = {k: np.concatenate([c[k] for c in chunks], axis=1) for k in chunks[0]} if chunks else {}
     return TrainOutput(state, metrics)
-
-
-class _Shardings(NamedTuple):
-    population: NamedSharding
-    replicated: NamedSharding
-
-
-def _population_shardings(mesh: Mesh | None, num_members: int, hparams_axis: int | None) -> _Shardings | None:
-    if mesh is None:
-        return None
-    if num_members % mesh.size:
-        raise ValueError(f"the population of {num_members} members must split evenly over the {mesh.size} devices "
-                         f"of the mesh: use a multiple of {mesh.size} seeds (x settings)")
-    return _Shardings(NamedSharding(mesh, P(mesh.axis_names[0])), NamedSharding(mesh, P()))
 
 
 def default_run_dir(agent: str, env: str, root: str = "runs") -> str:

@@ -151,8 +151,55 @@ def episode_metrics(
     return mean_return, mean_length
 
 
-def initial_episode_stats() -> tuple[Array, Array]:
-    return jnp.zeros((), jnp.float32), jnp.zeros((), jnp.float32)
+def first_state(agent_state: Any, env_state: Any, observation: PyTree, buffer_state: Any, key: PRNGKey,
+                hparams: Any, env_steps: int = 0) -> TrainState:
+    """A run's `TrainState` before its first iteration (no episode has ended yet)."""
+    return TrainState(
+        agent_state=agent_state,
+        env_state=env_state,
+        observation=observation,
+        buffer_state=buffer_state,
+        key=key,
+        iteration=jnp.zeros((), jnp.int32),
+        env_steps=jnp.full((), env_steps, jnp.int32),
+        hparams=hparams,
+        episode_return=jnp.zeros((), jnp.float32),
+        episode_length=jnp.zeros((), jnp.float32),
+    )
+
+
+def end_iteration(
+    state: TrainState,
+    *,
+    agent_state: Any,
+    env_state: Any,
+    observation: PyTree,
+    buffer_state: Any,
+    key: PRNGKey,
+    env_steps: Array,
+    last: Array,
+    returns: Array,
+    lengths: Array,
+    learner_metrics: Metrics,
+) -> tuple[TrainState, Metrics]:
+    """The state after an iteration and its row of metrics: the shared `env_steps`,
+    `episode_return`, `episode_length` (of the episodes that ended, see `episode_metrics`, from
+    the per-step `last`, `returns`, `lengths`), then the loop's and learner's own."""
+    episode_return, episode_length = episode_metrics(last, returns, lengths, state)
+    state = state.replace(
+        agent_state=agent_state,
+        env_state=env_state,
+        observation=observation,
+        buffer_state=buffer_state,
+        key=key,
+        iteration=state.iteration + 1,
+        env_steps=env_steps,
+        episode_return=episode_return,
+        episode_length=episode_length,
+    )
+    metrics = {"env_steps": env_steps, "episode_return": episode_return, "episode_length": episode_length,
+               **learner_metrics}
+    return state, metrics
 
 
 def check_timestep_extras(timestep: TimeStep) -> None:

@@ -44,6 +44,12 @@ class ReplayBatch(NamedTuple):
     weights: Array
 
 
+def bootstrap_discount(transitions: Transition, gamma: Array, n_step_length: int) -> Array:
+    """The factor multiplying V(next_observation) in a replayed transition's target: n-step
+    transitions already carry gamma^m * prod(discounts); 1-step ones carry the env's discount."""
+    return transitions.discount if n_step_length > 1 else gamma * transitions.discount
+
+
 class LoopState(NamedTuple):
     """What the off-policy loop keeps besides the agent: buffer and n-step window.
 
@@ -108,10 +114,7 @@ def make_train(
     num_envs = spec.num_envs
     steps_per_iteration = periods_per_iteration * period_steps * num_envs
     prefill_steps = n_step_length - 1
-    if buffer.update_priorities is None:
-        update_priorities = None
-    else:
-        update_priorities = buffer.update_priorities
+    update_priorities = buffer.update_priorities
 
     def random_actions(key: PRNGKey) -> Array:
         return jax.vmap(spec.action.sample)(jax.random.split(key, num_envs))
@@ -140,8 +143,10 @@ def make_train(
         common.check_timestep_extras(timestep)
         observation = timestep.observation
         agent_state = agent.init(agent_key, spec, hparams)
-        _, _, example = env_step(env_state, observation, random_actions(prefill_key), prefill_key)
-        example = jax.tree.map(lambda x: x[0], example)  # one env's transition, no batch axis
+        # One env's transition (no batch axis), for the storage's shapes: traced, not stepped.
+        batch_shapes = jax.eval_shape(
+            lambda: env_step(env_state, observation, random_actions(prefill_key), prefill_key)[2])
+        example = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), batch_shapes)
         window = None
         if n_step_length > 1:
             window = n_step.init(example, num_envs, n_step_length)
@@ -159,19 +164,9 @@ def make_train(
             (env_state, observation, window), _ = jax.lax.scan(
                 prefill, (env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
             )
-        episode_return, episode_length = common.initial_episode_stats()
-        return TrainState(
-            agent_state=agent_state,
-            env_state=env_state,
-            observation=observation,
-            buffer_state=LoopState(replay=buffer.init(example), n_step=window),
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            env_steps=jnp.full((), prefill_steps * num_envs, jnp.int32),
-            hparams=hparams,
-            episode_return=episode_return,
-            episode_length=episode_length,
-        )
+        buffer_state = LoopState(replay=buffer.init(example), n_step=window)
+        return common.first_state(agent_state, env_state, observation, buffer_state, key, hparams,
+                                  env_steps=prefill_steps * num_envs)
 
     def act_step(state: TrainState, carry, step_key):
         """One step of every env: act (randomly during warm-up), step, push to the n-step window."""
@@ -272,34 +267,27 @@ def make_train(
         agent_state, env_state, observation, loop_state, env_steps, metric_sums = carry
         last, returns, lengths = stats
         chex.assert_shape(last, (periods_per_iteration, period_steps, num_envs))
-        episode_return, episode_length = common.episode_metrics(last, returns, lengths, state)
         # Learner metrics: the mean over the updates taken in this iteration (0 if none).
         total_updates = jnp.sum(num_updates)
         agent_metrics = jax.tree.map(
             lambda m: m / jnp.maximum(total_updates, 1).astype(m.dtype), metric_sums
         )
-        state = state.replace(
+        return common.end_iteration(
+            state,
             agent_state=agent_state,
             env_state=env_state,
             observation=observation,
             buffer_state=loop_state,
             key=key,
-            iteration=state.iteration + 1,
             env_steps=env_steps,
-            episode_return=episode_return,
-            episode_length=episode_length,
+            last=last,
+            returns=returns,
+            lengths=lengths,
+            learner_metrics={"updates": total_updates, **agent_metrics},
         )
-        metrics = {
-            "env_steps": env_steps,
-            "episode_return": episode_return,
-            "episode_length": episode_length,
-            "updates": total_updates,
-            **agent_metrics,
-        }
-        return state, metrics
 
     evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
     return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)
 
 
-__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "make_train"]
+__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "make_train"]

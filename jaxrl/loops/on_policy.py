@@ -100,19 +100,8 @@ def make_train(
         key, env_key, agent_key = jax.random.split(key, 3)
         env_state, timestep = env.reset(env_key)
         common.check_timestep_extras(timestep)
-        episode_return, episode_length = common.initial_episode_stats()
-        return TrainState(
-            agent_state=agent.init(agent_key, spec, hparams),
-            env_state=env_state,
-            observation=timestep.observation,
-            buffer_state=None,
-            key=key,
-            iteration=jnp.zeros((), jnp.int32),
-            env_steps=jnp.zeros((), jnp.int32),
-            hparams=hparams,
-            episode_return=episode_return,
-            episode_length=episode_length,
-        )
+        agent_state = agent.init(agent_key, spec, hparams)
+        return common.first_state(agent_state, env_state, timestep.observation, None, key, hparams)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, rollout_key, update_key = jax.random.split(state.key, 3)
@@ -122,27 +111,19 @@ def make_train(
         )
         chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
         agent_state, agent_metrics = agent.update(state.agent_state, trajectory, update_key, state.hparams)
-        episode_return, episode_length = common.episode_metrics(
-            stats["last"], stats["episode_return"], stats["episode_length"], state
-        )
-        env_steps = state.env_steps + steps_per_iteration
-        state = state.replace(
+        return common.end_iteration(
+            state,
             agent_state=agent_state,
             env_state=env_state,
             observation=observation,
+            buffer_state=state.buffer_state,
             key=key,
-            iteration=state.iteration + 1,
-            env_steps=env_steps,
-            episode_return=episode_return,
-            episode_length=episode_length,
+            env_steps=state.env_steps + steps_per_iteration,
+            last=stats["last"],
+            returns=stats["episode_return"],
+            lengths=stats["episode_length"],
+            learner_metrics=agent_metrics,
         )
-        metrics = {
-            "env_steps": env_steps,
-            "episode_return": episode_return,
-            "episode_length": episode_length,
-            **agent_metrics,
-        }
-        return state, metrics
 
     evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
     return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)

@@ -37,8 +37,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         del key  # D4PG's update is deterministic given the batch
         t = batch.transitions
         atoms = config.atoms
-        # n-step transitions carry the whole bootstrap factor; 1-step ones the env's discount.
-        discount = t.discount if config.n_step > 1 else hparams.gamma * t.discount
+        discount = off_policy.bootstrap_discount(t, hparams.gamma, config.n_step)
         next_action = actor.apply(state.target_actor_params, t.next_observation)
         next_logits = critic.apply(state.target_critic_params, t.next_observation, next_action)
 

@@ -72,8 +72,7 @@ def dqn_loss(
     """
     t = batch.transitions
     batch_size = t.reward.shape[0]
-    # n-step transitions carry the whole bootstrap factor; 1-step ones the env's discount.
-    discount = t.discount if config.n_step > 1 else hparams.gamma * t.discount
+    discount = off_policy.bootstrap_discount(t, hparams.gamma, config.n_step)
     out = network.apply(params, t.observation)
     next_online = network.apply(jax.lax.stop_gradient(params), t.next_observation) if config.double else None
     next_target = network.apply(target_params, t.next_observation)
