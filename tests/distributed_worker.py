@@ -3,7 +3,8 @@
     python tests/distributed_worker.py OUT.npz DEVICES [COORDINATOR NUM_PROCESSES PROCESS_ID]
 
 With one process it trains tiny PPO and DQN populations of 4 seeds, unsharded (jit(vmap)) and
-sharded over the 4 local devices, and one PPO run with its env batch sharded; with a
+sharded over the 4 local devices, a PPO population of 8 (two members per device), and one PPO
+run with its env batch sharded; with a
 coordinator it joins a multi-process run and trains the sharded populations only. Process 0
 saves every result (gathered to the host) to OUT.npz.
 """
@@ -58,6 +59,14 @@ if not multi:
     for metric in ("env_steps", "episode_return", "total_loss"):
         results[f"env_batch/sharded/{metric}"] = np.asarray(metrics[metric])
         results[f"env_batch/plain/{metric}"] = np.asarray(plain.metrics[metric])
+    # Two members per device: each device's program initialises a batch of networks. (With a
+    # batched LAPACK QR in the orthogonal init, this deadlocked XLA:CPU's thread pool.)
+    keys8, hparams8 = driver.population_keys(0, 8), distributed.stack_hparams(PPO.hparams(), 8)
+    population = distributed.gather(distributed.population_train(train)(keys8, hparams8))
+    plain = jax.jit(jax.vmap(train))(keys8, hparams8)
+    for metric in ("env_steps", "episode_return", "total_loss"):
+        results[f"two_per_device/population/{metric}"] = np.asarray(population.metrics[metric])
+        results[f"two_per_device/plain/{metric}"] = np.asarray(plain.metrics[metric])
     # A population that does not split over the devices is refused before compiling.
     try:
         distributed.population_train(train)(driver.population_keys(0, 3), distributed.stack_hparams(PPO.hparams(), 3))

@@ -73,6 +73,17 @@ def test_env_batch_sharded_run_equals_unsharded(one_process):
     np.testing.assert_allclose(r["env_batch/sharded/total_loss"], r["env_batch/plain/total_loss"], rtol=1e-5)
 
 
+def test_two_members_per_device_run_and_equal_unsharded(one_process):
+    # The one-process worker would time out here if two devices' programs deadlocked.
+    r = one_process
+    assert r["two_per_device/population/episode_return"].shape[0] == 8
+    np.testing.assert_array_equal(r["two_per_device/population/env_steps"], r["two_per_device/plain/env_steps"])
+    np.testing.assert_array_equal(r["two_per_device/population/episode_return"],
+                                  r["two_per_device/plain/episode_return"])
+    np.testing.assert_allclose(r["two_per_device/population/total_loss"], r["two_per_device/plain/total_loss"],
+                               rtol=1e-5)
+
+
 def test_uneven_population_is_refused(one_process):
     assert "3 members" in str(one_process["uneven_population_error"])
 

@@ -1,6 +1,7 @@
 """flax.linen torsos and heads (heads return distrax distributions); Q(s, a) critics and a
 deterministic actor for continuous control."""
 
+from jaxrl.networks import initializers
 from jaxrl.networks.critics import (
     ContinuousQ,
     CriticEnsemble,
@@ -29,4 +30,5 @@ __all__ = [
     "ensemble_member_params",
     "flat_network",
     "flatten_observation",
+    "initializers",
 ]

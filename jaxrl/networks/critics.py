@@ -11,11 +11,12 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from jaxrl.networks import initializers
 from jaxrl.networks.torsos import MLP, flatten_observation
 from jaxrl.types import Array, PRNGKey
 
 # A small last layer starts the actor near a = 0, away from tanh's flat tails.
-_ACTOR_INIT = nn.initializers.orthogonal(0.01)
+_ACTOR_INIT = initializers.orthogonal(0.01)
 
 
 class ContinuousQ(nn.Module):

@@ -7,9 +7,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl.networks import initializers
+
 # Small final-layer init keeps the initial policy close to uniform (Andrychowicz et al. 2021).
-_POLICY_INIT = nn.initializers.orthogonal(0.01)
-_VALUE_INIT = nn.initializers.orthogonal(1.0)
+_POLICY_INIT = initializers.orthogonal(0.01)
+_VALUE_INIT = initializers.orthogonal(1.0)
 
 
 class CategoricalHead(nn.Module):

@@ -9,6 +9,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxrl.networks import initializers
+
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "tanh": nn.tanh,
     "relu": nn.relu,
@@ -37,7 +39,7 @@ class MLP(nn.Module):
     def __call__(self, x: jax.Array) -> jax.Array:
         act = activation_fn(self.activation)
         for i, size in enumerate(self.hidden_sizes):
-            x = nn.Dense(size, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x)
+            x = nn.Dense(size, kernel_init=initializers.orthogonal(np.sqrt(2.0)))(x)
             if i < len(self.hidden_sizes) - 1 or self.activate_final:
                 x = act(x)
         return x
