@@ -16,6 +16,12 @@ With `--work dqn` (1 seed only; the default runs both) it times against the 10-e
 With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax's PPO and DQN on
 the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
+
+Everything runs under this process's XLA_FLAGS (XLA's defaults unless you set some), which the
+peers' subprocess inherits; the first line printed names them. For example, XLA:CPU's
+concurrency-optimized scheduler off (`XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false`)
+makes the env-stepping ceilings ~2.5x faster and PPO's training about as fast as by default, so
+PPO's share of the ceiling drops; README.md's Speed section gives both.
 """
 
 from __future__ import annotations
@@ -163,6 +169,8 @@ def main(argv=None) -> None:
     parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac"])
     parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
     args = parser.parse_args(argv)
+    print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
+                      "devices": [str(d) for d in jax.devices()]}), flush=True)
     if "ppo" in args.work:
         summary = []
         for seeds in args.seeds:
