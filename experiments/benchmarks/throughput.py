@@ -18,10 +18,10 @@ the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
 
 Everything runs under this process's XLA_FLAGS (XLA's defaults unless you set some), which the
-peers' subprocess inherits; the first line printed names them. For example, XLA:CPU's
-concurrency-optimized scheduler off (`XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false`)
-makes the env-stepping ceilings ~2.5x faster and PPO's training about as fast as by default, so
-PPO's share of the ceiling drops; README.md's Speed section gives both.
+peers' subprocess inherits; the first line printed names them. Shares of the ceiling depend on
+them: with XLA's defaults the 1-seed ceiling is bimodal from one process to the next (~420k or
+~900k steps/s here), while with `XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false`
+it is steadily ~1.07M and PPO trains about as fast; README.md's Speed section gives both.
 """
 
 from __future__ import annotations
