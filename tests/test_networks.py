@@ -34,3 +34,66 @@ def test_vmapped_orthogonal_runs_one_qr_per_matrix():
     qr_calls = [line for line in text.splitlines() if "geqrf" in line and "custom_call" in line]
     assert qr_calls
     assert all('num_batch_dims = "0"' in line for line in qr_calls), qr_calls
+
+
+# --- dense: flax.linen.Dense's values and gradients, with row-major weight-gradient matmuls ---
+
+
+def _flax_and_ours(features, x):
+    import flax.linen as nn
+
+    from jaxrl.networks.dense import Dense
+
+    ref, ours = nn.Dense(features), Dense(features)
+    params = ref.init(jax.random.key(1), x)
+    # Non-zero bias so a dropped bias term would show.
+    params = jax.tree.map(lambda p: p + 0.1, params)
+    return ref, ours, params
+
+
+@pytest.mark.parametrize("in_size, out_size, lead", [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,))])
+def test_dense_matches_flax_dense_values_and_gradients(in_size, out_size, lead):
+    import jax.numpy as jnp
+
+    x = jax.random.normal(jax.random.key(0), lead + (in_size,))
+    ref, ours, params = _flax_and_ours(out_size, x)
+    assert jax.tree.structure(ours.init(jax.random.key(1), x)) == jax.tree.structure(params)
+    np.testing.assert_array_equal(ours.apply(params, x), ref.apply(params, x))
+    cotangent = jax.random.normal(jax.random.key(2), lead + (out_size,))
+
+    def loss(module):
+        return lambda p, x: jnp.sum(jnp.tanh(module.apply(p, x)) * cotangent)
+
+    got = jax.jit(jax.grad(loss(ours), argnums=(0, 1)))(params, x)
+    want = jax.jit(jax.grad(loss(ref), argnums=(0, 1)))(params, x)
+    for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+
+
+def test_dense_gradients_under_vmap_match_per_member_gradients():
+    import jax.numpy as jnp
+
+    x = jax.random.normal(jax.random.key(0), (3, 32, 64))
+    _, ours, params = _flax_and_ours(64, x[0])
+    stacked = jax.tree.map(lambda p: jnp.stack([p, 2 * p, -p]), params)
+    grad = jax.grad(lambda p, x: jnp.sum(ours.apply(p, x) ** 2))
+    batched = jax.jit(jax.vmap(grad))(stacked, x)
+    for i in range(3):
+        single = grad(jax.tree.map(lambda p: p[i], stacked), x[i])
+        for b, s in zip(jax.tree.leaves(batched), jax.tree.leaves(single)):
+            np.testing.assert_allclose(b[i], s, rtol=2e-5, atol=2e-5)
+
+
+def test_dense_weight_gradient_is_a_row_major_matmul():
+    # The point of `dense`: XLA must not fold the transpose back into a transposed-operand dot
+    # (contracting the row axis of both operands), the slow form on CPU.
+    import jax.numpy as jnp
+
+    x = jax.random.normal(jax.random.key(0), (128, 64))
+    _, ours, params = _flax_and_ours(64, x)
+    grad = jax.jit(jax.grad(lambda p: jnp.sum(jnp.tanh(ours.apply(p, x)))))
+    hlo = grad.lower(params).compile().as_text()
+    dots = [line for line in hlo.splitlines() if " dot(" in line and "f32[65,64]" in line.split("=", 1)[1][:20]]
+    assert dots, "no [in + 1, out] weight-gradient matmul in the compiled program"
+    assert all("lhs_contracting_dims={1}" in line and "rhs_contracting_dims={0}" in line for line in dots), dots

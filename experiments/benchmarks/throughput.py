@@ -5,7 +5,9 @@
 For each seed count it times, in this process, after one compile+run and as the median of 3:
   ceiling        gymnax CartPole-v1, 4 envs, stepped by a 64-64 tanh MLP policy, one lax.scan,
                  no learning (the same work as ../shared/peers/peer.py's ceiling);
-  ceiling-stack  the same through jaxrl's env stack (auto-reset, episode statistics);
+  ceiling-fastkey the same with `jaxrl.prng.fast_key` keys (identical random bits, hashed in
+                 fused kernels, as jaxrl's loops draw them);
+  ceiling-stack  the same through jaxrl's env stack (auto-reset, episode statistics), fast keys;
   ppo            jaxrl PPO at PureJaxRL's CartPole defaults (4 envs x 128 steps, 4 epochs x 4
                  minibatches), the config of the foundation issue.
 With `--work dqn` (1 seed only; the default runs both) it times against the 10-env ceiling:
@@ -61,7 +63,9 @@ def policy_net():
     return nn.Sequential([nn.Dense(64), nn.tanh, nn.Dense(64), nn.tanh, nn.Dense(2)])
 
 
-def raw_ceiling(num_envs: int):
+def raw_ceiling(num_envs: int, fast_keys: bool = False):
+    """The ceiling; `fast_keys` runs the same scan on `jaxrl.prng.fast_key` keys (the same random
+    bits, hashed unrolled, as jaxrl's loops do), to show how much of a share that alone buys."""
     import gymnax
 
     env, params = gymnax.make("CartPole-v1")
@@ -70,6 +74,8 @@ def raw_ceiling(num_envs: int):
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def run(key):
+        if fast_keys:
+            key = jaxrl.prng.fast_key(key)
         obs, state = jax.vmap(env.reset, in_axes=(0, None))(jax.random.split(key, num_envs), params)
 
         def body(carry, k):
@@ -90,6 +96,7 @@ def stack_ceiling(num_envs: int):
     net_params = net.init(jax.random.key(0), jnp.zeros(4))
 
     def run(key):
+        key = jaxrl.prng.fast_key(key)  # as jaxrl's loops step their envs
         state, timestep = env.reset(key)
 
         def body(carry, k):
@@ -175,6 +182,7 @@ def main(argv=None) -> None:
         summary = []
         for seeds in args.seeds:
             rows = {"ceiling": measure("ceiling", raw_ceiling(NUM_ENVS), seeds),
+                    "ceiling-fastkey": measure("ceiling-fastkey", raw_ceiling(NUM_ENVS, fast_keys=True), seeds),
                     "ceiling-stack": measure("ceiling-stack", stack_ceiling(NUM_ENVS), seeds),
                     "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
             if args.peer_python:

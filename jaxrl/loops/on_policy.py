@@ -13,6 +13,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxrl import prng
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
@@ -37,7 +38,10 @@ def rollout(
 
     Returns the final env state and observation, the time-major `Transition` batch
     ([length, num_envs, ...]) and the per-step episode statistics and LAST flags.
+
+    Random draws use `prng.fast_key(key)`: the same bits as `key`, hashed in fused kernels.
     """
+    key = prng.fast_key(key)
 
     def step(carry, step_key):
         env_state, observation = carry
@@ -104,13 +108,15 @@ def make_train(
         return common.first_state(agent_state, env_state, timestep.observation, None, key, hparams)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
-        key, rollout_key, update_key = jax.random.split(state.key, 3)
+        key, rollout_key, update_key = prng.split(state.key, 3)
         env_state, observation, trajectory, stats = rollout(
             env, agent, state.agent_state, state.env_state, state.observation, rollout_key, rollout_length,
             state.env_steps,
         )
         chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
-        agent_state, agent_metrics = agent.update(state.agent_state, trajectory, update_key, state.hparams)
+        agent_state, agent_metrics = agent.update(
+            state.agent_state, trajectory, prng.fast_key(update_key), state.hparams
+        )
         return common.end_iteration(
             state,
             agent_state=agent_state,

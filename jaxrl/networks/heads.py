@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.networks import initializers
+from jaxrl.networks.dense import Dense
 
 # Small final-layer init keeps the initial policy close to uniform (Andrychowicz et al. 2021).
 _POLICY_INIT = initializers.orthogonal(0.01)
@@ -15,13 +16,17 @@ _VALUE_INIT = initializers.orthogonal(1.0)
 
 
 class CategoricalHead(nn.Module):
-    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`."""
+    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`.
+
+    The policy and value heads use `networks.dense.Dense`: `nn.Dense`'s parameters and values,
+    with the weight gradient of a 1- or 2-wide output computed as a row-major matmul.
+    """
 
     num_actions: int
 
     @nn.compact
     def __call__(self, x: jax.Array) -> distrax.Categorical:
-        return distrax.Categorical(logits=nn.Dense(self.num_actions, kernel_init=_POLICY_INIT)(x))
+        return distrax.Categorical(logits=Dense(self.num_actions, kernel_init=_POLICY_INIT)(x))
 
 
 class GaussianHead(nn.Module):
@@ -38,7 +43,7 @@ class GaussianHead(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> distrax.Distribution:
-        mean = nn.Dense(self.action_dim, kernel_init=_POLICY_INIT)(x)
+        mean = Dense(self.action_dim, kernel_init=_POLICY_INIT)(x)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
         std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
         base = distrax.MultivariateNormalDiag(mean, std)
@@ -54,7 +59,7 @@ class ValueHead(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        return jnp.squeeze(nn.Dense(1, kernel_init=_VALUE_INIT)(x), -1)
+        return jnp.squeeze(Dense(1, kernel_init=_VALUE_INIT)(x), -1)
 
 
 class QHead(nn.Module):

