@@ -19,11 +19,15 @@ With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax'
 the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
 
+Each ceiling is also timed in --ceiling-processes fresh processes (4 by default), and every
+share is of the fastest ceiling seen: under XLA's default flags the ceiling is bimodal from one
+process to the next (~2x apart), so one process's ceiling alone can flatter the shares.
+
 Everything runs under this process's XLA_FLAGS (XLA's defaults unless you set some), which the
 peers' subprocess inherits; the first line printed names them. Shares of the ceiling depend on
 them: with XLA's defaults the 1-seed ceiling is bimodal from one process to the next (~420k or
 ~900k steps/s here), while with `XLA_FLAGS=--xla_cpu_enable_concurrency_optimized_scheduler=false`
-it is steadily ~1.07M and PPO trains about as fast; README.md's Speed section gives both.
+it is steadily ~1.07M; README.md's Speed section gives figures under both.
 """
 
 from __future__ import annotations
@@ -156,15 +160,38 @@ def peer(python: str, who: str, seeds: int, *extra: str) -> dict | None:
     return row
 
 
+def fresh_ceiling(num_envs: int, seeds: int, processes: int) -> dict | None:
+    """The fastest ceiling of `processes` fresh processes. Under XLA:CPU's default flags the
+    ceiling's speed is bimodal from one process to the next (~2x apart, steady within one), so a
+    single process's ceiling can halve the reference; the fastest of several is the honest one."""
+    rows = []
+    for _ in range(processes):
+        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.throughput", "--only-ceiling",
+                                 str(num_envs), str(seeds)], capture_output=True, text=True, check=False,
+                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
+        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+        if result.returncode == 0 and lines:
+            rows.append(json.loads(lines[-1]))
+    if not rows:
+        return None
+    best = dict(max(rows, key=lambda row: row["env_steps_per_s"]), who=f"ceiling-best-of-{processes}",
+                all_env_steps_per_s=[row["env_steps_per_s"] for row in rows])
+    print(json.dumps(best), flush=True)
+    return best
+
+
 def print_table(title: str, summary: list, ceiling_name: str, ours: str, theirs: str) -> None:
     print(f"\n{title}\nseeds  work            env steps/s   share of ceiling   compile+run s")
     for seeds, rows in summary:
-        ceiling = rows[ceiling_name]["env_steps_per_s"]
+        # Shares are of the fastest ceiling measured: this process's or the fresh processes'.
+        ceiling = max(row["env_steps_per_s"] for name, row in rows.items()
+                      if row is not None and name.startswith(ceiling_name) and "fastkey" not in name
+                      and "stack" not in name)
         for name, row in rows.items():
             if row is None:
                 continue
             share = row["env_steps_per_s"] / ceiling
-            print(f"{seeds:5d}  {name:14s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
+            print(f"{seeds:5d}  {name:18s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
         if rows.get(theirs) and rows.get(ours):
             ratio = rows[ours]["env_steps_per_s"] / rows[theirs]["env_steps_per_s"]
             print(f"{seeds:5d}  jaxrl {ours} / {theirs} = {ratio:.2f}x")
@@ -175,7 +202,14 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8], help="seed counts for PPO")
     parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac"])
     parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
+    parser.add_argument("--ceiling-processes", type=int, default=4,
+                        help="fresh processes that also time each ceiling; shares are of the fastest (0: none)")
+    parser.add_argument("--only-ceiling", type=int, nargs=2, metavar=("NUM_ENVS", "SEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.only_ceiling:
+        num_envs, seeds = args.only_ceiling
+        measure("ceiling", raw_ceiling(num_envs), seeds)
+        return
     print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
                       "devices": [str(d) for d in jax.devices()]}), flush=True)
     if "ppo" in args.work:
@@ -187,10 +221,14 @@ def main(argv=None) -> None:
                     "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
             if args.peer_python:
                 rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds)
+            if args.ceiling_processes:
+                rows["ceiling-fresh"] = fresh_ceiling(NUM_ENVS, seeds, args.ceiling_processes)
             summary.append((seeds, rows))
         print_table("PPO, CartPole-v1, 4 envs", summary, "ceiling", "ppo", "rejax-ppo")
     if "dqn" in args.work or "sac" in args.work:
         rows = {"ceiling-10": measure("ceiling-10", raw_ceiling(10), 1)}
+        if args.ceiling_processes:
+            rows["ceiling-10-fresh"] = fresh_ceiling(10, 1, args.ceiling_processes)
         if "dqn" in args.work:
             rows["dqn"] = measure("jaxrl-dqn", dqn_train(), 1)
             if args.peer_python:
