@@ -9,8 +9,13 @@ with one or two outputs the gap is larger still.
 
 `dense` therefore materialises the transpose of the narrower operand (x for a first layer on
 4-d observations, g for a 2-logit head) behind `lax.optimization_barrier`, which XLA cannot
-fold, and computes the weight gradient as a row-major matmul. Values equal `x @ kernel + bias`
-and its autodiff gradient up to float summation order.
+fold, and computes the weight gradient as a row-major matmul; where x is the transposed one,
+the bias gradient comes out of the same matmul against an appended row of ones. Values equal
+`x @ kernel + bias` exactly and its autodiff gradients up to float summation order.
+
+`dense` is a `jax.custom_vjp`: reverse mode only (`jax.grad`, `jax.vjp`, under `vmap`/`jit`);
+forward-mode differentiation through it (`jax.jvp`, `jax.jacfwd`) raises. PPO's networks use
+it; the MLP torso takes it with `row_major_grads=True`.
 """
 
 from __future__ import annotations

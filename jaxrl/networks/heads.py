@@ -1,4 +1,8 @@
-"""Heads: map torso features to distrax distributions, values or Q-values."""
+"""Heads: map torso features to distrax distributions, values or Q-values.
+
+The policy and value heads use `networks.dense.Dense`: `nn.Dense`'s parameters and values, with
+the weight gradient of their 1- or 2-wide output computed as a row-major matmul.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,7 @@ _VALUE_INIT = initializers.orthogonal(1.0)
 
 
 class CategoricalHead(nn.Module):
-    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`.
-
-    The policy and value heads use `networks.dense.Dense`: `nn.Dense`'s parameters and values,
-    with the weight gradient of a 1- or 2-wide output computed as a row-major matmul.
-    """
+    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`."""
 
     num_actions: int
 
