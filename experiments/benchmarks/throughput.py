@@ -19,9 +19,11 @@ With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax'
 the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
 
-Each ceiling is also timed in --ceiling-processes fresh processes (4 by default), and every
-share is of the fastest ceiling seen: under XLA's default flags the ceiling is bimodal from one
-process to the next (~2x apart), so one process's ceiling alone can flatter the shares.
+Every ceiling, jaxrl's PPO and DQN and each peer is also timed in --processes fresh processes
+(4 by default) and represented by its fastest: under XLA's default flags one compiled program's
+speed is bimodal from one process to the next and steady within one (the ceiling ~2x apart,
+8-seed PPO ~1.3x), so a single process can flatter or hurt any share. Every share is of the
+fastest ceiling seen; jaxrl against a peer compares the fastest process of each.
 
 Everything runs under this process's XLA_FLAGS (XLA's defaults unless you set some), which the
 peers' subprocess inherits; the first line printed names them. Shares of the ceiling depend on
@@ -147,42 +149,56 @@ def measure(name: str, fn, seeds: int, steps: int = STEPS) -> dict:
     return row
 
 
-def peer(python: str, who: str, seeds: int, *extra: str) -> dict | None:
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
-    result = subprocess.run([python, os.path.abspath(script), who, str(seeds), *extra], capture_output=True,
-                            text=True, check=False)
-    lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-    if result.returncode != 0 or not lines:
-        print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
-        return None
-    row = json.loads(lines[-1])
-    print(json.dumps(row), flush=True)
-    return row
-
-
-def fresh_ceiling(num_envs: int, seeds: int, processes: int) -> dict | None:
-    """The fastest ceiling of `processes` fresh processes. Under XLA:CPU's default flags the
-    ceiling's speed is bimodal from one process to the next (~2x apart, steady within one), so a
-    single process's ceiling can halve the reference; the fastest of several is the honest one."""
-    rows = []
-    for _ in range(processes):
-        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.throughput", "--only-ceiling",
-                                 str(num_envs), str(seeds)], capture_output=True, text=True, check=False,
-                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
-        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-        if result.returncode == 0 and lines:
-            rows.append(json.loads(lines[-1]))
+def _best_of(rows: list[dict], who: str) -> dict | None:
     if not rows:
         return None
-    best = dict(max(rows, key=lambda row: row["env_steps_per_s"]), who=f"ceiling-best-of-{processes}",
+    best = dict(max(rows, key=lambda row: row["env_steps_per_s"]), who=who,
                 all_env_steps_per_s=[row["env_steps_per_s"] for row in rows])
     print(json.dumps(best), flush=True)
     return best
 
 
-def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: str, theirs: str) -> None:
+def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1) -> dict | None:
+    """The peer's fastest of `processes` runs, each in its own fresh process."""
+    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
+    rows = []
+    for _ in range(max(processes, 1)):
+        result = subprocess.run([python, os.path.abspath(script), who, str(seeds), *extra], capture_output=True,
+                                text=True, check=False)
+        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+        if result.returncode != 0 or not lines:
+            print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    return _best_of(rows, f"{who}-best-of-{len(rows)}")
+
+
+FRESH_WORK = ("ceiling", "ppo", "dqn")
+
+
+def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
+    """The fastest of `processes` fresh processes timing `work` alone.
+
+    Under XLA:CPU's default flags the speed of one compiled program is bimodal from one process
+    to the next and steady within one: the ceiling's ~2x apart, 8-seed PPO's ~1.3x (README,
+    Speed). Every program is therefore also timed in fresh processes and represented by its
+    fastest, so no share is flattered by a slow reference or hurt by a slow draw of our own."""
+    rows = []
+    for _ in range(processes):
+        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.throughput", "--only", work,
+                                 str(num_envs), str(seeds)], capture_output=True, text=True, check=False,
+                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
+        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+        if result.returncode == 0 and lines:
+            rows.append(json.loads(lines[-1]))
+    return _best_of(rows, f"{work}-best-of-{processes}")
+
+
+def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tuple[str, ...], theirs: str) -> None:
     """Shares are of the fastest of the rows named in `ceilings` (this process's plain ceiling and
-    the fresh processes' best)."""
+    the fresh processes' best); jaxrl's speed against the peer's is the fastest of the rows named
+    in `ours` against the peer's fastest process, so both sides get the same treatment."""
     print(f"\n{title}\nseeds  work            env steps/s   share of ceiling   compile+run s")
     for seeds, rows in summary:
         ceiling = max(rows[name]["env_steps_per_s"] for name in ceilings if rows.get(name) is not None)
@@ -191,9 +207,11 @@ def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: str,
                 continue
             share = row["env_steps_per_s"] / ceiling
             print(f"{seeds:5d}  {name:18s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
-        if rows.get(theirs) and rows.get(ours):
-            ratio = rows[ours]["env_steps_per_s"] / rows[theirs]["env_steps_per_s"]
-            print(f"{seeds:5d}  jaxrl {ours} / {theirs} = {ratio:.2f}x")
+        best_ours = max((rows[name]["env_steps_per_s"] for name in ours if rows.get(name) is not None), default=None)
+        if rows.get(theirs) and best_ours:
+            ratio = best_ours / rows[theirs]["env_steps_per_s"]
+            print(f"{seeds:5d}  jaxrl {ours[0]} (fastest) / {theirs} = {ratio:.2f}x; "
+                  f"share of ceiling {best_ours / ceiling:.1%}")
 
 
 def main(argv=None) -> None:
@@ -201,13 +219,17 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8], help="seed counts for PPO")
     parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac"])
     parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
-    parser.add_argument("--ceiling-processes", type=int, default=4,
-                        help="fresh processes that also time each ceiling; shares are of the fastest (0: none)")
-    parser.add_argument("--only-ceiling", type=int, nargs=2, metavar=("NUM_ENVS", "SEEDS"), help=argparse.SUPPRESS)
+    parser.add_argument("--processes", "--ceiling-processes", type=int, default=4,
+                        help="fresh processes that also time each ceiling, jaxrl's PPO and DQN and each peer; "
+                             "every program is represented by its fastest (0: this process only, one peer run)")
+    parser.add_argument("--only", nargs=3, metavar=("WORK", "NUM_ENVS", "SEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.only_ceiling:
-        num_envs, seeds = args.only_ceiling
-        measure("ceiling", raw_ceiling(num_envs), seeds)
+    if args.only:
+        work, num_envs, seeds = args.only[0], int(args.only[1]), int(args.only[2])
+        if work not in FRESH_WORK:
+            raise SystemExit(f"--only WORK must be one of {FRESH_WORK}, got {work!r}")
+        fn = {"ceiling": lambda: raw_ceiling(num_envs), "ppo": ppo_train, "dqn": dqn_train}[work]()
+        measure(work, fn, seeds)
         return
     print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
                       "devices": [str(d) for d in jax.devices()]}), flush=True)
@@ -218,25 +240,29 @@ def main(argv=None) -> None:
                     "ceiling-fastkey": measure("ceiling-fastkey", raw_ceiling(NUM_ENVS, fast_keys=True), seeds),
                     "ceiling-stack": measure("ceiling-stack", stack_ceiling(NUM_ENVS), seeds),
                     "ppo": measure("jaxrl-ppo", ppo_train(), seeds)}
+            if args.processes:
+                rows["ceiling-fresh"] = fresh("ceiling", NUM_ENVS, seeds, args.processes)
+                rows["ppo-fresh"] = fresh("ppo", NUM_ENVS, seeds, args.processes)
             if args.peer_python:
-                rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds)
-            if args.ceiling_processes:
-                rows["ceiling-fresh"] = fresh_ceiling(NUM_ENVS, seeds, args.ceiling_processes)
+                rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds, processes=args.processes)
             summary.append((seeds, rows))
-        print_table("PPO, CartPole-v1, 4 envs", summary, ("ceiling", "ceiling-fresh"), "ppo", "rejax-ppo")
+        print_table("PPO, CartPole-v1, 4 envs", summary, ("ceiling", "ceiling-fresh"), ("ppo", "ppo-fresh"),
+                    "rejax-ppo")
     if "dqn" in args.work or "sac" in args.work:
         rows = {"ceiling-10": measure("ceiling-10", raw_ceiling(10), 1)}
-        if args.ceiling_processes:
-            rows["ceiling-10-fresh"] = fresh_ceiling(10, 1, args.ceiling_processes)
+        if args.processes:
+            rows["ceiling-10-fresh"] = fresh("ceiling", 10, 1, args.processes)
         if "dqn" in args.work:
             rows["dqn"] = measure("jaxrl-dqn", dqn_train(), 1)
+            if args.processes:
+                rows["dqn-fresh"] = fresh("dqn", 10, 1, args.processes)
             if args.peer_python:
-                rows["rejax-dqn"] = peer(args.peer_python, "rejax-dqn", 1)
+                rows["rejax-dqn"] = peer(args.peer_python, "rejax-dqn", 1, processes=args.processes)
         if "sac" in args.work:
             fn, steps = sac_train()
             rows["sac"] = measure("jaxrl-sac", fn, 1, steps)
         print_table("Off-policy (CartPole-v1, 10 envs; SAC on Pendulum-v1)", [(1, rows)],
-                    ("ceiling-10", "ceiling-10-fresh"), "dqn", "rejax-dqn")
+                    ("ceiling-10", "ceiling-10-fresh"), ("dqn", "dqn-fresh"), "rejax-dqn")
 
 
 if __name__ == "__main__":
