@@ -1,7 +1,7 @@
 """jaxrl: reinforcement learning as pure, compiled JAX programs."""
 
-from jaxrl import prng, types
+from jaxrl import optim, prng, types
 from jaxrl.envs import make, register
 
 __version__ = "0.1.0"
-__all__ = ["make", "prng", "register", "types"]
+__all__ = ["make", "optim", "prng", "register", "types"]
