@@ -89,11 +89,26 @@ def parse_command(argv: list[str] | None, prog: str, options_cls: type, usage: s
         frozen=True,
     )
     try:
-        command = tyro.cli(command_type, args=rest, prog=f"{prog} {name}", description=config_cls.__doc__,
-                           config=(tyro.conf.OmitArgPrefixes,))
+        command = _tyro_cli(command_type, args=rest, prog=f"{prog} {name}", description=config_cls.__doc__,
+                            config=(tyro.conf.OmitArgPrefixes,))
     except ValueError as error:  # a Config's own range checks
         raise SystemExit(f"error: {error}") from None
     return name, command.config, command.options
+
+
+def _tyro_cli(*args, **kwargs):
+    """`tyro.cli`, retried once on CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" SystemError (python/cpython#106905: `ast.parse`, which tyro runs via
+    `inspect.getsource` to read field docstrings, keeps its depth counter in interpreter-wide
+    state that another thread or a finaliser can move mid-parse). Seen twice in `make test`, in a
+    test that resumes a run while orbax's threads from an earlier checkpointer were alive; a
+    second parse succeeds."""
+    try:
+        return tyro.cli(*args, **kwargs)
+    except SystemError as error:
+        if "AST constructor recursion depth mismatch" not in str(error):
+            raise
+        return tyro.cli(*args, **kwargs)
 
 
 def parse(argv: list[str] | None = None, prog: str = "python -m experiments.train") -> tuple[str, Any, RunOptions]:

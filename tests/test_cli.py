@@ -119,3 +119,25 @@ def test_cli_errors_name_the_problem(args, message, capsys):
     with pytest.raises(SystemExit) as error:
         train_cli.main(args)
     assert message in str(error.value) + capsys.readouterr().err
+
+
+def test_parse_retries_cpythons_spurious_ast_recursion_error_once(monkeypatch):
+    calls = []
+    real_cli = train_cli.tyro.cli
+
+    def flaky_cli(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=189, after=20)")
+        return real_cli(*args, **kwargs)
+
+    monkeypatch.setattr(train_cli.tyro, "cli", flaky_cli)
+    name, config, _ = train_cli.parse(["ppo", "--env", "CartPole-v1", "--num-envs", "2"])
+    assert (name, config.num_envs, len(calls)) == ("ppo", 2, 2)
+
+    def broken_cli(*args, **kwargs):
+        raise SystemError("something else")
+
+    monkeypatch.setattr(train_cli.tyro, "cli", broken_cli)
+    with pytest.raises(SystemError, match="something else"):
+        train_cli.parse(["ppo"])
