@@ -192,7 +192,7 @@ def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
         lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
         if result.returncode == 0 and lines:
             rows.append(json.loads(lines[-1]))
-    return _best_of(rows, f"{work}-best-of-{processes}")
+    return _best_of(rows, f"{work}-best-of-{len(rows)}")
 
 
 def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tuple[str, ...], theirs: str) -> None:
