@@ -1,14 +1,14 @@
-"""The loops' shared pieces: minibatch shuffling."""
+"""The loops' shared pieces: minibatch shuffling, a trajectory's values."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.loops.common import random_permutations, shuffled_minibatches
+from jaxrl.loops.common import random_permutations, shuffled_minibatches, trajectory_values
 
 
-@pytest.mark.parametrize("size", [1, 7, 512, 70_000])
+@pytest.mark.parametrize("size", [1, 7, 63, 64, 500, 512, 70_000])
 def test_random_permutations_are_permutations(size):
     perms = np.asarray(random_permutations(jax.random.key(0), 3, size))
     assert perms.shape == (3, size) and perms.dtype == np.int32
@@ -29,6 +29,33 @@ def test_random_permutations_are_uniform():
     assert np.all(np.abs(counts - 1000) < 150), counts
 
 
+@pytest.mark.parametrize("size", [512, 500])
+def test_large_permutations_split_minibatches_like_a_uniform_shuffle(size):
+    # From 64 elements the permutations are Feistel networks (with cycle walking for 500), not
+    # uniform over all orders. What minibatch SGD sees must still look uniform: split each of
+    # 4096 permutations into 4 minibatches; every pair of samples should share one with
+    # probability (m - 1) / (size - 1), and every sample land in each minibatch 1/4 of the time.
+    # (An 8-round network gives max |z| ~4.5 over the ~130k pairs and mean z^2 ~1.00, like a
+    # sort; 3 rounds give 8.3 and 1.20, 2 rounds 9.3 and 7.4.)
+    num, minibatches = 4096, 4
+    m = size // minibatches
+    perms = np.asarray(jax.jit(random_permutations, static_argnums=(1, 2))(jax.random.key(7), num, size))
+    position = np.argsort(perms, axis=1)  # position[k, i]: where sample i sits in permutation k
+    group = np.minimum(position // m, minibatches - 1)  # 500: 4 minibatches of 125
+    onehot = (group[:, :, None] == np.arange(minibatches)).astype(np.float32)  # [num, size, 4]
+    per_sample = onehot.transpose(1, 0, 2).reshape(size, num * minibatches)
+    together = per_sample @ per_sample.T / num  # [size, size] rate of sharing a minibatch
+    p = (m - 1) / (size - 1)
+    z = (together - p) / np.sqrt(p * (1 - p) / num)
+    z = z[~np.eye(size, dtype=bool)]
+    assert np.abs(z).max() < 6.0, np.abs(z).max()
+    assert 0.95 < np.mean(z**2) < 1.05, np.mean(z**2)
+    counts = onehot.sum(0)  # [size, 4]
+    chi2 = ((counts - num / minibatches) ** 2 / (num / minibatches)).sum(1)  # 3 dof per sample
+    assert 2.7 < chi2.mean() < 3.3, chi2.mean()
+    assert chi2.max() < 30.0, chi2.max()
+
+
 def test_shuffled_minibatches_cover_each_sample_once_per_epoch():
     batch = {"x": jnp.arange(24.0).reshape(12, 2), "i": jnp.arange(12)}
     out = shuffled_minibatches(jax.random.key(2), batch, num_epochs=3, num_minibatches=4)
@@ -44,3 +71,58 @@ def test_shuffled_minibatches_cover_each_sample_once_per_epoch():
 def test_shuffled_minibatches_rejects_a_batch_it_cannot_split():
     with pytest.raises(ValueError, match="num_minibatches=5 does not divide the batch size 12"):
         shuffled_minibatches(jax.random.key(0), jnp.zeros((12, 2)), 1, 5)
+
+
+def _values_fixture():
+    # 6 steps of 3 envs, observations are [T, N, 2] with distinct rows. Env 0 is truncated at
+    # t = 1 and t = 3 and terminated at t = 4; env 1 is truncated at t = 5 (the last step);
+    # env 2 is truncated at t = 0, 2 and 4: 5 truncations before the last step, more than the
+    # 3 rows one round of the loop evaluates.
+    rollout_length, num_envs = 6, 3
+    observation = jnp.arange(rollout_length * num_envs * 2, dtype=jnp.float32).reshape(rollout_length, num_envs, 2)
+    next_observation = observation[1:]
+    next_observation = jnp.concatenate([next_observation, 100.0 + observation[-1:]])
+    last = np.zeros((rollout_length, num_envs), bool)
+    discount = np.ones((rollout_length, num_envs), np.float32)
+    for t, i, d in [(1, 0, 1.0), (3, 0, 1.0), (4, 0, 0.0), (5, 1, 1.0), (0, 2, 1.0), (2, 2, 1.0), (4, 2, 1.0)]:
+        last[t, i], discount[t, i] = True, d
+        # The true successor of an episode's last step is its final observation, not the reset one.
+        next_observation = next_observation.at[t, i].set(-1.0 - observation[t, i])
+    return observation, next_observation, jnp.asarray(last), jnp.asarray(discount)
+
+
+def _value_fn(observation):
+    # Exact in float32 for these inputs, so every way of batching the rows gives the same bits.
+    return 3.0 * observation[:, 0] + observation[:, 1] ** 2
+
+
+def test_trajectory_values_are_the_values_of_observations_and_true_successors():
+    observation, next_observation, last, discount = _values_fixture()
+    values, next_values = trajectory_values(_value_fn, observation, next_observation, last, discount)
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    np.testing.assert_array_equal(values, _value_fn(flat(observation)).reshape(6, 3))
+    expected = np.array(_value_fn(flat(next_observation)).reshape(6, 3))
+    # After a termination V(s') is multiplied by a zero discount; it is left as V(s_{t+1}).
+    expected[4, 0] = _value_fn(observation[5, 0][None])[0]
+    np.testing.assert_array_equal(next_values, expected)
+
+
+def test_trajectory_values_under_vmap_match_each_member():
+    observation, next_observation, last, discount = _values_fixture()
+    # Member 1 has no truncations: the loop runs for member 0 and must leave member 1 alone.
+    batch = jax.tree.map(lambda x, y: jnp.stack([x, y]), (observation, next_observation, last, discount),
+                         (observation + 0.5, next_observation + 0.5, jnp.zeros_like(last), discount))
+    out = jax.jit(jax.vmap(lambda *a: trajectory_values(_value_fn, *a)))(*batch)
+    for member in range(2):
+        single = trajectory_values(_value_fn, *jax.tree.map(lambda x: x[member], batch))
+        np.testing.assert_array_equal(out[0][member], single[0])
+        np.testing.assert_array_equal(out[1][member], single[1])
+    # Without truncations every successor is the next stored observation.
+    no_trunc = _value_fn(jnp.concatenate([observation[1:], next_observation[-1:]]).reshape(-1, 2) + 0.5)
+    np.testing.assert_array_equal(out[1][1], no_trunc.reshape(6, 3))
+
+
+def test_trajectory_values_rejects_a_value_fn_with_the_wrong_shape():
+    observation, next_observation, last, discount = _values_fixture()
+    with pytest.raises(ValueError, match=r"value_fn must map \[B, ...\] observations to \[B\] values"):
+        trajectory_values(lambda o: o, observation, next_observation, last, discount)

@@ -16,7 +16,7 @@ from jaxrl import envs, losses, optim
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 from jaxrl.loops import on_policy
-from jaxrl.loops.common import Train, shuffled_minibatches
+from jaxrl.loops.common import Train, shuffled_minibatches, trajectory_values
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 # Keeps log-probabilities of tanh-squashed actions finite where tanh saturated to +-1.
@@ -118,26 +118,26 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
         return dist.mode(), {}
 
     def update(state: AgentState, trajectory: Transition, key: PRNGKey, hparams: HParams):
-        rollout_length, num_envs = trajectory.reward.shape
-
         def flat(x):
             return jnp.reshape(x, (batch_size,) + x.shape[2:])
 
-        # Values of the observations and of their true successors in one critic call.
-        both = jax.tree.map(lambda o, n: jnp.concatenate([flat(o), flat(n)]), trajectory.observation,
-                            trajectory.next_observation)
-        values, next_values = jnp.split(network.apply(state.params, both, method=ActorCritic.value), 2)
+        # V(s_t) and V(s'_t): one critic call over the T * N observations and the N final
+        # successors, plus one over the successors of truncated steps, if there are any.
+        values, next_values = trajectory_values(
+            lambda observation: network.apply(state.params, observation, method=ActorCritic.value),
+            trajectory.observation, trajectory.next_observation, trajectory.last, trajectory.discount,
+        )
         log_probs = flat(trajectory.extras["log_prob"])
-        as_time_major = lambda x: jnp.reshape(x, (rollout_length, num_envs))  # noqa: E731
         advantages = losses.generalized_advantage_estimation(
             rewards=trajectory.reward,
             discounts=hparams.gamma * trajectory.discount,
-            values=as_time_major(values),
-            next_values=as_time_major(next_values),
+            values=values,
+            next_values=next_values,
             lambda_=hparams.gae_lambda,
             last=trajectory.last,
         )
         advantages = flat(advantages)
+        values = flat(values)
         batch = Minibatch(
             observation=flat(trajectory.observation),
             action=flat(trajectory.action),
