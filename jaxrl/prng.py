@@ -14,9 +14,9 @@ through unchanged.
 
 The on-policy loop uses it for its rollout and update keys: PPO on CartPole then trains ~4-10%
 faster with 1 seed and ~3% with 8, and the bare env+policy scan runs ~1.6x (1 seed) to ~2x
-(8 seeds) faster (experiments/benchmarks/throughput.py, `ceiling-fastkey`). The off-policy loop does not: DQN ran
-~8% slower with it (not traced further; a guess is XLA duplicating the fused hash into several
-consumers of the same draw).
+(8 seeds) faster (experiments/benchmarks/throughput.py, `ceiling-fastkey`). The off-policy loop
+does not: DQN ran ~8% slower with it (not traced further; a guess is XLA duplicating the fused
+hash into several consumers of the same draw).
 """
 
 from __future__ import annotations
