@@ -22,6 +22,7 @@ PyTree = Any
 Params = Any
 EnvState = Any
 AgentState = Any
+ActorState = Any
 HParams = Any
 Metrics = dict[str, jax.Array]
 
@@ -199,17 +200,42 @@ class Transition(NamedTuple):
     extras: dict[str, Any]
 
 
+def no_actor_state(agent_state: AgentState, num_envs: int) -> None:
+    """`Agent.init_actor` of a stateless actor: no actor state."""
+    del agent_state, num_envs
+    return None
+
+
+def keep_actor_state(actor_state: ActorState, *args: Any) -> ActorState:
+    """`Agent.reset_actor` / `Agent.sync_actor` of an actor with nothing to reset or pull."""
+    del args
+    return actor_state
+
+
 class Agent(NamedTuple):
     """An agent as a bundle of pure functions (Acme's actor + learner, without mutable state).
 
-    init:   (key, spec, hparams) -> agent_state
-    act:    (agent_state, observation, key, eval, env_steps) -> (action, extras);
-            `observation` has a leading batch axis; `eval` asks for the greedy/deterministic
-            action; `env_steps` (int32 scalar, env steps taken so far) lets an actor follow a
-            schedule (DQN's epsilon); `extras` is stored with the transition.
+    init:   (key, spec, hparams) -> agent_state: parameters, optimiser state, targets...
+    act:    (agent_state, actor_state, observation, key, hparams, eval, env_steps)
+              -> (action, actor_state, extras);
+            `observation` has a leading batch axis of envs; `eval` asks for the greedy /
+            deterministic action; `env_steps` (int32 scalar, env steps taken so far) lets an actor
+            follow a schedule (DQN's epsilon); `extras` is stored with the transition.
     update: (agent_state, batch, key, hparams) -> (agent_state, metrics)
+
+    The actor's own state (a recurrent core's state per env, parameters the actor holds apart
+    from the learner's, e.g. IMPALA's lagged ones) lives in `TrainState.actor_state`, so it is
+    chunked and checkpointed with everything else; stateless actors leave the defaults:
+    init_actor:  (agent_state, num_envs) -> actor_state, at the start of a run or an evaluation.
+    reset_actor: (actor_state, last) -> actor_state after every env step; `last` [num_envs] marks
+                 the envs whose episode just ended (the next observation starts a new one).
+    sync_actor:  (actor_state, agent_state) -> actor_state after each round of learner updates
+                 (Acme's variable client: where the actor pulls the learner's parameters).
     """
 
     init: Callable[..., AgentState]
-    act: Callable[..., tuple[Array, dict[str, Array]]]
+    act: Callable[..., tuple[Array, ActorState, dict[str, Array]]]
     update: Callable[..., tuple[AgentState, Metrics]]
+    init_actor: Callable[[AgentState, int], ActorState] = no_actor_state
+    reset_actor: Callable[[ActorState, Array], ActorState] = keep_actor_state
+    sync_actor: Callable[[ActorState, AgentState], ActorState] = keep_actor_state

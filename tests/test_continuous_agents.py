@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from jaxrl import losses, networks
-from jaxrl.agents import continuous_off_policy, d4pg, ddpg, sac, td3
+from jaxrl.agents import builder, d4pg, ddpg, sac, td3
 from jaxrl.loops import off_policy
 from jaxrl.types import Transition
 
@@ -170,7 +170,7 @@ TINY = dict(hidden_sizes=(16,), batch_size=8)
 
 def _agent(module, **kwargs):
     config = module.Config(**{**TINY, **kwargs})
-    spec = continuous_off_policy.make_env(config).spec()
+    spec = builder.make_env(config).spec()
     return config, module.make_agent(config, spec), spec
 
 
@@ -193,10 +193,11 @@ def test_act_explores_within_the_unit_box_and_is_deterministic_in_eval(name):
     config, agent, spec = _agent(AGENTS[name])
     state = agent.init(jax.random.key(0), spec, config.hparams())
     observation = jax.random.normal(jax.random.key(1), (64, 3))
-    act = jax.jit(agent.act, static_argnums=3)
-    greedy_1, _ = act(state, observation, jax.random.key(2), True)
-    greedy_2, _ = act(state, observation, jax.random.key(3), True)
-    explore, _ = act(state, observation, jax.random.key(2), False)
+    act = jax.jit(agent.act, static_argnums=5)
+    hparams = config.hparams()
+    greedy_1, _, _ = act(state, None, observation, jax.random.key(2), hparams, True)
+    greedy_2, _, _ = act(state, None, observation, jax.random.key(3), hparams, True)
+    explore, _, _ = act(state, None, observation, jax.random.key(2), hparams, False)
     assert greedy_1.shape == explore.shape == (64, 1)
     np.testing.assert_array_equal(greedy_1, greedy_2)
     assert not np.allclose(explore, greedy_1)
@@ -298,12 +299,12 @@ def test_env_step_counts_become_the_loop_schedule():
     config = sac.Config(num_envs=4, train_every=2, updates_per_step=1, steps_per_iteration=400, learning_starts=800,
                         total_timesteps=2000)
     # Every step of the 4 envs (4 env steps) is followed by 4 / 2 * 1 = 2 updates.
-    assert continuous_off_policy.loop_schedule(config) == dict(
+    assert config.loop_schedule() == dict(
         num_iterations=5, periods_per_iteration=100, period_steps=1, updates_per_period=2, warmup_steps=200)
     config = td3.Config(num_envs=2, train_every=8, updates_per_step=3, steps_per_iteration=400, learning_starts=0,
                         total_timesteps=800)
     # 4 steps of the 2 envs, then 3 updates.
-    assert continuous_off_policy.loop_schedule(config) == dict(
+    assert config.loop_schedule() == dict(
         num_iterations=2, periods_per_iteration=50, period_steps=4, updates_per_period=3, warmup_steps=0)
 
 

@@ -11,7 +11,7 @@ from helpers import assert_trees_equal
 from jax.flatten_util import ravel_pytree
 
 from jaxrl import losses
-from jaxrl.agents import dqn
+from jaxrl.agents import builder, dqn
 from jaxrl.loops import off_policy
 from jaxrl.types import Transition
 
@@ -83,8 +83,8 @@ def _batch(size=8, seed=0):
 
 
 def test_dqn_loss_weights_the_per_item_loss_and_reports_td_errors_as_priorities():
-    spec = dqn.make_env(SMALL).spec()
-    _, network = dqn.make_agent(SMALL, spec)
+    spec = builder.make_env(SMALL).spec()
+    network = _network(SMALL, spec)
     params = network.init(jax.random.key(0), jnp.zeros((1, 4)))
     target = network.init(jax.random.key(1), jnp.zeros((1, 4)))  # a different net, as a target
     batch, hp = _batch(), SMALL.hparams()
@@ -113,17 +113,22 @@ def test_epsilon_schedule_is_linear_then_constant():
 
 
 def test_acting_is_greedy_in_eval_and_at_epsilon_zero_and_uniform_at_one():
-    spec = dqn.make_env(SMALL).spec()
-    agent, network = dqn.make_agent(SMALL, spec)
+    spec = builder.make_env(SMALL).spec()
+    agent, network = dqn.make_agent(SMALL, spec), _network(SMALL, spec)
     obs = jax.random.normal(jax.random.key(3), (1000, 4))
+    state = agent.init(jax.random.key(0), spec, SMALL.hparams())
+    greedy = jnp.argmax(network.apply(_as_pytree(network, state.params), obs), axis=1)
     for eps, eval in [(0.0, False), (1.0, True)]:
-        state = agent.init(jax.random.key(0), spec, SMALL.hparams().replace(epsilon_start=jnp.float32(eps)))
-        greedy = jnp.argmax(network.apply(_as_pytree(network, state.params), obs), axis=1)
-        action, _ = agent.act(state, obs, jax.random.key(1), eval, jnp.int32(0))
+        hparams = SMALL.hparams().replace(epsilon_start=jnp.float32(eps))
+        action, _, _ = agent.act(state, None, obs, jax.random.key(1), hparams, eval, jnp.int32(0))
         np.testing.assert_array_equal(action, greedy)
-    state = agent.init(jax.random.key(0), spec, SMALL.hparams())  # epsilon 1 at step 0
-    action, _ = agent.act(state, obs, jax.random.key(1), False, jnp.int32(0))
+    # epsilon 1 at step 0
+    action, _, _ = agent.act(state, None, obs, jax.random.key(1), SMALL.hparams(), False, jnp.int32(0))
     assert abs(float(jnp.mean(action)) - 0.5) < 0.06  # uniform over 2 actions; 1000 draws, sd ~0.016
+
+
+def _network(config, spec):
+    return dqn.make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms)
 
 
 def _as_pytree(network, flat_params):
@@ -136,8 +141,8 @@ def test_hard_target_copy_every_target_period_updates():
     config = dqn.Config(train_every=10, updates_per_step=1, target_update_every=30, learning_starts=0,
                         total_timesteps=1000, steps_per_iteration=100)
     assert config.target_period == 3
-    spec = dqn.make_env(config).spec()
-    agent, _ = dqn.make_agent(config, spec)
+    spec = builder.make_env(config).spec()
+    agent = dqn.make_agent(config, spec)
     state = agent.init(jax.random.key(0), spec, config.hparams())
     last_copy = state.params  # the target starts as a copy of the online network
     update = jax.jit(agent.update)
@@ -154,8 +159,8 @@ def test_hard_target_copy_every_target_period_updates():
 def test_polyak_target_update():
     config = dqn.Config(target_update_every=10, train_every=10, tau=0.25, learning_starts=0,
                         total_timesteps=1000, steps_per_iteration=100)
-    spec = dqn.make_env(config).spec()
-    agent, _ = dqn.make_agent(config, spec)
+    spec = builder.make_env(config).spec()
+    agent = dqn.make_agent(config, spec)
     state = agent.init(jax.random.key(0), spec, config.hparams())
     new, _ = jax.jit(agent.update)(state, _batch(), jax.random.key(0), config.hparams())
     np.testing.assert_allclose(new.target_params, 0.25 * new.params + 0.75 * state.target_params, rtol=1e-6)

@@ -14,16 +14,17 @@ from jaxrl.types import Agent
 
 
 class FakeState(NamedTuple):
-    """The two TrainState fields evaluation reads."""
+    """The TrainState fields evaluation reads."""
 
     agent_state: Any
+    hparams: Any
     env_steps: jax.Array
 
 
 def constant_agent(action: int) -> Agent:
-    def act(state, observation, key, eval=False, env_steps=None):
+    def act(state, actor_state, observation, key, hparams, eval=False, env_steps=None):
         assert eval  # evaluation always asks for the greedy action
-        return jnp.full((observation.shape[0],), action, jnp.int32), {}
+        return jnp.full((observation.shape[0],), action, jnp.int32), actor_state, {}
 
     return Agent(init=None, act=act, update=None)
 
@@ -34,7 +35,7 @@ def test_evaluate_counts_one_episode_per_env():
     # counted, so the mean return equals the mean first-episode length.
     env = envs.make_batched("CartPole-v1", 6)
     evaluate = jax.jit(make_evaluate(env, constant_agent(1)))
-    state = FakeState(agent_state=None, env_steps=jnp.int32(0))
+    state = FakeState(agent_state=None, hparams=None, env_steps=jnp.int32(0))
     ret = float(evaluate(state, jax.random.key(0)))
     assert 7 <= ret <= 12
     # Deterministic for a key; different envs for another key.
@@ -43,10 +44,10 @@ def test_evaluate_counts_one_episode_per_env():
 
 def test_evaluate_caps_episodes_at_max_steps():
     env = envs.make_batched("Pendulum-v1", 3)  # never terminates; truncated at 200 steps
-    def act(state, observation, key, eval=False, env_steps=None):
-        return jnp.zeros((observation.shape[0], 1)), {}
+    def act(state, actor_state, observation, key, hparams, eval=False, env_steps=None):
+        return jnp.zeros((observation.shape[0], 1)), actor_state, {}
     evaluate = make_evaluate(env, Agent(None, act, None), max_steps=5)
-    state = FakeState(agent_state=None, env_steps=jnp.int32(0))
+    state = FakeState(agent_state=None, hparams=None, env_steps=jnp.int32(0))
     ret = float(jax.jit(evaluate)(state, jax.random.key(0)))
     assert -16.3 * 5 <= ret < 0  # 5 steps of reward in [-16.3, 0]
 

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl.loops.common import random_permutations, shuffled_minibatches, trajectory_values
+from jaxrl.loops.on_policy import trajectory_values
+from jaxrl.loops.shuffle import random_permutations, shuffled_minibatches
 
 
 @pytest.mark.parametrize("size", [1, 7, 63, 64, 500, 512, 70_000])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from helpers import assert_trees_equal
 
-from jaxrl.agents import ppo
+from jaxrl.agents import builder, ppo
 
 SMALL = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=8 * 128,
                    num_epochs=2, num_minibatches=2)
@@ -120,11 +120,14 @@ def test_default_hparams_equal_config_hparams(small_train, small_out):
 
 
 def test_act_eval_is_greedy(small_train, small_out):
-    agent, network = ppo.make_agent(SMALL, ppo.make_env(SMALL).spec())
+    spec = builder.make_env(SMALL).spec()
+    agent = ppo.make_agent(SMALL, spec)
+    network = ppo.make_network(spec, SMALL.hidden_sizes, SMALL.activation, None, None)
     observation = jnp.array([[0.0, 0.0, 0.1, 0.0], [0.0, 0.0, -0.1, 0.0]])
     params = small_out.state.agent_state
     logits = network.apply(params.params, observation, method=ppo.ActorCritic.policy).logits
-    action, _ = agent.act(params, observation, jax.random.key(0), True)
+    action, actor_state, _ = agent.act(params, None, observation, jax.random.key(0), SMALL.hparams(), True)
+    assert actor_state is None
     np.testing.assert_array_equal(action, jnp.argmax(logits, axis=-1))
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -24,6 +23,7 @@ class TrainState:
 
     Attributes:
       agent_state: the agent's params, optimiser state, target params...
+      actor_state: the actor's own state (`Agent.init_actor`), e.g. a recurrent core's state per env.
       env_state: state of the batched environment.
       observation: the batch of observations the agent acts on next.
       buffer_state: replay state for off-policy loops (None on-policy).
@@ -36,6 +36,7 @@ class TrainState:
     """
 
     agent_state: Any
+    actor_state: Any
     env_state: Any
     observation: PyTree
     buffer_state: Any
@@ -96,7 +97,7 @@ class Train:
                 f"hparams must be a {type(self.default_hparams).__name__} (from config.hparams()), "
                 f"got {type(hparams).__name__}"
             )
-        return self._init(key, hparams)
+        return batched_like(self._init(key, hparams), key)
 
     def run(self, state: TrainState, num_iterations: int) -> tuple[TrainState, Metrics]:
         """Runs `num_iterations` more iterations (a static int); metrics have that leading axis."""
@@ -137,6 +138,28 @@ class Train:
         return TrainOutput(state, metrics)
 
 
+def batched_like(state: TrainState, key: PRNGKey) -> TrainState:
+    """`state`, with every leaf batched like `key` under `jax.vmap` (values unchanged).
+
+    `jax.vmap(train)(keys)` would otherwise leave unbatched every leaf that does not depend on
+    the key (counters, shared hyperparameters, a warm-up's `cond`), while the chunked driver's
+    `vmap(init)` hands `vmap(run)` all of them batched. XLA compiles scalar and per-member
+    arithmetic differently (fusions, FMA contractions), and the two programs then differ in the
+    last bits. A select between a value and itself on a key-derived predicate broadcasts the
+    value under vmap and is folded away by XLA: the one call then runs the chunked program's loop.
+    """
+    typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+    data = jnp.ravel(jax.random.key_data(key) if typed else key)
+    same = data[0] == data[0]
+
+    def follow(x):
+        if jnp.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return x
+        return jax.lax.select(jnp.broadcast_to(same, x.shape), x, x)
+
+    return jax.tree.map(follow, state)
+
+
 def episode_metrics(
     timesteps_last: Array, episode_return: Array, episode_length: Array, state: TrainState
 ) -> tuple[Array, Array]:
@@ -155,11 +178,12 @@ def episode_metrics(
     return mean_return, mean_length
 
 
-def first_state(agent_state: Any, env_state: Any, observation: PyTree, buffer_state: Any, key: PRNGKey,
-                hparams: Any, env_steps: int = 0) -> TrainState:
+def first_state(agent_state: Any, actor_state: Any, env_state: Any, observation: PyTree, buffer_state: Any,
+                key: PRNGKey, hparams: Any, env_steps: int = 0) -> TrainState:
     """A run's `TrainState` before its first iteration (no episode has ended yet)."""
     return TrainState(
         agent_state=agent_state,
+        actor_state=actor_state,
         env_state=env_state,
         observation=observation,
         buffer_state=buffer_state,
@@ -176,6 +200,7 @@ def end_iteration(
     state: TrainState,
     *,
     agent_state: Any,
+    actor_state: Any,
     env_state: Any,
     observation: PyTree,
     buffer_state: Any,
@@ -192,6 +217,7 @@ def end_iteration(
     episode_return, episode_length = episode_metrics(last, returns, lengths, state)
     state = state.replace(
         agent_state=agent_state,
+        actor_state=actor_state,
         env_state=env_state,
         observation=observation,
         buffer_state=buffer_state,
@@ -214,151 +240,3 @@ def check_timestep_extras(timestep: TimeStep) -> None:
             f"the training environment must be wrapped with AutoReset and EpisodeStatistics "
             f"(use jaxrl.envs.batched); its time steps lack extras {missing}"
         )
-
-
-def shuffled_minibatches(key: PRNGKey, batch: PyTree, num_epochs: int, num_minibatches: int) -> PyTree:
-    """`num_epochs` passes over `batch` in minibatches, each pass in a fresh random order.
-
-    Every leaf [N, ...] becomes [num_epochs * num_minibatches, N // num_minibatches, ...]:
-    epoch e's minibatches are rows e * num_minibatches ... (e + 1) * num_minibatches - 1 and
-    together hold each sample exactly once. All permutations come from one `random_permutations`
-    call and the data from one gather, so a learner scans over minibatches with no per-epoch
-    work inside its loop.
-    """
-    leaves = jax.tree.leaves(batch)
-    batch_size = leaves[0].shape[0]
-    if any(leaf.shape[0] != batch_size for leaf in leaves):
-        raise ValueError(f"batch leaves disagree on the batch size: {[leaf.shape for leaf in leaves]}")
-    if batch_size % num_minibatches:
-        raise ValueError(f"num_minibatches={num_minibatches} does not divide the batch size {batch_size}")
-    permutations = random_permutations(key, num_epochs, batch_size)
-    minibatch_size = batch_size // num_minibatches
-    indices = jnp.reshape(permutations, (num_epochs * num_minibatches, minibatch_size))
-    return jax.tree.map(lambda x: x[indices], batch)
-
-
-# Permutations of at least this many elements are Feistel networks of this many rounds.
-_FEISTEL_MIN_SIZE = 64
-_FEISTEL_ROUNDS = 8
-
-
-def random_permutations(key: PRNGKey, num: int, size: int) -> Array:
-    """`num` independent random permutations of range(size), as int32 [num, size].
-
-    Below 64 elements they are uniformly random, from one sort of random keys with the index
-    packed into their low bits (ties, which need two of the high parts to be equal, fall back to
-    index order).
-
-    From 64 elements on, each is a keyed pseudo-random permutation: an 8-round Feistel network
-    (Luby & Rackoff 1988) on the smallest power-of-two domain that holds `size`, with a
-    bijective integer hash as round function and fresh random round keys per permutation,
-    walked back into range(size) by cycle walking (Black & Rogaway 2002) when `size` is not a
-    power of two. It is a few fused integer kernels where XLA:CPU's sort costs ~18 ns per
-    element: PPO's shuffle with 8 seeds takes ~10 us instead of ~300 us, +3.7% env steps/s
-    (README, Speed). A Feistel network reaches only even permutations, which changes nothing
-    for minibatch SGD (any split into minibatches is reachable); the statistics that matter,
-    how often two samples share a minibatch and where each one lands, match a uniform shuffle's
-    in tests/test_loops.py. Below 64 elements its restriction is measurable, and a sort is cheap.
-    """
-    if size < _FEISTEL_MIN_SIZE:
-        return _sorted_permutations(key, num, size)
-    return _feistel_permutations(key, num, size)
-
-
-def _sorted_permutations(key: PRNGKey, num: int, size: int) -> Array:
-    index_bits = max(int(size - 1).bit_length(), 1)
-    # One small draw per permutation: XLA:CPU runs threefry as a 5-round loop that it unrolls
-    # only for small arrays, so one [num, size] draw is ~5x slower than num draws of [size].
-    keys = jax.random.split(key, num)
-    if num <= 16:
-        random_bits = jnp.stack([jax.random.bits(k, (size,), jnp.uint32) for k in keys])
-    else:  # keep the program small when many permutations are asked for
-        random_bits = jax.vmap(lambda k: jax.random.bits(k, (size,), jnp.uint32))(keys)
-    high_mask = jnp.uint32((0xFFFFFFFF << index_bits) & 0xFFFFFFFF)
-    packed = (random_bits & high_mask) | jnp.arange(size, dtype=jnp.uint32)
-    return (jax.lax.sort(packed, dimension=1) & jnp.uint32((1 << index_bits) - 1)).astype(jnp.int32)
-
-
-def _mix32(x: Array) -> Array:
-    # "lowbias32" (C. Wellons, hash-prospector): a bijective uint32 hash with low avalanche bias.
-    x = x ^ (x >> 16)
-    x = x * jnp.uint32(0x7FEB352D)
-    x = x ^ (x >> 15)
-    x = x * jnp.uint32(0x846CA68B)
-    return x ^ (x >> 16)
-
-
-def _feistel_permutations(key: PRNGKey, num: int, size: int) -> Array:
-    if size > 2**31:
-        raise ValueError(f"random_permutations returns int32 indices; size {size} is too large")
-    bits = int(size - 1).bit_length()
-    round_keys = jax.random.bits(key, (_FEISTEL_ROUNDS, num, 1), jnp.uint32)
-
-    def permute(x):
-        # x = (high, low) with high_bits + low_bits = bits. A round maps it to
-        # (low, high ^ F(low)): invertible whatever F is, and the halves trade widths.
-        high_bits, low_bits = bits // 2, bits - bits // 2
-        for round_key in round_keys:
-            high, low = x >> low_bits, x & jnp.uint32((1 << low_bits) - 1)
-            f = _mix32(low ^ round_key) & jnp.uint32((1 << high_bits) - 1)
-            x = (low << high_bits) | (high ^ f)
-            high_bits, low_bits = low_bits, high_bits
-        return x
-
-    x = permute(jnp.broadcast_to(jnp.arange(size, dtype=jnp.uint32), (num, size)))
-    if size < 1 << bits:
-        # Cycle walking: re-encipher what fell outside range(size) until it lands inside, which
-        # restricts the bijection on [0, 2^bits) to one on range(size). The domain is under
-        # twice `size`, so each index needs fewer than 2 extra rounds on average.
-        x = jax.lax.while_loop(lambda x: jnp.any(x >= size), lambda x: jnp.where(x >= size, permute(x), x), x)
-    return x.astype(jnp.int32)
-
-
-def trajectory_values(
-    value_fn: Callable[[PyTree], Array],
-    observation: PyTree,
-    next_observation: PyTree,
-    last: Array,
-    discount: Array,
-) -> tuple[Array, Array]:
-    """V(s_t) and V(s'_t) for a time-major trajectory, evaluating `value_fn` on few extra rows.
-
-    `observation` and `next_observation` are [T, N, ...] pytrees (`Transition` fields); `last`
-    and `discount` are [T, N]. The true successor s'_t is the next stored observation s_{t+1}
-    except where an episode ended (the env auto-reset) and at t = T - 1. So `value_fn` runs once
-    on the T * N observations plus the N final successors, and again, in a `while_loop` over
-    chunks of N rows, only on the successors of steps that were truncated (LAST with a nonzero
-    discount). After a termination (discount 0) V(s'_t) is multiplied by 0 in every target, so it
-    is left as V(s_{t+1}), the reset observation's value. Under `vmap` the loop runs as many
-    rounds as the member with the most truncations needs, typically 0 or 1: about half the rows
-    of one `value_fn` call over [s; s'].
-
-    Returns:
-      (values, next_values), each [T, N].
-    """
-    chex.assert_rank(last, 2)
-    chex.assert_equal_shape([last, discount])
-    rollout_length, num_envs = last.shape
-    size = rollout_length * num_envs
-    flat = lambda x: jnp.reshape(x, (size,) + x.shape[2:])  # noqa: E731
-    final = jax.tree.map(lambda x: x[-1], next_observation)
-    rows = jax.tree.map(lambda o, f: jnp.concatenate([flat(o), f]), observation, final)
-    all_values = value_fn(rows)
-    if all_values.shape != (size + num_envs,):
-        raise ValueError(f"value_fn must map [B, ...] observations to [B] values, got {all_values.shape}")
-    values = all_values[:size]
-    next_values = all_values[num_envs:]  # V(s_{t+1}); the last N rows are V(s'_{T-1})
-    # Successors still to evaluate: truncated steps before the last one.
-    pending = jnp.logical_and(last, discount != 0).at[-1].set(False).reshape(size)
-    next_flat = jax.tree.map(flat, next_observation)
-
-    def evaluate_chunk(carry):
-        next_values, pending = carry
-        # Fill slots get index `size`, out of bounds: their rows are clamped reads and dropped writes.
-        (index,) = jnp.nonzero(pending, size=num_envs, fill_value=size)
-        chunk = jax.tree.map(lambda x: jnp.take(x, index, axis=0, mode="clip"), next_flat)
-        next_values = next_values.at[index].set(value_fn(chunk), mode="drop")
-        return next_values, pending.at[index].set(False, mode="drop")
-
-    next_values, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[1]), evaluate_chunk, (next_values, pending))
-    return values.reshape(rollout_length, num_envs), next_values.reshape(rollout_length, num_envs)

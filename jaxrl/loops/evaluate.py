@@ -25,7 +25,8 @@ def make_evaluate(env: Environment, agent: Agent, max_steps: int | None = None) 
     Args:
       env: a batched environment (`envs.make_batched(name, num_episodes)`); each of its envs
         plays one episode.
-      agent: the agent whose `act(agent_state, observation, key, True, env_steps)` is greedy.
+      agent: the agent whose `act(agent_state, actor_state, observation, key, hparams, True, env_steps)`
+        is greedy; its actor state starts fresh (`init_actor`) for the evaluation envs.
       max_steps: a cap on episode length; default the env's time limit. An episode still
         running at the cap counts with the return it has so far.
     """
@@ -42,23 +43,26 @@ def make_evaluate(env: Environment, agent: Agent, max_steps: int | None = None) 
         num_envs = spec.num_envs
         done = jnp.zeros((num_envs,), jnp.bool_)
         returns = jnp.zeros((num_envs,), jnp.float32)
+        actor_state = agent.init_actor(state.agent_state, num_envs)
 
         def running(carry):
-            _, _, done, _, step, _ = carry
+            done, step = carry[3], carry[5]
             return (step < max_steps) & ~jnp.all(done)
 
         def step_fn(carry):
-            env_state, observation, done, returns, step, key = carry
+            actor_state, env_state, observation, done, returns, step, key = carry
             key, act_key, env_key = jax.random.split(key, 3)
-            action, _ = agent.act(state.agent_state, observation, act_key, True, state.env_steps)
+            action, actor_state, _ = agent.act(state.agent_state, actor_state, observation, act_key, state.hparams,
+                                               True, state.env_steps)
             env_state, timestep = env.step(env_state, action, env_key)
             # Only each env's first episode counts; later ones (after auto-reset) are ignored.
             returns = returns + jnp.where(done, 0.0, timestep.reward)
             done = done | timestep.last()
-            return env_state, timestep.observation, done, returns, step + 1, key
+            actor_state = agent.reset_actor(actor_state, timestep.last())
+            return actor_state, env_state, timestep.observation, done, returns, step + 1, key
 
-        carry = (env_state, timestep.observation, done, returns, jnp.zeros((), jnp.int32), key)
-        _, _, _, returns, _, _ = jax.lax.while_loop(running, step_fn, carry)
+        carry = (actor_state, env_state, timestep.observation, done, returns, jnp.zeros((), jnp.int32), key)
+        returns = jax.lax.while_loop(running, step_fn, carry)[4]
         return jnp.mean(returns)
 
     return evaluate

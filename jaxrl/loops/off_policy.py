@@ -79,8 +79,9 @@ def make_train(
 
     Args:
       env: a batched environment with `AutoReset` and `EpisodeStatistics` (`envs.batched`).
-      agent: the agent's pure functions. `act(agent_state, observation, key, eval, env_steps)`
-        explores when `eval` is False (`env_steps`, an int32 scalar, lets it follow a schedule);
+      agent: the agent's pure functions. `act(agent_state, actor_state, observation, key, hparams,
+        eval, env_steps)` explores when `eval` is False (`env_steps`, an int32 scalar, lets it
+        follow a schedule);
         `update(agent_state, ReplayBatch, key, hparams) -> (agent_state, metrics)`, where
         `metrics` may hold `"priorities"` [B] for a buffer with `update_priorities`.
       buffer: holds `Transition`s without a batch axis (e.g. `replay.uniform(...)`).
@@ -143,6 +144,7 @@ def make_train(
         common.check_timestep_extras(timestep)
         observation = timestep.observation
         agent_state = agent.init(agent_key, spec, hparams)
+        actor_state = agent.init_actor(agent_state, num_envs)
         # One env's transition (no batch axis), for the storage's shapes: traced, not stepped.
         batch_shapes = jax.eval_shape(
             lambda: env_step(env_state, observation, random_actions(prefill_key), prefill_key)[2])
@@ -165,14 +167,15 @@ def make_train(
                 prefill, (env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
             )
         buffer_state = LoopState(replay=buffer.init(example), n_step=window)
-        return common.first_state(agent_state, env_state, observation, buffer_state, key, hparams,
+        return common.first_state(agent_state, actor_state, env_state, observation, buffer_state, key, hparams,
                                   env_steps=prefill_steps * num_envs)
 
     def act_step(state: TrainState, carry, step_key):
         """One step of every env: act (randomly during warm-up), step, push to the n-step window."""
-        env_state, observation, window, env_steps = carry
+        actor_state, env_state, observation, window, env_steps = carry
         act_key, random_key, env_key = jax.random.split(step_key, 3)
-        action, _ = agent.act(state.agent_state, observation, act_key, False, env_steps)
+        action, actor_state, _ = agent.act(state.agent_state, actor_state, observation, act_key, state.hparams,
+                                           False, env_steps)
         warm = env_steps < warmup_steps * num_envs
         # A cond, not a select: a single run draws no random actions after the warm-up (under
         # vmap it becomes a select again).
@@ -181,7 +184,8 @@ def make_train(
         if window is not None:
             window, transition, _ = n_step.push(window, transition, gamma_of(state.hparams))
         stats = (timestep.last(), timestep.extras["episode_return"], timestep.extras["episode_length"])
-        carry = (env_state, timestep.observation, window, env_steps + num_envs)
+        actor_state = agent.reset_actor(actor_state, timestep.last())
+        carry = (actor_state, env_state, timestep.observation, window, env_steps + num_envs)
         return carry, (transition, stats)
 
     def learn(state: TrainState, agent_state, replay_state, metric_sums, key):
@@ -229,9 +233,9 @@ def make_train(
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
 
     def period(state: TrainState, carry, period_key):
-        agent_state, env_state, observation, loop_state, env_steps, metric_sums = carry
+        agent_state, actor_state, env_state, observation, loop_state, env_steps, metric_sums = carry
         act_key, learn_key = jax.random.split(period_key)
-        acting = (env_state, observation, loop_state.n_step, env_steps)
+        acting = (actor_state, env_state, observation, loop_state.n_step, env_steps)
         acting_state = state.replace(agent_state=agent_state)
         if period_steps == 1:
             acting, (transitions, stats) = act_step(acting_state, acting, act_key)
@@ -240,7 +244,7 @@ def make_train(
             acting, (transitions, stats) = jax.lax.scan(
                 lambda c, k: act_step(acting_state, c, k), acting, jax.random.split(act_key, period_steps)
             )
-        env_state, observation, window, env_steps = acting
+        actor_state, env_state, observation, window, env_steps = acting
         # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
         flat = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
         replay_state = buffer.add(loop_state.replay, flat)
@@ -248,23 +252,27 @@ def make_train(
         # becomes a select (both branches run); only the warm-up's updates are wasted by that.
         ready = (env_steps > warmup_steps * num_envs) & buffer.can_sample(replay_state)
         if updates_per_period > 0:
-            agent_state, replay_state, metric_sums = jax.lax.cond(
-                ready,
-                lambda: learn(state, agent_state, replay_state, metric_sums, learn_key),
-                lambda: (agent_state, replay_state, metric_sums),
-            )
+
+            def learn_and_sync():
+                new_agent_state, new_replay_state, new_sums = learn(state, agent_state, replay_state, metric_sums,
+                                                                    learn_key)
+                return new_agent_state, agent.sync_actor(actor_state, new_agent_state), new_replay_state, new_sums
+
+            agent_state, actor_state, replay_state, metric_sums = jax.lax.cond(
+                ready, learn_and_sync, lambda: (agent_state, actor_state, replay_state, metric_sums))
         num_updates = jnp.where(ready, updates_per_period, 0)
-        carry = (agent_state, env_state, observation, LoopState(replay_state, window), env_steps, metric_sums)
+        carry = (agent_state, actor_state, env_state, observation, LoopState(replay_state, window), env_steps,
+                 metric_sums)
         return carry, (stats, num_updates)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, periods_key = jax.random.split(state.key)
-        carry = (state.agent_state, state.env_state, state.observation, state.buffer_state, state.env_steps,
-                 zero_metrics(state))
+        carry = (state.agent_state, state.actor_state, state.env_state, state.observation, state.buffer_state,
+                 state.env_steps, zero_metrics(state))
         carry, (stats, num_updates) = jax.lax.scan(
             lambda c, k: period(state, c, k), carry, jax.random.split(periods_key, periods_per_iteration)
         )
-        agent_state, env_state, observation, loop_state, env_steps, metric_sums = carry
+        agent_state, actor_state, env_state, observation, loop_state, env_steps, metric_sums = carry
         last, returns, lengths = stats
         chex.assert_shape(last, (periods_per_iteration, period_steps, num_envs))
         # Learner metrics: the mean over the updates taken in this iteration (0 if none).
@@ -275,6 +283,7 @@ def make_train(
         return common.end_iteration(
             state,
             agent_state=agent_state,
+            actor_state=actor_state,
             env_state=env_state,
             observation=observation,
             buffer_state=loop_state,

@@ -7,7 +7,7 @@ supplies only `init`, `act` and `update`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import chex
 import jax
@@ -18,35 +18,41 @@ from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import make_evaluate
-from jaxrl.types import Agent, Metrics, PRNGKey, Transition
+from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
 
 
 def rollout(
     env: Environment,
     agent: Agent,
     agent_state: Any,
+    actor_state: Any,
     env_state: Any,
     observation: Any,
     key: PRNGKey,
     length: int,
+    hparams: Any,
     env_steps: jax.Array | None = None,
-) -> tuple[Any, Any, Transition, dict[str, jax.Array]]:
+) -> tuple[Any, Any, Any, Transition, dict[str, jax.Array]]:
     """Steps the batched `env` `length` times with `agent.act`.
 
     `env_steps`, the env steps taken before this rollout, is what `act` is told (int32 0 if
     None); on-policy agents act from their current policy alone, so it is not advanced per step.
+    The actor state is reset (`agent.reset_actor`) where an episode ended.
 
-    Returns the final env state and observation, the time-major `Transition` batch
+    Returns the final actor state, env state and observation, the time-major `Transition` batch
     ([length, num_envs, ...]) and the per-step episode statistics and LAST flags.
 
     Random draws use `prng.fast_key(key)`: the same bits as `key`, hashed in fused kernels.
     """
     key = prng.fast_key(key)
+    if env_steps is None:
+        env_steps = jnp.zeros((), jnp.int32)
 
     def step(carry, step_key):
-        env_state, observation = carry
+        actor_state, env_state, observation = carry
         act_key, env_key = jax.random.split(step_key)
-        action, extras = agent.act(agent_state, observation, act_key, False, env_steps)
+        action, actor_state, extras = agent.act(agent_state, actor_state, observation, act_key, hparams, False,
+                                                env_steps)
         env_state, timestep = env.step(env_state, action, env_key)
         last = timestep.last()
         transition = Transition(
@@ -63,14 +69,63 @@ def rollout(
             "episode_return": timestep.extras["episode_return"],
             "episode_length": timestep.extras["episode_length"],
         }
-        return (env_state, timestep.observation), (transition, stats)
+        actor_state = agent.reset_actor(actor_state, last)
+        return (actor_state, env_state, timestep.observation), (transition, stats)
 
-    if env_steps is None:
-        env_steps = jnp.zeros((), jnp.int32)
-    (env_state, observation), (trajectory, stats) = jax.lax.scan(
-        step, (env_state, observation), jax.random.split(key, length)
+    (actor_state, env_state, observation), (trajectory, stats) = jax.lax.scan(
+        step, (actor_state, env_state, observation), jax.random.split(key, length)
     )
-    return env_state, observation, trajectory, stats
+    return actor_state, env_state, observation, trajectory, stats
+
+
+def trajectory_values(
+    value_fn: Callable[[PyTree], Array],
+    observation: PyTree,
+    next_observation: PyTree,
+    last: Array,
+    discount: Array,
+) -> tuple[Array, Array]:
+    """V(s_t) and V(s'_t) for a time-major trajectory, evaluating `value_fn` on few extra rows.
+
+    `observation` and `next_observation` are [T, N, ...] pytrees (`Transition` fields); `last`
+    and `discount` are [T, N]. The true successor s'_t is the next stored observation s_{t+1}
+    except where an episode ended (the env auto-reset) and at t = T - 1. So `value_fn` runs once
+    on the T * N observations plus the N final successors, and again, in a `while_loop` over
+    chunks of N rows, only on the successors of steps that were truncated (LAST with a nonzero
+    discount). After a termination (discount 0) V(s'_t) is multiplied by 0 in every target, so it
+    is left as V(s_{t+1}), the reset observation's value. Under `vmap` the loop runs as many
+    rounds as the member with the most truncations needs, typically 0 or 1: about half the rows
+    of one `value_fn` call over [s; s'].
+
+    Returns:
+      (values, next_values), each [T, N].
+    """
+    chex.assert_rank(last, 2)
+    chex.assert_equal_shape([last, discount])
+    rollout_length, num_envs = last.shape
+    size = rollout_length * num_envs
+    flat = lambda x: jnp.reshape(x, (size,) + x.shape[2:])  # noqa: E731
+    final = jax.tree.map(lambda x: x[-1], next_observation)
+    rows = jax.tree.map(lambda o, f: jnp.concatenate([flat(o), f]), observation, final)
+    all_values = value_fn(rows)
+    if all_values.shape != (size + num_envs,):
+        raise ValueError(f"value_fn must map [B, ...] observations to [B] values, got {all_values.shape}")
+    values = all_values[:size]
+    next_values = all_values[num_envs:]  # V(s_{t+1}); the last N rows are V(s'_{T-1})
+    # Successors still to evaluate: truncated steps before the last one.
+    pending = jnp.logical_and(last, discount != 0).at[-1].set(False).reshape(size)
+    next_flat = jax.tree.map(flat, next_observation)
+
+    def evaluate_chunk(carry):
+        next_values, pending = carry
+        # Fill slots get index `size`, out of bounds: their rows are clamped reads and dropped writes.
+        (index,) = jnp.nonzero(pending, size=num_envs, fill_value=size)
+        chunk = jax.tree.map(lambda x: jnp.take(x, index, axis=0, mode="clip"), next_flat)
+        next_values = next_values.at[index].set(value_fn(chunk), mode="drop")
+        return next_values, pending.at[index].set(False, mode="drop")
+
+    next_values, _ = jax.lax.while_loop(lambda carry: jnp.any(carry[1]), evaluate_chunk, (next_values, pending))
+    return values.reshape(rollout_length, num_envs), next_values.reshape(rollout_length, num_envs)
 
 
 def make_train(
@@ -105,13 +160,14 @@ def make_train(
         env_state, timestep = env.reset(env_key)
         common.check_timestep_extras(timestep)
         agent_state = agent.init(agent_key, spec, hparams)
-        return common.first_state(agent_state, env_state, timestep.observation, None, key, hparams)
+        actor_state = agent.init_actor(agent_state, num_envs)
+        return common.first_state(agent_state, actor_state, env_state, timestep.observation, None, key, hparams)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, rollout_key, update_key = prng.split(state.key, 3)
-        env_state, observation, trajectory, stats = rollout(
-            env, agent, state.agent_state, state.env_state, state.observation, rollout_key, rollout_length,
-            state.env_steps,
+        actor_state, env_state, observation, trajectory, stats = rollout(
+            env, agent, state.agent_state, state.actor_state, state.env_state, state.observation, rollout_key,
+            rollout_length, state.hparams, state.env_steps,
         )
         chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
         agent_state, agent_metrics = agent.update(
@@ -120,6 +176,7 @@ def make_train(
         return common.end_iteration(
             state,
             agent_state=agent_state,
+            actor_state=agent.sync_actor(actor_state, agent_state),
             env_state=env_state,
             observation=observation,
             buffer_state=state.buffer_state,

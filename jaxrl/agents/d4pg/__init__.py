@@ -1,7 +1,7 @@
 """Distributed Distributional DDPG (Barth-Maron et al. 2018), one process."""
 
 from jaxrl.agents.d4pg.config import Config, HParams
-from jaxrl.agents.d4pg.learning import AgentState, make_agent, make_env, make_train
+from jaxrl.agents.d4pg.learning import AgentState, make_agent, make_train
 from jaxrl.agents.d4pg.networks import make_networks
 
-__all__ = ["AgentState", "Config", "HParams", "make_agent", "make_env", "make_networks", "make_train"]
+__all__ = ["AgentState", "Config", "HParams", "make_agent", "make_networks", "make_train"]

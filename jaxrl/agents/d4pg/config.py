@@ -8,9 +8,8 @@ import math
 import flax.struct
 import jax.numpy as jnp
 
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.config_checks import default_hparams
-from jaxrl.types import Array, EnvSpec
+from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in, is_int
+from jaxrl.types import Array
 
 
 @flax.struct.dataclass
@@ -25,7 +24,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ContinuousOffPolicyConfig):
     """Distributed Distributional DDPG (Barth-Maron et al. 2018, arXiv:1804.08617), without the
     distribution over actor processes: DDPG whose critic is a categorical return distribution over
     `num_atoms` atoms evenly spaced on [v_min, v_max] (C51, Bellemare et al. 2017), learned on
@@ -33,52 +32,38 @@ class Config:
     deterministic policy gradient of the distribution's mean. Polyak target copies and Gaussian
     exploration noise, as in the paper's experiments.
 
-    Counts (`total_timesteps`, `learning_starts`, `train_every`, `steps_per_iteration`) are env
-    steps summed over the env batch; every `train_every` env steps are followed by
-    `updates_per_step` gradient updates. Defaults: the paper's 51 atoms, 5-step returns,
-    exploration noise 0.3 and actor learning rate 1e-4, Acme's dqda clipping at norm 1, batch
-    256, two layers of 256, tau 0.005, and for Pendulum-v1 a support [-1000, 0] that covers its
-    discounted returns (rewards lie in [-16.3, 0]), a critic learning rate of 3e-3 (1e-3 and the
-    paper's 1e-4 learn too slowly on a short budget), a short warm-up and budget. Fields from
-    `actor_learning_rate` down are the defaults of `hparams()`.
+    Defaults: the paper's 51 atoms, 5-step returns, exploration noise 0.3 and actor learning rate
+    1e-4, Acme's dqda clipping at norm 1, batch 256, two layers of 256, tau 0.005, and for
+    Pendulum-v1 a support [-1000, 0] that covers its discounted returns (rewards lie in
+    [-16.3, 0]), a critic learning rate of 3e-3 (1e-3 and the paper's 1e-4 learn too slowly on a
+    short budget), a short warm-up and budget.
     """
 
-    env: str = "Pendulum-v1"
-    num_envs: int = 1
-    total_timesteps: int = 20_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000
-    train_every: int = 1
-    updates_per_step: int = 1
-    steps_per_iteration: int = 1_000
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
-    eval_episodes: int = 10
-    normalize_observations: bool = False
-    n_step: int = 5
-    num_atoms: int = 51
-    v_min: float = -1000.0
-    v_max: float = 0.0
-    dqda_clipping: float | None = 1.0
-    # Hyperparameters (defaults of `hparams()`).
-    actor_learning_rate: float = 1e-4
-    critic_learning_rate: float = 3e-3
-    gamma: float = 0.99
-    tau: float = 0.005
-    exploration_noise: float = 0.3
+    agent = "d4pg"
+    HParams = HParams
 
-    def __post_init__(self):
-        continuous_off_policy.check_common(self, "d4pg")
-        require = continuous_off_policy.requirer(self, "d4pg")
-        finite_in = continuous_off_policy.finite_in
+    n_step: int = 5
+    """n of the critic's n-step returns."""
+    num_atoms: int = 51
+    """Atoms of the critic's categorical return distribution."""
+    v_min: float = -1000.0
+    """The lowest atom."""
+    v_max: float = 0.0
+    """The highest atom."""
+    dqda_clipping: float | None = 1.0
+    """Norm the action gradient dQ/da is clipped to in the actor's update (None: no clipping)."""
+    actor_learning_rate: float = 1e-4
+    """Adam step size of the actor."""
+    critic_learning_rate: float = 3e-3
+    """Adam step size of the critic."""
+    exploration_noise: float = 0.3
+    """Standard deviation of the Gaussian noise added to actions in [-1, 1] while training."""
+
+    def check(self) -> None:
+        super().check()
+        require = self.require
         for field, minimum in (("n_step", 1), ("num_atoms", 2)):
-            value = getattr(self, field)
-            require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, field,
-                    f"must be an int >= {minimum}")
+            require(is_int(getattr(self, field), minimum), field, f"must be an int >= {minimum}")
         require(finite_in(self.v_min, -math.inf, math.inf), "v_min", "must be finite")
         require(finite_in(self.v_max, -math.inf, math.inf) and self.v_max > self.v_min, "v_max",
                 f"must be finite and > v_min={self.v_min}")
@@ -90,15 +75,3 @@ class Config:
     def atoms(self) -> jnp.ndarray:
         """The critic's support: `num_atoms` values evenly spaced on [v_min, v_max]."""
         return jnp.linspace(self.v_min, self.v_max, self.num_atoms, dtype=jnp.float32)
-
-    @property
-    def num_iterations(self) -> int:
-        return self.total_timesteps // self.steps_per_iteration
-
-    def hparams(self) -> HParams:
-        """The default hyperparameters as float32 scalar arrays."""
-        return default_hparams(self, HParams)
-
-    def check_spec(self, spec: EnvSpec) -> None:
-        """D4PG needs continuous actions; raises ValueError naming the environment otherwise."""
-        continuous_off_policy.check_continuous_actions(spec, "d4pg")

@@ -12,9 +12,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxrl import envs, losses, networks
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.continuous_off_policy import DeterministicAgentState as AgentState
+from jaxrl import losses
+from jaxrl.agents import builder
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_step, flat_actor_critic
+from jaxrl.agents.ddpg.learning import init_deterministic
 from jaxrl.agents.d4pg.config import Config, HParams
 from jaxrl.agents.d4pg.networks import make_networks
 from jaxrl.loops import off_policy
@@ -24,14 +25,11 @@ from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """D4PG's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
-    actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation, config.num_atoms)
-    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-    actor = networks.flat_network(actor_module, observation)
-    critic = networks.flat_network(critic_module, observation, jnp.zeros((1,) + spec.action.shape, jnp.float32))
+    actor, critic = flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation,
+                                                           config.num_atoms))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
-        return continuous_off_policy.init_deterministic(actor, critic, key, hparams)
+        return init_deterministic(actor, critic, key, hparams)
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         del key  # D4PG's update is deterministic given the batch
@@ -57,14 +55,9 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
             (state.critic_params, state.actor_params))
-        return continuous_off_policy.deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+        return deterministic_step(state, critic_grads, actor_grads, hparams), metrics
 
-    return Agent(init=init, act=continuous_off_policy.deterministic_act(actor), update=update)
-
-
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
-    return continuous_off_policy.make_env(config, num_envs)
+    return Agent(init=init, act=deterministic_act(actor), update=update)
 
 
 def make_train(config: Config) -> Train:
@@ -73,6 +66,4 @@ def make_train(config: Config) -> Train:
     Raises ValueError for an unknown environment or one with discrete actions, before anything
     is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"d4pg.make_train takes a d4pg.Config, got {type(config).__name__}")
-    return continuous_off_policy.make_train(config, make_agent, n_step=config.n_step)
+    return builder.off_policy_train(config, Config, make_agent)

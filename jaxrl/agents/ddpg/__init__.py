@@ -1,7 +1,8 @@
-"""Deep Deterministic Policy Gradient (Lillicrap et al. 2016)."""
+"""Deep Deterministic Policy Gradient (Lillicrap et al. 2016), and the deterministic-actor pieces
+TD3 and D4PG share."""
 
 from jaxrl.agents.ddpg.config import Config, HParams
-from jaxrl.agents.ddpg.learning import AgentState, make_agent, make_env, make_train
+from jaxrl.agents.ddpg.learning import AgentState, make_agent, make_train
 from jaxrl.agents.ddpg.networks import make_networks
 
-__all__ = ["AgentState", "Config", "HParams", "make_agent", "make_env", "make_networks", "make_train"]
+__all__ = ["AgentState", "Config", "HParams", "make_agent", "make_networks", "make_train"]

@@ -7,9 +7,8 @@ import math
 
 import flax.struct
 
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.config_checks import default_hparams
-from jaxrl.types import Array, EnvSpec
+from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in
+from jaxrl.types import Array
 
 
 @flax.struct.dataclass
@@ -24,57 +23,27 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ContinuousOffPolicyConfig):
     """Deep Deterministic Policy Gradient (Lillicrap et al. 2016, arXiv:1509.02971): a deterministic
     tanh actor trained by the deterministic policy gradient of one critic, both with Polyak target
     copies; exploration by Gaussian action noise of scale `exploration_noise` (Fujimoto et al.
     2018 found it as good as the paper's Ornstein-Uhlenbeck noise).
 
-    Counts (`total_timesteps`, `learning_starts`, `train_every`, `steps_per_iteration`) are env
-    steps summed over the env batch; every `train_every` env steps are followed by
-    `updates_per_step` gradient updates. Defaults: the paper's learning rates (1e-4 actor, 1e-3
-    critic) and gamma, with the batch of 256, two layers of 256 and tau 0.005 of Fujimoto et
-    al.'s re-tuned DDPG, without the paper's critic weight decay; a short warm-up and budget
-    for Pendulum-v1. Fields from `actor_learning_rate` down are the defaults of `hparams()`.
+    Defaults: the paper's learning rates (1e-4 actor, 1e-3 critic) and gamma, with the batch of
+    256, two layers of 256 and tau 0.005 of Fujimoto et al.'s re-tuned DDPG, without the paper's
+    critic weight decay; a short warm-up and budget for Pendulum-v1.
     """
 
-    env: str = "Pendulum-v1"
-    num_envs: int = 1
-    total_timesteps: int = 20_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000
-    train_every: int = 1
-    updates_per_step: int = 1
-    steps_per_iteration: int = 1_000
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
-    eval_episodes: int = 10
-    normalize_observations: bool = False
-    # Hyperparameters (defaults of `hparams()`).
+    agent = "ddpg"
+    HParams = HParams
+
     actor_learning_rate: float = 1e-4
+    """Adam step size of the actor."""
     critic_learning_rate: float = 1e-3
-    gamma: float = 0.99
-    tau: float = 0.005
+    """Adam step size of the critic."""
     exploration_noise: float = 0.1
+    """Standard deviation of the Gaussian noise added to actions in [-1, 1] while training."""
 
-    def __post_init__(self):
-        continuous_off_policy.check_common(self, "ddpg")
-        require = continuous_off_policy.requirer(self, "ddpg")
-        require(continuous_off_policy.finite_in(self.exploration_noise, 0.0, math.inf), "exploration_noise",
-                "must be >= 0")
-
-    @property
-    def num_iterations(self) -> int:
-        return self.total_timesteps // self.steps_per_iteration
-
-    def hparams(self) -> HParams:
-        """The default hyperparameters as float32 scalar arrays."""
-        return default_hparams(self, HParams)
-
-    def check_spec(self, spec: EnvSpec) -> None:
-        """DDPG needs continuous actions; raises ValueError naming the environment otherwise."""
-        continuous_off_policy.check_continuous_actions(spec, "ddpg")
+    def check(self) -> None:
+        super().check()
+        self.require(finite_in(self.exploration_noise, 0.0, math.inf), "exploration_noise", "must be >= 0")

@@ -1,5 +1,7 @@
 """DDPG's actor and learner (Lillicrap et al. 2016, "Continuous control with deep reinforcement
-learning", arXiv:1509.02971), run on the generic off-policy loop.
+learning", arXiv:1509.02971), run on the generic off-policy loop, and the pieces of every agent
+with a deterministic actor, which TD3 and D4PG import: the state, Gaussian exploration, and the
+Adam + Polyak step.
 
 The actor acts with mu(s) plus Gaussian noise. Each update regresses the critic on
 r + gamma * d * Q'(s', mu'(s')) of the target networks, moves the actor along the deterministic
@@ -8,12 +10,15 @@ policy gradient dQ/da * dmu/dtheta (Silver et al. 2014), and Polyak-averages bot
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import flax.struct
 import jax
 import jax.numpy as jnp
+import optax
 
-from jaxrl import envs, losses, networks
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.continuous_off_policy import DeterministicAgentState as AgentState
+from jaxrl import losses, networks, optim
+from jaxrl.agents import builder
 from jaxrl.agents.ddpg.config import Config, HParams
 from jaxrl.agents.ddpg.networks import make_networks
 from jaxrl.loops import off_policy
@@ -21,16 +26,101 @@ from jaxrl.loops.common import Train
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
 
 
+@flax.struct.dataclass
+class AgentState:
+    """The state of an agent with a deterministic actor (DDPG, TD3, D4PG).
+
+    Parameters are flat vectors (`networks.flat_network`), so that Adam, the Polyak averages and
+    TD3's delayed-update selects are one op each.
+    """
+
+    actor_params: Array
+    critic_params: Array
+    target_actor_params: Array
+    target_critic_params: Array
+    actor_opt_state: Any
+    critic_opt_state: Any
+    num_updates: Array
+
+
+def init_deterministic(actor: networks.FlatNetwork, critic: networks.FlatNetwork, key: PRNGKey,
+                       hparams: Any) -> AgentState:
+    """Fresh parameters, targets equal to them, zeroed Adam moments."""
+    actor_key, critic_key = jax.random.split(key)
+    actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
+    return AgentState(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=actor_params,
+        target_critic_params=critic_params,
+        actor_opt_state=optim.adam(hparams.actor_learning_rate).init(actor_params),
+        critic_opt_state=optim.adam(hparams.critic_learning_rate).init(critic_params),
+        num_updates=jnp.zeros((), jnp.int32),
+    )
+
+
+def gaussian_exploration(action: Array, key: PRNGKey, noise_scale: Array) -> Array:
+    """clip(a + noise_scale * N(0, I), -1, 1): a deterministic actor's exploration (Fujimoto et al. 2018)."""
+    return jnp.clip(action + noise_scale * jax.random.normal(key, action.shape, action.dtype), -1.0, 1.0)
+
+
+def deterministic_act(actor: networks.FlatNetwork) -> Callable:
+    """`act` of a deterministic actor: mu(s), plus clipped Gaussian noise of scale
+    `hparams.exploration_noise` unless `eval`."""
+
+    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: Any,
+            eval: bool = False, env_steps: Array | None = None):
+        action = actor.apply(state.actor_params, observation)
+        if eval:
+            return action, actor_state, {}
+        return gaussian_exploration(action, key, hparams.exploration_noise), actor_state, {}
+
+    return act
+
+
+def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Array, hparams: Any,
+                       update_actor: Array | bool = True) -> AgentState:
+    """Adam steps on critic and actor, then Polyak averages target <- tau * online + (1 - tau) * target.
+
+    Where `update_actor` is False (TD3's delayed updates) the actor, its Adam state and both
+    targets stay as they were; only the critic moves.
+    """
+    critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
+                                                 critic_grads, state.critic_opt_state)
+    actor_params, actor_opt_state = optim.step(optim.adam(hparams.actor_learning_rate), state.actor_params,
+                                               actor_grads, state.actor_opt_state)
+    if update_actor is not True:
+        actor_params, actor_opt_state = jax.tree.map(
+            lambda new, old: jnp.where(update_actor, new, old),
+            (actor_params, actor_opt_state),
+            (state.actor_params, state.actor_opt_state),
+        )
+    tau = jnp.where(update_actor, hparams.tau, 0.0)
+    return state.replace(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, tau),
+        target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, tau),
+        actor_opt_state=actor_opt_state,
+        critic_opt_state=critic_opt_state,
+        num_updates=state.num_updates + 1,
+    )
+
+
+def flat_actor_critic(spec: EnvSpec, actor_module: Any, critic_module: Any) -> tuple[networks.FlatNetwork,
+                                                                                     networks.FlatNetwork]:
+    """The actor mu(s) and the critic Q(s, a) with flat parameter vectors, shaped for `spec`."""
+    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    action = jnp.zeros((1,) + spec.action.shape, jnp.float32)
+    return networks.flat_network(actor_module, observation), networks.flat_network(critic_module, observation, action)
+
+
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """DDPG's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
-    actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
-    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-    actor = networks.flat_network(actor_module, observation)
-    critic = networks.flat_network(critic_module, observation, jnp.zeros((1,) + spec.action.shape, jnp.float32))
+    actor, critic = flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
-        return continuous_off_policy.init_deterministic(actor, critic, key, hparams)
+        return init_deterministic(actor, critic, key, hparams)
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         del key  # DDPG's update is deterministic given the batch
@@ -53,14 +143,9 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
             (state.critic_params, state.actor_params))
-        return continuous_off_policy.deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+        return deterministic_step(state, critic_grads, actor_grads, hparams), metrics
 
-    return Agent(init=init, act=continuous_off_policy.deterministic_act(actor), update=update)
-
-
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
-    return continuous_off_policy.make_env(config, num_envs)
+    return Agent(init=init, act=deterministic_act(actor), update=update)
 
 
 def make_train(config: Config) -> Train:
@@ -69,6 +154,4 @@ def make_train(config: Config) -> Train:
     Raises ValueError for an unknown environment or one with discrete actions, before anything
     is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"ddpg.make_train takes a ddpg.Config, got {type(config).__name__}")
-    return continuous_off_policy.make_train(config, make_agent)
+    return builder.off_policy_train(config, Config, make_agent)

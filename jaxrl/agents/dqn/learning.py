@@ -18,7 +18,8 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from jaxrl import envs, losses, replay
+from jaxrl import losses, optim, replay
+from jaxrl.agents import builder
 from jaxrl.agents.dqn.config import Config, HParams
 from jaxrl.agents.dqn.networks import QNetwork, make_network
 from jaxrl.loops import off_policy
@@ -28,8 +29,7 @@ from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
 
 @flax.struct.dataclass
 class AgentState:
-    """DQN's state: online and target parameters, optimiser state, update count; and the
-    hparams the actor's epsilon schedule reads (`act` is not handed hparams).
+    """DQN's state: online and target parameters, optimiser state, update count.
 
     Parameters are kept as flat vectors (`unravel` gives the network's pytree back): gradient
     clipping, Adam and the target update are then one fused op each instead of one per layer,
@@ -40,12 +40,10 @@ class AgentState:
     target_params: Any
     opt_state: Any
     num_updates: Array
-    hparams: HParams
 
 
 def _optimizer(hparams: HParams) -> optax.GradientTransformation:
-    # The learning rate is applied outside, so that it can be a traced (vmapped) array.
-    return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.scale_by_adam())
+    return optim.adam(hparams.learning_rate, hparams.max_grad_norm)
 
 
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
@@ -106,7 +104,6 @@ def _atoms(config: Config) -> Array:
 
 def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
     """DQN's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
     network = make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms)
     num_actions = spec.action.num_values
 
@@ -121,7 +118,6 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
             target_params=params,
             opt_state=_optimizer(hparams).init(params),
             num_updates=jnp.zeros((), jnp.int32),
-            hparams=hparams,
         )
 
     def greedy(state: AgentState, observation: Array) -> Array:
@@ -129,17 +125,17 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
         q = out if config.num_atoms is None else losses.categorical_mean(_atoms(config), out)
         return jnp.argmax(q, axis=-1).astype(jnp.int32)
 
-    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False,
-            env_steps: Array | None = None):
+    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
+            eval: bool = False, env_steps: Array | None = None):
         action = greedy(state, observation)
         if eval:
-            return action, {}
+            return action, actor_state, {}
         if env_steps is None:
             env_steps = jnp.zeros((), jnp.int32)
         explore_key, random_key = jax.random.split(key)
-        explore = jax.random.uniform(explore_key, action.shape) < epsilon(config, state.hparams, env_steps)
+        explore = jax.random.uniform(explore_key, action.shape) < epsilon(config, hparams, env_steps)
         random_action = jax.random.randint(random_key, action.shape, 0, num_actions, jnp.int32)
-        return jnp.where(explore, random_action, action), {}
+        return jnp.where(explore, random_action, action), actor_state, {}
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         del key  # DQN's update is deterministic given the batch
@@ -147,8 +143,7 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
             lambda p: dqn_loss(config, network, unravel(p), unravel(state.target_params), batch, hparams),
             has_aux=True,
         )(state.params)
-        updates, opt_state = _optimizer(hparams).update(grads, state.opt_state)
-        params = state.params - hparams.learning_rate * updates
+        params, opt_state = optim.step(_optimizer(hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
         # Every target_period updates the target moves to tau * online + (1 - tau) * target.
         tau = jnp.where(num_updates % config.target_period == 0, hparams.tau, 0.0)
@@ -157,20 +152,7 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
                                   num_updates=num_updates)
         return new_state, metrics
 
-    return Agent(init=init, act=act, update=update), network
-
-
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation).
-
-    With `normalize_observations`, an evaluation env normalises with its own running statistics.
-    """
-    return envs.make_batched(
-        config.env,
-        config.num_envs if num_envs is None else num_envs,
-        episode_length=config.episode_length,
-        normalize_observations=config.normalize_observations,
-    )
+    return Agent(init=init, act=act, update=update)
 
 
 def make_buffer(config: Config) -> replay.ReplayBuffer:
@@ -186,22 +168,4 @@ def make_train(config: Config) -> Train:
     Raises ValueError for an unknown environment or one without discrete actions, before
     anything is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"dqn.make_train takes a dqn.Config, got {type(config).__name__}")
-    env = make_env(config)
-    agent, _ = make_agent(config, env.spec())
-    period = config.period_env_steps
-    return off_policy.make_train(
-        env,
-        agent,
-        make_buffer(config),
-        num_iterations=config.num_iterations,
-        periods_per_iteration=config.steps_per_iteration // period,
-        period_steps=period // config.num_envs,
-        updates_per_period=config.updates_per_step * period // config.train_every,
-        warmup_steps=config.learning_starts // config.num_envs,
-        n_step_length=config.n_step,
-        default_hparams=config.hparams(),
-        config=config,
-        eval_env=make_env(config, config.eval_episodes),
-    )
+    return builder.off_policy_train(config, Config, make_agent, make_buffer=make_buffer)

@@ -4,10 +4,9 @@ from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.learning import (
     AgentState,
     make_agent,
-    make_env,
     make_train,
     ppo_loss,
 )
-from jaxrl.agents.ppo.networks import ActorCritic
+from jaxrl.agents.ppo.networks import ActorCritic, make_network
 
-__all__ = ["ActorCritic", "AgentState", "Config", "HParams", "make_agent", "make_env", "make_train", "ppo_loss"]
+__all__ = ["ActorCritic", "AgentState", "Config", "HParams", "make_agent", "make_network", "make_train", "ppo_loss"]

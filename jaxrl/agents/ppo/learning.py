@@ -12,11 +12,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import envs, losses, optim
+from jaxrl import losses, optim
+from jaxrl.agents import builder
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
-from jaxrl.loops import on_policy
-from jaxrl.loops.common import Train, shuffled_minibatches, trajectory_values
+from jaxrl.loops.common import Train
+from jaxrl.loops.on_policy import trajectory_values
+from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 # Keeps log-probabilities of tanh-squashed actions finite where tanh saturated to +-1.
@@ -25,16 +27,11 @@ _TANH_EDGE = 1.0 - 1e-6
 
 @flax.struct.dataclass
 class AgentState:
-    """PPO's learner state. `opt_state` is `jaxrl.optim.clipped_adam`'s, over the parameter tree
-    leaf by leaf: that optimiser keeps a population trained by the chunked driver bit-identical
-    to one `jit(vmap(train))` call, which optax's clip + Adam chain on the tree did not (see
-    jaxrl/optim.py), and it trains 8 vmapped seeds ~8% faster than the flat parameter vector
-    PPO stepped on before (no weight slices, no gradient concatenation).
-    """
+    """PPO's learner state: the actor-critic's parameters (a tree) and `jaxrl.optim.adam`'s state,
+    whose step count drives the learning-rate annealing."""
 
     params: Any
-    opt_state: Any
-    num_updates: Array  # gradient steps taken, for learning-rate annealing
+    opt_state: optim.AdamState
 
 
 class Minibatch(NamedTuple):
@@ -46,9 +43,18 @@ class Minibatch(NamedTuple):
     target: Array
 
 
-def _optimizer(hparams: HParams) -> optax.GradientTransformation:
-    # The learning rate is applied outside, so it can be annealed and vmapped as an array.
-    return optim.clipped_adam(hparams.max_grad_norm, eps=1e-5)
+def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
+    """Adam (eps 1e-5, as PureJaxRL) after global-norm clipping; with `anneal_lr`, PureJaxRL's
+    linear schedule: constant within an iteration's update, down to 0 over the run."""
+    steps_per_update = config.num_epochs * config.num_minibatches
+
+    def learning_rate(count: Array) -> Array:
+        if not config.anneal_lr:
+            return hparams.learning_rate
+        done = (count // steps_per_update).astype(jnp.float32)
+        return hparams.learning_rate * (1.0 - done / config.num_iterations)
+
+    return optim.adam(learning_rate, hparams.max_grad_norm, eps=1e-5)
 
 
 def _log_prob(config: Config, dist: distrax.Distribution, action: Array) -> Array:
@@ -92,9 +98,8 @@ def ppo_loss(
     return total, metrics
 
 
-def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
+def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """PPO's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
     network = make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
                            config.init_log_std)
     num_steps_per_update = config.num_epochs * config.num_minibatches
@@ -103,19 +108,19 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
         params = network.init(key, dummy)
-        opt_state = _optimizer(hparams).init(params)
-        return AgentState(params=params, opt_state=opt_state, num_updates=jnp.zeros((), jnp.int32))
+        return AgentState(params=params, opt_state=_optimizer(config, hparams).init(params))
 
-    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False, env_steps: Array | None = None):
+    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
+            eval: bool = False, env_steps: Array | None = None):
         dist = network.apply(state.params, observation, method=ActorCritic.policy)
         if not eval:
             # The behaviour log-probability is kept with the transition: the update then needs
             # no policy pass over the whole batch before its first minibatch.
             action = dist.sample(seed=key)
-            return action, {"log_prob": _log_prob(config, dist, action)}
+            return action, actor_state, {"log_prob": _log_prob(config, dist, action)}
         if isinstance(dist, distrax.Transformed):
-            return jnp.tanh(dist.distribution.mode()), {}
-        return dist.mode(), {}
+            return jnp.tanh(dist.distribution.mode()), actor_state, {}
+        return dist.mode(), actor_state, {}
 
     def update(state: AgentState, trajectory: Transition, key: PRNGKey, hparams: HParams):
         def flat(x):
@@ -147,49 +152,23 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, ActorCritic]:
             target=advantages + values,
         )
         batch = jax.lax.stop_gradient(batch)
-        optimizer = _optimizer(hparams)
-
-        def learning_rate_at(num_updates):
-            learning_rate = hparams.learning_rate
-            if config.anneal_lr:
-                # PureJaxRL's linear schedule: constant within an update, to 0 over the run.
-                done = (num_updates // num_steps_per_update).astype(jnp.float32)
-                learning_rate = learning_rate * (1.0 - done / config.num_iterations)
-            return learning_rate
-
+        optimizer = _optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, p, mb, hparams), has_aux=True)
 
         def minibatch_step(carry, minibatch):
-            params, opt_state, num_updates = carry
+            params, opt_state = carry
             grads, metrics = grad_fn(params, minibatch)
-            updates, opt_state = optimizer.update(grads, opt_state)
-            learning_rate = learning_rate_at(num_updates)
-            params = jax.tree.map(lambda p, u: p - learning_rate * u, params, updates)
-            return (params, opt_state, num_updates + 1), metrics
+            params, opt_state = optim.step(optimizer, params, grads, opt_state)
+            return (params, opt_state), metrics
 
         # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches
         # steps: no nested loop, no per-epoch sort or gather inside it.
         minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
-        carry = (state.params, state.opt_state, state.num_updates)
-        (params, opt_state, num_updates), metrics = jax.lax.scan(minibatch_step, carry, minibatches)
+        (params, opt_state), metrics = jax.lax.scan(minibatch_step, (state.params, state.opt_state), minibatches)
         chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
-        new_state = AgentState(params=params, opt_state=opt_state, num_updates=num_updates)
-        return new_state, jax.tree.map(jnp.mean, metrics)
+        return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 
-    return Agent(init=init, act=act, update=update), network
-
-
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation).
-
-    With `normalize_observations`, an evaluation env normalises with its own running statistics.
-    """
-    return envs.make_batched(
-        config.env,
-        config.num_envs if num_envs is None else num_envs,
-        episode_length=config.episode_length,
-        normalize_observations=config.normalize_observations,
-    )
+    return Agent(init=init, act=act, update=update)
 
 
 def make_train(config: Config) -> Train:
@@ -198,16 +177,4 @@ def make_train(config: Config) -> Train:
     Raises ValueError for an unknown environment or an option that does not fit it, before
     anything is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"ppo.make_train takes a ppo.Config, got {type(config).__name__}")
-    env = make_env(config)
-    agent, _ = make_agent(config, env.spec())
-    return on_policy.make_train(
-        env,
-        agent,
-        rollout_length=config.rollout_length,
-        num_iterations=config.num_iterations,
-        default_hparams=config.hparams(),
-        config=config,
-        eval_env=make_env(config, config.eval_episodes),
-    )
+    return builder.on_policy_train(config, Config, make_agent, rollout_length=config.rollout_length)

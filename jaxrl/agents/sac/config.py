@@ -7,9 +7,8 @@ import math
 
 import flax.struct
 
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.config_checks import default_hparams
-from jaxrl.types import Array, EnvSpec
+from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in
+from jaxrl.types import Array
 
 
 @flax.struct.dataclass
@@ -26,61 +25,30 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ContinuousOffPolicyConfig):
     """Soft Actor-Critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications",
     arXiv:1812.05905): twin critics with Polyak target copies, a tanh-squashed Gaussian policy and
     a temperature learned toward a target entropy of `target_entropy_per_dim * |A|` (-|A|).
 
-    Counts (`total_timesteps`, `learning_starts`, `train_every`, `steps_per_iteration`) are env
-    steps summed over the env batch; every `train_every` env steps are followed by
-    `updates_per_step` gradient updates. The paper's settings (Adam 3e-4, batch 256, two layers
-    of 256, tau 0.005, gamma 0.99) with a short warm-up and budget for Pendulum-v1. Fields from
-    `actor_learning_rate` down are the defaults of `hparams()`.
+    Defaults: the paper's settings (Adam 3e-4, batch 256, two layers of 256, tau 0.005, gamma
+    0.99) with a short warm-up and budget for Pendulum-v1.
     """
 
-    env: str = "Pendulum-v1"
-    num_envs: int = 1
-    total_timesteps: int = 20_000
-    buffer_size: int = 100_000
-    batch_size: int = 256
-    learning_starts: int = 1_000
-    train_every: int = 1
-    updates_per_step: int = 1
-    steps_per_iteration: int = 1_000
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    activation: str = "relu"
-    episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
-    eval_episodes: int = 10
-    normalize_observations: bool = False
-    # Hyperparameters (defaults of `hparams()`).
-    actor_learning_rate: float = 3e-4
-    critic_learning_rate: float = 3e-4
+    agent = "sac"
+    HParams = HParams
+
     temperature_learning_rate: float = 3e-4
-    gamma: float = 0.99
-    tau: float = 0.005
+    """Adam step size of the log-temperature."""
     init_temperature: float = 1.0
+    """The entropy temperature alpha at the start."""
     target_entropy_per_dim: float = -1.0
+    """Target entropy per action dimension (the paper's -|A| in total)."""
 
-    def __post_init__(self):
-        continuous_off_policy.check_common(self, "sac")
-        require = continuous_off_policy.requirer(self, "sac")
-        finite_in = continuous_off_policy.finite_in
-        require(finite_in(self.temperature_learning_rate, 0.0, math.inf, low_open=True), "temperature_learning_rate",
-                "must be > 0")
-        require(finite_in(self.init_temperature, 0.0, math.inf, low_open=True), "init_temperature", "must be > 0")
-        require(finite_in(self.target_entropy_per_dim, -math.inf, math.inf), "target_entropy_per_dim",
-                "must be a finite number")
-
-    @property
-    def num_iterations(self) -> int:
-        return self.total_timesteps // self.steps_per_iteration
-
-    def hparams(self) -> HParams:
-        """The default hyperparameters as float32 scalar arrays."""
-        return default_hparams(self, HParams)
-
-    def check_spec(self, spec: EnvSpec) -> None:
-        """SAC needs continuous actions; raises ValueError naming the environment otherwise."""
-        continuous_off_policy.check_continuous_actions(spec, "sac")
+    def check(self) -> None:
+        super().check()
+        self.require(finite_in(self.temperature_learning_rate, 0.0, math.inf, low_open=True),
+                     "temperature_learning_rate", "must be > 0")
+        self.require(finite_in(self.init_temperature, 0.0, math.inf, low_open=True), "init_temperature",
+                     "must be > 0")
+        self.require(finite_in(self.target_entropy_per_dim, -math.inf, math.inf), "target_entropy_per_dim",
+                     "must be a finite number")

@@ -16,9 +16,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import envs, losses, networks
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.continuous_off_policy import ADAM, adam_step
+from jaxrl import losses, networks, optim
+from jaxrl.agents import builder
 from jaxrl.agents.sac.config import Config, HParams
 from jaxrl.agents.sac.networks import make_networks
 from jaxrl.loops import off_policy
@@ -42,7 +41,6 @@ class AgentState:
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """SAC's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
     actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
     observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
     action_size = int(spec.action.shape[-1])
@@ -58,17 +56,17 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             critic_params=critic_params,
             target_critic_params=critic_params,
             log_temperature=log_temperature,
-            actor_opt_state=ADAM.init(actor_params),
-            critic_opt_state=ADAM.init(critic_params),
-            temperature_opt_state=ADAM.init(log_temperature),
+            actor_opt_state=optim.adam(hparams.actor_learning_rate).init(actor_params),
+            critic_opt_state=optim.adam(hparams.critic_learning_rate).init(critic_params),
+            temperature_opt_state=optim.adam(hparams.temperature_learning_rate).init(log_temperature),
         )
 
-    def act(state: AgentState, observation: Array, key: PRNGKey, eval: bool = False,
-            env_steps: Array | None = None):
+    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
+            eval: bool = False, env_steps: Array | None = None):
         policy = actor.apply(state.actor_params, observation)
         if eval:
-            return jnp.tanh(policy.distribution.mean()), {}
-        return policy.sample(seed=key), {}
+            return jnp.tanh(policy.distribution.mean()), actor_state, {}
+        return policy.sample(seed=key), actor_state, {}
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         t = batch.transitions
@@ -103,13 +101,13 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         params = (state.critic_params, state.actor_params, state.log_temperature)
         (critic_grads, actor_grads, temperature_grads), metrics = jax.grad(loss_fn, has_aux=True)(params)
-        critic_params, critic_opt_state = adam_step(state.critic_params, critic_grads, state.critic_opt_state,
-                                                    hparams.critic_learning_rate)
-        actor_params, actor_opt_state = adam_step(state.actor_params, actor_grads, state.actor_opt_state,
-                                                  hparams.actor_learning_rate)
-        log_temperature, temperature_opt_state = adam_step(state.log_temperature, temperature_grads,
-                                                           state.temperature_opt_state,
-                                                           hparams.temperature_learning_rate)
+        critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
+                                                     critic_grads, state.critic_opt_state)
+        actor_params, actor_opt_state = optim.step(optim.adam(hparams.actor_learning_rate), state.actor_params,
+                                                   actor_grads, state.actor_opt_state)
+        log_temperature, temperature_opt_state = optim.step(optim.adam(hparams.temperature_learning_rate),
+                                                            state.log_temperature, temperature_grads,
+                                                            state.temperature_opt_state)
         target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, hparams.tau)
         new_state = AgentState(
             actor_params=actor_params,
@@ -125,17 +123,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     return Agent(init=init, act=act, update=update)
 
 
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
-    return continuous_off_policy.make_env(config, num_envs)
-
-
 def make_train(config: Config) -> Train:
     """SAC's training program: `train(key, hparams=None) -> TrainOutput`.
 
     Raises ValueError for an unknown environment or one with discrete actions, before anything
     is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"sac.make_train takes a sac.Config, got {type(config).__name__}")
-    return continuous_off_policy.make_train(config, make_agent)
+    return builder.off_policy_train(config, Config, make_agent)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from jaxrl import envs, losses, networks
-from jaxrl.agents import continuous_off_policy
-from jaxrl.agents.continuous_off_policy import DeterministicAgentState as AgentState
+from jaxrl import losses, networks
+from jaxrl.agents import builder
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_step, flat_actor_critic
+from jaxrl.agents.ddpg.learning import init_deterministic
 from jaxrl.agents.td3.config import Config, HParams
 from jaxrl.agents.td3.networks import make_networks
 from jaxrl.loops import off_policy
@@ -24,11 +25,8 @@ from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """TD3's `Agent` bundle for an environment `spec`."""
-    config.check_spec(spec)
     actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
-    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-    actor = networks.flat_network(actor_module, observation)
-    critic = networks.flat_network(critic_module, observation, jnp.zeros((1,) + spec.action.shape, jnp.float32))
+    actor, critic = flat_actor_critic(spec, actor_module, critic_module)
     # The actor follows the first critic alone (Fujimoto et al. 2018, Algorithm 1).
     first_critic = networks.ensemble_member(critic_module)
 
@@ -37,7 +35,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
                                   action)
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
-        return continuous_off_policy.init_deterministic(actor, critic, key, hparams)
+        return init_deterministic(actor, critic, key, hparams)
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         t = batch.transitions
@@ -62,15 +60,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
             (state.critic_params, state.actor_params))
         update_actor = state.num_updates % config.policy_delay == 0
-        state = continuous_off_policy.deterministic_step(state, critic_grads, actor_grads, hparams, update_actor)
+        state = deterministic_step(state, critic_grads, actor_grads, hparams, update_actor)
         return state, metrics
 
-    return Agent(init=init, act=continuous_off_policy.deterministic_act(actor), update=update)
-
-
-def make_env(config: Config, num_envs: int | None = None) -> envs.Environment:
-    """The batched training environment (`num_envs` overrides the config's, e.g. for evaluation)."""
-    return continuous_off_policy.make_env(config, num_envs)
+    return Agent(init=init, act=deterministic_act(actor), update=update)
 
 
 def make_train(config: Config) -> Train:
@@ -79,6 +72,4 @@ def make_train(config: Config) -> Train:
     Raises ValueError for an unknown environment or one with discrete actions, before anything
     is traced or compiled.
     """
-    if not isinstance(config, Config):
-        raise TypeError(f"td3.make_train takes a td3.Config, got {type(config).__name__}")
-    return continuous_off_policy.make_train(config, make_agent)
+    return builder.off_policy_train(config, Config, make_agent)

@@ -1,0 +1,64 @@
+"""The agent kit's builders: from a checked `Config` and an agent's `make_agent(config, spec)` to
+its environment and its training program on a generic loop (Acme's agent builders, without
+processes). Every agent's `make_train` is one call to `on_policy_train` or `off_policy_train`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from jaxrl import envs, replay
+from jaxrl.agents.config import AgentConfig, OffPolicyConfig
+from jaxrl.loops import off_policy, on_policy
+from jaxrl.loops.common import Train
+from jaxrl.types import Agent, EnvSpec
+
+MakeAgent = Callable[[Any, EnvSpec], Agent]
+
+
+def make_env(config: AgentConfig, num_envs: int | None = None) -> envs.Environment:
+    """The batched training environment of `config` (`num_envs` overrides the config's, e.g. for
+    evaluation): auto-reset, episode statistics, the config's time limit and observation
+    normalisation, bounded continuous actions rescaled to [-1, 1]."""
+    return envs.make_batched(config.env, config.num_envs if num_envs is None else num_envs,
+                             episode_length=config.episode_length,
+                             normalize_observations=config.normalize_observations)
+
+
+def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
+    """The training environment and the agent for it, after checking that `config` is a
+    `config_cls` and fits the environment (ValueError naming the field, before any tracing)."""
+    if not isinstance(config, config_cls):
+        raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got "
+                        f"{type(config).__name__}")
+    env = make_env(config)
+    spec = env.spec()
+    config.check_spec(spec)
+    return env, make_agent(config, spec)
+
+
+def on_policy_train(config: AgentConfig, config_cls: type, make_agent: MakeAgent, *, rollout_length: int) -> Train:
+    """`config`'s agent on the on-policy loop: `train(key, hparams=None) -> TrainOutput`."""
+    env, agent = build_agent(config, config_cls, make_agent)
+    return on_policy.make_train(env, agent, rollout_length=rollout_length, num_iterations=config.num_iterations,
+                                default_hparams=config.hparams(), config=config,
+                                eval_env=make_env(config, config.eval_episodes))
+
+
+def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: MakeAgent, *,
+                     make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None) -> Train:
+    """`config`'s agent on the off-policy loop with its schedule block (`config.loop_schedule()`),
+    n-step returns if the config has an `n_step` field, and a uniform buffer of `buffer_size` and
+    `batch_size` unless `make_buffer(config)` gives another."""
+    env, agent = build_agent(config, config_cls, make_agent)
+    if make_buffer is None:
+        buffer = replay.uniform(config.buffer_size, config.batch_size)
+    else:
+        buffer = make_buffer(config)
+    n_step = getattr(config, "n_step", 1)
+    return off_policy.make_train(env, agent, buffer, n_step_length=n_step, default_hparams=config.hparams(),
+                                 config=config, eval_env=make_env(config, config.eval_episodes),
+                                 **config.loop_schedule())
+
+
+__all__ = ["build_agent", "make_env", "off_policy_train", "on_policy_train"]

@@ -1,0 +1,184 @@
+"""The agent kit: the registry, the shared config checks, actor state in the loops, and the promise
+that a population run in chunks equals one `jit(vmap(train))` call bit for bit, for every agent."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_trees_equal
+
+import jaxrl.agents
+from jaxrl.agents import builder, dqn, ppo
+from jaxrl.envs.wrappers import EpisodeStatisticsState
+from jaxrl.loops import off_policy, on_policy
+from jaxrl.types import Agent
+
+AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg"]
+
+# ---- the registry -----------------------------------------------------------------------------
+
+
+def test_registry_lists_and_returns_every_agent():
+    assert jaxrl.agents.names()[:6] == AGENT_NAMES
+    for name in AGENT_NAMES:
+        agent = jaxrl.agents.get(name)
+        assert agent.Config.agent == name
+        assert callable(agent.make_train) and callable(agent.make_agent)
+    with pytest.raises(ValueError, match=r"unknown agent 'nope'; known agents: ppo, dqn, ddpg, td3, sac, d4pg"):
+        jaxrl.agents.get("nope")
+
+
+def test_a_registered_agent_is_listed_and_returned(monkeypatch):
+    monkeypatch.setattr(jaxrl.agents.registry, "_REGISTERED", {})
+    jaxrl.agents.register("my_ppo", ppo)
+    assert jaxrl.agents.names()[-1] == "my_ppo" and jaxrl.agents.get("my_ppo") is ppo
+    with pytest.raises(TypeError, match=r"agent 'bad' lacks \['Config', 'make_train'\]"):
+        jaxrl.agents.register("bad", object())
+
+
+# ---- the shared config checks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", AGENT_NAMES)
+def test_every_config_checks_the_common_fields_naming_them(name):
+    config_cls = jaxrl.agents.get(name).Config
+    for field, value, what in [("num_envs", 0, "must be an int >= 1"), ("gamma", 1.5, r"must be in \[0, 1\]"),
+                               ("hidden_sizes", (), "must be a non-empty sequence"),
+                               ("eval_episodes", 0, "must be an int >= 1"), ("activation", "nope", "must be one of")]:
+        with pytest.raises(ValueError, match=rf"^{name}\.Config\.{field} {what}"):
+            config_cls(**{field: value})
+
+
+@pytest.mark.parametrize("name", ["dqn", "sac"])
+def test_off_policy_configs_refuse_a_budget_that_is_not_whole_iterations(name):
+    # DQN used to accept it and silently drop the remainder.
+    with pytest.raises(ValueError, match=rf"^{name}\.Config\.total_timesteps must be a multiple of "
+                                         r"steps_per_iteration=1000, got 2500"):
+        jaxrl.agents.get(name).Config(total_timesteps=2500, steps_per_iteration=1000, learning_starts=0)
+
+
+def test_hparams_come_from_the_config_fields_of_the_same_name():
+    config = dqn.Config(learning_rate=1e-3, gamma=0.9)
+    hparams = config.hparams()
+    assert {f.name for f in dataclasses.fields(hparams)} == {f.name for f in dataclasses.fields(dqn.HParams)}
+    np.testing.assert_array_equal(hparams.learning_rate, np.float32(1e-3))
+    np.testing.assert_array_equal(hparams.gamma, np.float32(0.9))
+    assert hparams.gamma.dtype == jnp.float32 and hparams.gamma.shape == ()
+
+
+# ---- chunked == one call, for every agent ------------------------------------------------------
+
+# Tiny configs with 4 iterations: two chunks of 2 compile one chunk program.
+TINY = {
+    "ppo": dict(env="CartPole-v1", total_timesteps=512, num_envs=4, rollout_length=32, num_epochs=1,
+                num_minibatches=2, hidden_sizes=(16,)),
+    "dqn": dict(env="CartPole-v1", total_timesteps=800, num_envs=4, buffer_size=400, batch_size=32,
+                learning_starts=200, train_every=4, target_update_every=40, steps_per_iteration=200,
+                hidden_sizes=(16,)),
+}
+for _name in ("ddpg", "td3", "sac", "d4pg"):
+    TINY[_name] = dict(env="Pendulum-v1", total_timesteps=800, learning_starts=200, steps_per_iteration=200,
+                       buffer_size=800, batch_size=32, hidden_sizes=(16,))
+
+
+@pytest.mark.parametrize("name", AGENT_NAMES)
+def test_two_chunks_of_a_vmapped_population_equal_one_call(name):
+    module = jaxrl.agents.get(name)
+    train = module.make_train(module.Config(**TINY[name]))
+    assert train.num_iterations == 4
+    keys = jax.random.split(jax.random.key(0), 2)
+    one = jax.jit(jax.vmap(train))(keys)
+    state = jax.jit(jax.vmap(train.init))(keys)
+    run = jax.jit(jax.vmap(lambda s: train.run(s, 2)))
+    state, first = run(state)
+    state, second = run(state)
+    chunked = jax.tree.map(lambda a, b: np.concatenate([a, b], axis=1), first, second)
+    assert set(chunked) == set(one.metrics)
+    for metric in one.metrics:  # every learner metric too (DQN's loss differed in the last bit)
+        np.testing.assert_array_equal(chunked[metric], one.metrics[metric], err_msg=f"{name}: {metric}")
+    assert_trees_equal(state, one.state)
+    # The run learned something: the learner's losses moved (the test is not of a frozen program).
+    loss = "total_loss" if name == "ppo" else "loss" if name == "dqn" else "critic_loss"
+    assert not np.all(one.metrics[loss][:, -1] == one.metrics[loss][:, -2])
+
+
+# ---- actor state --------------------------------------------------------------------------------
+
+
+def counting(agent: Agent) -> Agent:
+    """`agent` with an actor state: per env, the steps taken in the current episode, reset where
+    one ends; and the number of times the learner's parameters were pulled (`sync_actor`)."""
+
+    def init_actor(agent_state, num_envs):
+        return {"steps": jnp.zeros((num_envs,), jnp.int32), "syncs": jnp.zeros((), jnp.int32)}
+
+    def act(agent_state, actor_state, observation, key, hparams, eval=False, env_steps=None):
+        action, _, extras = agent.act(agent_state, None, observation, key, hparams, eval, env_steps)
+        extras = {**extras, "steps_before": actor_state["steps"]}
+        return action, {**actor_state, "steps": actor_state["steps"] + 1}, extras
+
+    def reset_actor(actor_state, last):
+        return {**actor_state, "steps": jnp.where(last, 0, actor_state["steps"])}
+
+    def sync_actor(actor_state, agent_state):
+        return {**actor_state, "syncs": actor_state["syncs"] + 1}
+
+    return agent._replace(act=act, init_actor=init_actor, reset_actor=reset_actor, sync_actor=sync_actor)
+
+
+def _episode_lengths(env_state):
+    stats = [x for x in jax.tree.leaves(env_state, is_leaf=lambda x: isinstance(x, EpisodeStatisticsState))
+             if isinstance(x, EpisodeStatisticsState)]
+    assert len(stats) == 1
+    return stats[0].episode_length
+
+
+def test_rollout_threads_and_resets_the_actor_state():
+    config = ppo.Config(**TINY["ppo"])
+    env = builder.make_env(config)
+    agent = counting(ppo.make_agent(config, env.spec()))
+    env_state, timestep = env.reset(jax.random.key(0))
+    agent_state = agent.init(jax.random.key(1), env.spec(), config.hparams())
+    actor_state = agent.init_actor(agent_state, 4)
+    actor_state, env_state, _, trajectory, _ = jax.jit(on_policy.rollout, static_argnums=(0, 1, 7))(
+        env, agent, agent_state, actor_state, env_state, timestep.observation, jax.random.key(2), 64,
+        config.hparams())
+    before, last = np.asarray(trajectory.extras["steps_before"]), np.asarray(trajectory.last)
+    assert last.any()  # random CartPole episodes end within 64 steps
+    expected = np.zeros(4, np.int64)
+    for t in range(64):
+        np.testing.assert_array_equal(before[t], expected)
+        expected = np.where(last[t], 0, expected + 1)
+    np.testing.assert_array_equal(actor_state["steps"], expected)
+    np.testing.assert_array_equal(actor_state["steps"], _episode_lengths(env_state))
+
+
+@pytest.mark.parametrize("loop", ["on_policy", "off_policy"])
+def test_train_state_carries_the_actor_state_through_chunks(loop):
+    name = "ppo" if loop == "on_policy" else "dqn"
+    config = jaxrl.agents.get(name).Config(**TINY[name])
+    env = builder.make_env(config)
+    agent = counting(jaxrl.agents.get(name).make_agent(config, env.spec()))
+    if loop == "on_policy":
+        train = on_policy.make_train(env, agent, rollout_length=config.rollout_length, num_iterations=4,
+                                     default_hparams=config.hparams())
+    else:
+        train = off_policy.make_train(env, agent, dqn.make_buffer(config), default_hparams=config.hparams(),
+                                      **config.loop_schedule())
+    one = jax.jit(train)(jax.random.key(0))
+    state = jax.jit(train.init)(jax.random.key(0))
+    state, _ = jax.jit(lambda s: train.run(s, 2))(state)
+    state, _ = jax.jit(lambda s: train.run(s, 2))(state)
+    assert_trees_equal(state, one.state)
+    # The counter carried across iterations equals each env's running episode length.
+    np.testing.assert_array_equal(one.state.actor_state["steps"], _episode_lengths(one.state.env_state))
+    # The actor pulled the learner's parameters after every update: once per iteration on-policy,
+    # once per update period after the warm-up off-policy.
+    if loop == "on_policy":
+        assert int(one.state.actor_state["syncs"]) == 4
+    else:
+        periods = config.loop_schedule()["periods_per_iteration"] * 4
+        warmup_periods = config.learning_starts // config.period_env_steps
+        assert int(one.state.actor_state["syncs"]) == periods - warmup_periods
