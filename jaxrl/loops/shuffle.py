@@ -53,7 +53,8 @@ def random_permutations(key: PRNGKey, num: int, size: int) -> Array:
     thread (experiments/benchmarks/README.md has the measurements). A Feistel network reaches only
     even permutations, which changes nothing for minibatch SGD (any split into minibatches is
     reachable); the statistics that matter, how often two samples share a minibatch and where
-    each one lands, match a uniform shuffle's in tests/test_loops.py. Below 64 elements its restriction is measurable, and a sort is cheap.
+    each one lands, match a uniform shuffle's in tests/test_loops.py. Below 64 elements its
+    restriction is measurable, and a sort is cheap.
     """
     if size < _FEISTEL_MIN_SIZE:
         return _sorted_permutations(key, num, size)
