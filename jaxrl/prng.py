@@ -17,17 +17,25 @@ faster with 1 seed and ~3% with 8, and the bare env+policy scan runs ~1.6x (1 se
 (8 seeds) faster (experiments/benchmarks/throughput.py, `ceiling-fastkey`). The off-policy loop
 does not: DQN ran ~8% slower with it (not traced further; a guess is XLA duplicating the fused
 hash into several consumers of the same draw).
+
+The rolled loop is XLA:CPU's lowering only (for GPU and TPU JAX already emits the hash
+unrolled, or as a GPU kernel if asked to), so by default `fast_key` returns a key whose hash is
+unrolled in programs compiled for CPU and is JAX's own on other platforms (`jaxrl.tricks`);
+`jaxrl.cpu_tricks(True)` unrolls it everywhere and `cpu_tricks(False)` makes `fast_key` return
+the key unchanged. The bits are the same on every path.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.extend import random as jex_random
 
+from jaxrl import tricks
 from jaxrl.types import Array, PRNGKey
 
 _DEFAULT = jex_random.threefry_prng_impl
@@ -98,9 +106,37 @@ FAST_THREEFRY = jex_random.define_prng_impl(
 )
 
 
+def _unrolled_on_cpu(unrolled, default):
+    # The impl's functions run when the program is lowered, for a known platform: keep one branch.
+    def impl(key: Array, *args: Any) -> Array:
+        return jax.lax.platform_dependent(
+            key, cpu=lambda k: unrolled(k, *args), default=lambda k: default(k, *args))
+
+    return impl
+
+
+FAST_THREEFRY_ON_CPU = jex_random.define_prng_impl(
+    key_shape=(2,),
+    seed=_DEFAULT.seed,
+    split=_unrolled_on_cpu(_split, _DEFAULT.split),
+    random_bits=_unrolled_on_cpu(_random_bits, _DEFAULT.random_bits),
+    fold_in=_unrolled_on_cpu(_fold_in, _DEFAULT.fold_in),
+    name="jaxrl_threefry2x32_unrolled_on_cpu",
+    tag="jfryc",
+)
+
+
 def fast_key(key: PRNGKey) -> PRNGKey:
     """`key` as a fast-hash key with the same data (default threefry keys, typed or raw uint32
-    [..., 2]); keys of any other implementation are returned unchanged."""
+    [..., 2]); keys of any other implementation are returned unchanged, and so is every key
+    while `jaxrl.cpu_tricks(False)` is set.
+
+    The key's implementation is `FAST_THREEFRY_ON_CPU` by default and `FAST_THREEFRY` (unrolled
+    on every platform) under `cpu_tricks(True)`.
+    """
+    setting = tricks.cpu_tricks_setting()
+    if setting is False:
+        return key
     if jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         if str(jax.random.key_impl(key)) != "threefry2x32":
             return key
@@ -109,7 +145,7 @@ def fast_key(key: PRNGKey) -> PRNGKey:
         if key.dtype != jnp.uint32 or key.shape[-1:] != (2,):
             return key
         data = key
-    return jax.random.wrap_key_data(data, impl=FAST_THREEFRY)
+    return jax.random.wrap_key_data(data, impl=FAST_THREEFRY if setting else FAST_THREEFRY_ON_CPU)
 
 
 def split(key: PRNGKey, num: int | tuple[int, ...] = 2) -> PRNGKey:

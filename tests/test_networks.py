@@ -1,8 +1,9 @@
-"""Network building blocks: the vmap-safe orthogonal initialiser."""
+"""Network building blocks: the vmap-safe orthogonal initialiser, and `Dense` on both of its paths."""
 
 import jax
 import numpy as np
 import pytest
+from helpers import assert_trees_equal
 
 from jaxrl.networks import initializers
 
@@ -51,24 +52,60 @@ def _flax_and_ours(features, x):
     return ref, ours, params
 
 
+# The CPU tricks forced on, forced off, and chosen by platform (on here: this is a CPU).
+TRICKS = pytest.mark.parametrize("tricks_on", [True, False, None], ids=["tricks-on", "tricks-off", "by-platform"])
+
+
+@TRICKS
 @pytest.mark.parametrize("in_size, out_size, lead", [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,))])
-def test_dense_matches_flax_dense_values_and_gradients(in_size, out_size, lead):
+def test_dense_matches_flax_dense_values_and_gradients(in_size, out_size, lead, tricks_on):
     import jax.numpy as jnp
+
+    from jaxrl import tricks
 
     x = jax.random.normal(jax.random.key(0), lead + (in_size,))
     ref, ours, params = _flax_and_ours(out_size, x)
-    assert jax.tree.structure(ours.init(jax.random.key(1), x)) == jax.tree.structure(params)
-    np.testing.assert_array_equal(ours.apply(params, x), ref.apply(params, x))
     cotangent = jax.random.normal(jax.random.key(2), lead + (out_size,))
 
     def loss(module):
         return lambda p, x: jnp.sum(jnp.tanh(module.apply(p, x)) * cotangent)
 
-    got = jax.jit(jax.grad(loss(ours), argnums=(0, 1)))(params, x)
     want = jax.jit(jax.grad(loss(ref), argnums=(0, 1)))(params, x)
+    with tricks.cpu_tricks(tricks_on):
+        # The same parameter tree on every path, so params trained on one load on the other.
+        assert_trees_equal(ours.init(jax.random.key(1), x), ref.init(jax.random.key(1), x))
+        np.testing.assert_array_equal(ours.apply(params, x), ref.apply(params, x))
+        np.testing.assert_array_equal(jax.jit(ours.apply)(params, x), ref.apply(params, x))
+        got = jax.jit(jax.grad(loss(ours), argnums=(0, 1)))(params, x)
     for g, w in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
         assert g.shape == w.shape
-        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+        if tricks_on is False:
+            # Off, `Dense` is flax's arithmetic, gradients and all.
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+
+
+def _exported_grad(platform, tricks_on):
+    import jax.numpy as jnp
+
+    from jaxrl import tricks
+
+    x = jax.random.normal(jax.random.key(0), (128, 64))
+    _, ours, params = _flax_and_ours(2, x)
+    with tricks.cpu_tricks(tricks_on):
+        grad = jax.jit(jax.grad(lambda p: jnp.sum(jnp.tanh(ours.apply(p, x)))))
+        return jax.export.export(grad, platforms=[platform])(params).mlir_module()
+
+
+@pytest.mark.parametrize("platform, tricks_on, barrier", [
+    ("cpu", None, True), ("cuda", None, False), ("tpu", None, False),
+    ("cuda", True, True), ("cpu", False, False),
+])
+def test_dense_path_follows_the_platform_compiled_for(platform, tricks_on, barrier):
+    # By default the row-major weight gradient (behind its optimization barrier) is compiled for
+    # CPU only; the override forces either path whatever the platform.
+    assert ("optimization_barrier" in _exported_grad(platform, tricks_on)) == barrier
 
 
 def test_dense_gradients_under_vmap_match_per_member_gradients():

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxrl import prng
+from jaxrl import prng, tricks
 from jaxrl.agents import ppo
 
 DRAWS = {
@@ -23,14 +23,41 @@ DRAWS = {
 }
 
 
+@pytest.mark.parametrize("tricks_on", [True, None], ids=["unrolled-everywhere", "by-platform"])
 @pytest.mark.parametrize("name", sorted(DRAWS))
-def test_fast_key_draws_the_same_bits(name):
+def test_fast_key_draws_the_same_bits(name, tricks_on):
     draw = DRAWS[name]
     keys = jax.random.split(jax.random.key(42), 3)
-    for key in keys:
-        np.testing.assert_array_equal(jax.jit(draw)(prng.fast_key(key)), jax.jit(draw)(key))
-    # vmapped over a batch of keys too, as inside a population
-    np.testing.assert_array_equal(jax.vmap(draw)(prng.fast_key(keys)), jax.vmap(draw)(keys))
+    with tricks.cpu_tricks(tricks_on):
+        impl = prng.FAST_THREEFRY if tricks_on else prng.FAST_THREEFRY_ON_CPU
+        assert str(jax.random.key_impl(prng.fast_key(keys))) == str(impl)
+        for key in keys:
+            np.testing.assert_array_equal(jax.jit(draw)(prng.fast_key(key)), jax.jit(draw)(key))
+        # vmapped over a batch of keys too, as inside a population
+        np.testing.assert_array_equal(jax.vmap(draw)(prng.fast_key(keys)), jax.vmap(draw)(keys))
+
+
+def test_fast_key_with_the_tricks_off_is_the_key_itself():
+    key, raw = jax.random.key(3), jax.random.PRNGKey(3)
+    with tricks.cpu_tricks(False):
+        assert prng.fast_key(key) is key and prng.fast_key(raw) is raw
+        assert "while" in jax.jit(lambda k: jax.random.uniform(k, (4,))).lower(prng.fast_key(key)).as_text()
+        np.testing.assert_array_equal(jax.random.key_data(prng.split(key, 3)),
+                                      jax.random.key_data(jax.random.split(key, 3)))
+
+
+@pytest.mark.parametrize("platform, tricks_on, jax_hash", [
+    ("cpu", None, False), ("cuda", None, True), ("tpu", None, True), ("cuda", True, False),
+])
+def test_fast_key_hash_follows_the_platform_compiled_for(platform, tricks_on, jax_hash):
+    # By default the unrolled hash is compiled for CPU only; elsewhere JAX's own lowering runs,
+    # which emits its hash as a function named threefry2x32. cpu_tricks(True) unrolls it everywhere.
+    with tricks.cpu_tricks(tricks_on):
+        key = prng.fast_key(jax.random.key(0))
+        draw = jax.jit(lambda k: jax.random.uniform(k, (4,)))
+        text = jax.export.export(draw, platforms=[platform])(key).mlir_module()
+    assert ("call @threefry2x32" in text) == jax_hash
+    assert "while" not in text
 
 
 def test_fast_key_hash_is_unrolled_and_other_keys_pass_through():

@@ -14,8 +14,14 @@ the bias gradient comes out of the same matmul against an appended row of ones. 
 `x @ kernel + bias` exactly and its autodiff gradients up to float summation order.
 
 `dense` is a `jax.custom_vjp`: reverse mode only (`jax.grad`, `jax.vjp`, under `vmap`/`jit`);
-forward-mode differentiation through it (`jax.jvp`, `jax.jacfwd`) raises. PPO's networks use
-it; the MLP torso takes it with `row_major_grads=True`.
+forward-mode differentiation through it (`jax.jvp`, `jax.jacfwd`) raises.
+
+The `Dense` module uses `dense` only where `jaxrl.tricks` turns the CPU tricks on (by default: in
+programs compiled for CPU) and computes flax's `nn.Dense` arithmetic elsewhere: the slow
+transposed-operand matmul is XLA:CPU's, and on GPU or TPU the barrier's effect is unmeasured.
+Both paths hold the same parameters, so params move freely between them. By default both paths
+are traced, so forward-mode differentiation through `Dense` needs `cpu_tricks(False)`. PPO's
+networks use it; the MLP torso takes it with `row_major_grads=True`.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from jaxrl import tricks
 from jaxrl.types import Array
 
 
@@ -64,9 +71,16 @@ def _dense_bwd(residuals, g):
 dense.defvjp(_dense_fwd, _dense_bwd)
 
 
+def plain_dense(x: Array, kernel: Array, bias: Array) -> Array:
+    """`x @ kernel + bias` as `flax.linen.Dense` computes it, with autodiff's own gradients."""
+    y = jax.lax.dot_general(x, kernel, (((x.ndim - 1,), (0,)), ((), ())))
+    return y + jnp.reshape(bias, (1,) * (y.ndim - 1) + (-1,))
+
+
 class Dense(nn.Module):
-    """`flax.linen.Dense` (same parameter names, shapes and initialisers) computed by `dense`,
-    so swapping it in leaves parameter trees and checkpoints unchanged."""
+    """`flax.linen.Dense` (same parameter names, shapes and initialisers) computed by `dense`
+    where the CPU tricks are on and by `plain_dense` elsewhere (`jaxrl.tricks`), so swapping it
+    in leaves parameter trees and checkpoints unchanged."""
 
     features: int
     kernel_init: Callable[..., Any] = nn.initializers.lecun_normal()
@@ -77,4 +91,4 @@ class Dense(nn.Module):
         kernel = self.param("kernel", self.kernel_init, (jnp.shape(x)[-1], self.features), jnp.float32)
         bias = self.param("bias", self.bias_init, (self.features,), jnp.float32)
         x = jnp.asarray(x, jnp.float32)
-        return dense(x, kernel, bias)
+        return tricks.by_platform(x, kernel, bias, cpu=dense, default=plain_dense)

@@ -1,7 +1,8 @@
 """Heads: map torso features to distrax distributions, values or Q-values.
 
 The policy and value heads use `networks.dense.Dense`: `nn.Dense`'s parameters and values, with
-the weight gradient of their 1- or 2-wide output computed as a row-major matmul.
+the weight gradient of their 1- or 2-wide output computed as a row-major matmul where the CPU
+tricks are on (`jaxrl.tricks`; by default in programs compiled for CPU).
 """
 
 from __future__ import annotations

@@ -35,8 +35,9 @@ class MLP(nn.Module):
     hidden_sizes: Sequence[int] = (64, 64)
     activation: str = "tanh"
     activate_final: bool = True
-    # `networks.dense.Dense` layers (same parameters and values as `nn.Dense`, weight gradients
-    # as row-major matmuls: faster on CPU, gradients equal up to float summation order).
+    # `networks.dense.Dense` layers (same parameters and values as `nn.Dense`; where the CPU tricks
+    # are on, by default on CPU only, weight gradients as row-major matmuls, which XLA:CPU runs
+    # faster, equal up to float summation order).
     row_major_grads: bool = False
 
     @nn.compact
