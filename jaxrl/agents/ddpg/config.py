@@ -39,27 +39,44 @@ class Config:
     """
 
     env: str = "Pendulum-v1"
+    """Environment name for jaxrl.make: a gymnax id (Pendulum-v1, ...) or brax/<name>; continuous actions."""
     num_envs: int = 1
+    """Environments stepped in parallel (vmapped) per seed."""
     total_timesteps: int = 20_000
+    """Env steps of the run, summed over the env batch; a multiple of steps_per_iteration."""
     buffer_size: int = 100_000
+    """Replay buffer capacity in transitions."""
     batch_size: int = 256
+    """Transitions sampled from the buffer per gradient update."""
     learning_starts: int = 1_000
+    """Env steps (summed over envs) of uniformly random actions, without updates, before learning."""
     train_every: int = 1
+    """Env steps (summed over envs) between bursts of updates_per_step gradient updates."""
     updates_per_step: int = 1
+    """Gradient updates after every train_every env steps."""
     steps_per_iteration: int = 1_000
+    """Env steps (summed over envs) per iteration, the unit of metrics rows and chunks."""
     hidden_sizes: tuple[int, ...] = (256, 256)
+    """Hidden-layer widths of the actor and critic MLPs."""
     activation: str = "relu"
+    """Hidden-layer activation, a name in jaxrl.networks.ACTIVATIONS (relu, tanh, ...)."""
     episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
+    """Time limit in env steps (None: the environment's own; brax: 1000)."""
     eval_episodes: int = 10
+    """Greedy evaluation (--eval-every): one episode in each of this many separate envs."""
     normalize_observations: bool = False
+    """Normalise observations by their running mean and variance."""
     # Hyperparameters (defaults of `hparams()`).
     actor_learning_rate: float = 1e-4
+    """Adam step size of the actor."""
     critic_learning_rate: float = 1e-3
+    """Adam step size of the critic."""
     gamma: float = 0.99
+    """Discount factor."""
     tau: float = 0.005
+    """Polyak rate of the target networks: target <- tau * online + (1 - tau) * target."""
     exploration_noise: float = 0.1
+    """Std of the Gaussian noise added to the actor's actions (in [-1, 1] units) when acting."""
 
     def __post_init__(self):
         continuous_off_policy.check_common(self, "ddpg")

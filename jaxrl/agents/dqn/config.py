@@ -40,42 +40,72 @@ class Config:
     """
 
     env: str = "CartPole-v1"
+    """Environment name for jaxrl.make: a gymnax id (CartPole-v1, ...) or a registered env; discrete actions."""
     num_envs: int = 10
+    """Environments stepped in parallel (vmapped) per seed."""
     total_timesteps: int = 500_000
+    """Env steps of the run, summed over the env batch (iterations: this // steps_per_iteration)."""
     buffer_size: int = 10_000
+    """Replay buffer capacity in transitions."""
     batch_size: int = 128
+    """Transitions sampled from the buffer per gradient update."""
     learning_starts: int = 10_000
+    """Env steps (summed over envs) of uniformly random actions, without updates, before learning."""
     train_every: int = 10
+    """Env steps (summed over envs) between bursts of updates_per_step gradient updates."""
     updates_per_step: int = 1
+    """Gradient updates after every train_every env steps."""
     target_update_every: int = 500
+    """Env steps (summed over envs) between target-network updates (see tau)."""
     steps_per_iteration: int = 1_000
+    """Env steps (summed over envs) per iteration, the unit of metrics rows and chunks."""
     hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden-layer widths of the Q-network's MLP."""
     activation: str = "relu"
+    """Hidden-layer activation, a name in jaxrl.networks.ACTIVATIONS (relu, tanh, ...)."""
     double: bool = True
+    """Double Q-learning: the online network picks the next action, the target network values it."""
     dueling: bool = False
+    """Dueling head (Wang et al. 2016): Q from separate state-value and advantage streams."""
     n_step: int = 1
+    """n of the n-step returns in the TD targets."""
     loss: Literal["huber", "mse"] = "mse"
+    """TD loss: huber or mse (squared error)."""
     prioritized: bool = False
+    """Prioritized replay (Schaul et al. 2016) instead of uniform sampling."""
     priority_exponent: float = 0.6
+    """Prioritized replay's alpha: items are sampled in proportion to priority ** alpha."""
     importance_exponent: float = 0.4
-    # C51: None for scalar Q-values, else the number of atoms spread evenly over [v_min, v_max].
+    """Prioritized replay's beta: exponent of the importance-sampling weights."""
     num_atoms: int | None = None
+    """C51: atoms of the return distribution, evenly spaced on [v_min, v_max] (None: scalar Q-values)."""
     v_min: float = 0.0
+    """C51: lowest atom of the return distribution's support."""
     v_max: float = 500.0
+    """C51: highest atom of the return distribution's support."""
     episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
+    """Time limit in env steps (None: the environment's own)."""
     eval_episodes: int = 10
+    """Greedy evaluation (--eval-every): one episode in each of this many separate envs."""
     normalize_observations: bool = False
+    """Normalise observations by their running mean and variance."""
     # Hyperparameters (defaults of `hparams()`).
     learning_rate: float = 2.5e-4
+    """Adam step size."""
     gamma: float = 0.99
+    """Discount factor."""
     epsilon_start: float = 1.0
+    """Epsilon-greedy exploration's epsilon at the start of the run."""
     epsilon_end: float = 0.05
+    """Epsilon after its linear decay."""
     exploration_fraction: float = 0.5
+    """Fraction of total_timesteps over which epsilon decays linearly to epsilon_end."""
     tau: float = 1.0
+    """Target update: target <- tau * online + (1 - tau) * target every target_update_every (1: copy)."""
     max_grad_norm: float = 10.0
+    """Gradients are clipped to this global norm."""
     huber_delta: float = 1.0
+    """Where the Huber loss turns from quadratic to linear (loss huber)."""
 
     def __post_init__(self):
         require = requirer(self, "dqn")

@@ -34,33 +34,53 @@ class Config:
     """
 
     env: str = "CartPole-v1"
+    """Environment name for jaxrl.make: a gymnax id (CartPole-v1, ...), brax/<name> or a registered env."""
     num_envs: int = 4
+    """Environments stepped in parallel (vmapped) per seed."""
     rollout_length: int = 128
+    """Steps of every env per iteration; an iteration's batch is num_envs * rollout_length."""
     total_timesteps: int = 500_000
+    """Env steps of the run, summed over the env batch (iterations: this // batch)."""
     num_epochs: int = 4
+    """Passes over each iteration's batch."""
     num_minibatches: int = 4
+    """Minibatches per epoch; must divide the batch num_envs * rollout_length."""
     hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden-layer widths of the policy and value MLPs (separate torsos)."""
     activation: str = "tanh"
+    """Hidden-layer activation, a name in jaxrl.networks.ACTIVATIONS (tanh, relu, ...)."""
     anneal_lr: bool = True
+    """Decay the learning rate linearly to 0 over the run (PureJaxRL's schedule)."""
     normalize_advantages: bool = True
+    """Normalise advantages to zero mean and unit std within each minibatch."""
     clip_value_loss: bool = True
+    """Clip the value update to clip_eps around the old value estimate."""
     normalize_observations: bool = False
+    """Normalise observations by their running mean and variance."""
     episode_length: int | None = None
-    # Greedy evaluation (`Train.evaluate`, called by the driver): one episode in each of this many
-    # separate envs.
+    """Time limit in env steps (None: the environment's own; brax: 1000)."""
     eval_episodes: int = 10
-    # Continuous-action options; None means "the default" (Gaussian clipped by the env, 0.0).
-    # Setting them for a discrete-action environment is an error.
+    """Greedy evaluation (--eval-every): one episode in each of this many separate envs."""
+    # Continuous-action options: setting them for a discrete-action environment is an error.
     continuous_policy: Literal["gaussian", "tanh_gaussian"] | None = None
+    """Policy for continuous actions: gaussian (the env clips its samples) or tanh_gaussian (None: gaussian)."""
     init_log_std: float | None = None
+    """Initial log std of the Gaussian policy (None: 0.0); continuous actions only."""
     # Hyperparameters (defaults of `hparams()`).
     learning_rate: float = 2.5e-4
+    """Adam step size."""
     gamma: float = 0.99
+    """Discount factor."""
     gae_lambda: float = 0.95
+    """GAE's lambda (Schulman et al. 2016): trades the advantages' bias against variance."""
     clip_eps: float = 0.2
+    """Clipping range of the probability ratio (and of the value update with clip_value_loss)."""
     ent_coef: float = 0.01
+    """Weight of the entropy bonus in the loss."""
     vf_coef: float = 0.5
+    """Weight of the value loss in the loss."""
     max_grad_norm: float = 0.5
+    """Gradients are clipped to this global norm."""
 
     def __post_init__(self):
         require = requirer(self, "ppo")
