@@ -111,7 +111,10 @@ COMMANDS = {
 
 def agent_summary(name: str) -> str:
     """The agent's name as its Config's docstring gives it (up to the first ': ' of its first paragraph)."""
-    doc = (agents.get(name).Config.__doc__ or "").strip()
+    config_cls = agents.get(name).Config
+    doc = (config_cls.__doc__ or "").strip()
+    if doc.startswith(f"{config_cls.__name__}("):  # the signature that dataclasses writes where there is no docstring
+        return ""
     first = " ".join(doc.split("\n\n")[0].split())
     return first.split(": ")[0].rstrip(".")
 
@@ -128,11 +131,11 @@ def _help(text: str) -> None:
     raise SystemExit(0)
 
 
-def parse_command(argv: list[str], prog: str, options_cls: type, usage: str, kind: str, about: str,
+def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usage: str, about: str,
                   default: tuple[Any, Any] | None = None) -> tuple[str, Any, Any]:
     """`AGENT [flags]` -> (agent name, its Config, an `options_cls`): the agent's Config fields
-    and the options' fields as flags. `default` = (config, options) replaces the classes' defaults
-    (a resumed run's recorded settings)."""
+    and the options' fields as flags (the latter shown as "`group` options"). `default` =
+    (config, options) replaces the classes' defaults (a resumed run's recorded settings)."""
     if not argv or argv[0] in ("-h", "--help"):
         text = (f"usage: {prog} AGENT {usage}\n\n{about}\n\nagents:\n{_agents_table()}\n\n"
                 f"`{prog} AGENT --help` lists its flags.")
@@ -145,9 +148,8 @@ def parse_command(argv: list[str], prog: str, options_cls: type, usage: str, kin
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     config_cls = agent.Config
-    group = "run" if options_cls is RunOptions else kind.lower() or "options"
     command_type = dataclasses.make_dataclass(
-        f"{name.upper()}{kind}Command",
+        f"{''.join(c if c.isalnum() else '_' for c in name)}_{group}_command",
         [("config", config_cls, dataclasses.field(default_factory=config_cls)),
          (group, options_cls, dataclasses.field(default_factory=options_cls))],
         frozen=True,
@@ -184,8 +186,8 @@ def _tyro_cli(*args, **kwargs):
 def parse_train(argv: list[str], prog: str = "jaxrl train",
                 default: tuple[Any, RunOptions] | None = None) -> tuple[str, Any, RunOptions]:
     """`AGENT [flags]` -> (agent name, its Config, RunOptions)."""
-    return parse_command(argv, prog, RunOptions, "[config flags] [run options]   or   "
-                         f"{prog} --resume RUN_DIR [flags]", kind="", about=COMMANDS["train"], default=default)
+    return parse_command(argv, prog, RunOptions, "run", f"[config flags] [run options]   or   {prog} --resume "
+                         "RUN_DIR [flags]", about=COMMANDS["train"], default=default)
 
 
 def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> TrainOutput:
@@ -296,8 +298,9 @@ def _refuse_changed_settings(run_dir: str, recorded_config: Any, recorded_option
         if f.name in RESUME_FREE_OPTIONS:
             continue
         was, now = getattr(recorded_options, f.name), getattr(options, f.name)
-        same = os.path.realpath(was) == os.path.realpath(now) if f.name == "run_dir" and now else was == now
-        if not same:
+        if f.name == "run_dir" and now is not None and os.path.realpath(was) == os.path.realpath(now):
+            continue  # the same directory, however it is spelled
+        if was != now:
             differ.append((f.name, was, now))
     if differ:
         raise SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json, but these "
@@ -363,8 +366,8 @@ def settings_from_options(options: SweepOptions) -> list[sweep.Setting]:
 
 def parse_sweep(argv: list[str], prog: str = "jaxrl sweep") -> tuple[str, Any, SweepOptions]:
     """`AGENT [flags]` -> (agent name, its Config, SweepOptions)."""
-    return parse_command(argv, prog, SweepOptions, "--grid FIELD=V1,V2,... [config flags] [sweep options]",
-                         kind="Sweep", about=COMMANDS["sweep"])
+    return parse_command(argv, prog, SweepOptions, "sweep", "--grid FIELD=V1,V2,... [config flags] [sweep options]",
+                         about=COMMANDS["sweep"])
 
 
 def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> sweep.SweepResult:
