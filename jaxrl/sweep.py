@@ -6,7 +6,7 @@ setting runs with seeds 0 ... num_seeds - 1, and the whole population (settings 
 flattened setting-major: member m is setting m // num_seeds, seed m % num_seeds) is one
 `jax.jit(jax.vmap(train))(keys, hparams)` call, so the sweep compiles once however many
 settings it holds. Seed i uses key `driver.population_keys(seed, num_seeds)[i]`, the key of seed
-i in `experiments.train`, so a sweep's row equals the single run with that seed and setting.
+i in `jaxrl train`, so a sweep's row equals the single run with that seed and setting.
 
     settings = sweep.grid(learning_rate=[1e-4, 3e-4, 1e-3], ent_coef=[0.0, 0.01])
     result = sweep.run(ppo.make_train(config), settings, num_seeds=4)
@@ -224,7 +224,7 @@ class SweepResult(NamedTuple):
         setting-major (member m: setting m // num_seeds, seed m % num_seeds).
       table: the tidy table, columns of length S * num_seeds in member order: one per swept
         field (the values as given; runs use them cast to the HParams dtype, float32), then
-        `seed` (i in 0 ... num_seeds - 1, labelled as in `experiments.train`'s metrics.csv),
+        `seed` (i in 0 ... num_seeds - 1, labelled as in `jaxrl train`'s metrics.csv),
         `final_return`, `best_return`, `auc` (see `summarize`).
       best_index: index in `settings` of the best setting (see `best_setting_index`).
     """

@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from helpers import assert_trees_equal
 
-from experiments import train as train_cli
-from jaxrl import checkpoint, driver
+from jaxrl import checkpoint, cli, driver
 from jaxrl.agents import dqn, ppo
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -55,8 +54,9 @@ def csv_rows(path):
     return max(0, read_bytes(path).count(b"\n") - 1) if os.path.exists(path) else 0
 
 
-def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "experiments.train", *args], check=False, cwd=ROOT, env=env,
+def jaxrl_train(*args, env=None):
+    """`python -m jaxrl train ARGS` in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "jaxrl", "train", *args], check=False, cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
 
 
@@ -65,7 +65,7 @@ def kill_after_first_checkpoint(args, run_dir):
     metrics.csv (so resuming must cut them), and returns the checkpoint steps left behind."""
     # The driver sleeps this long after every chunk, so the kill lands mid-run (see driver.py).
     env = dict(os.environ, **{driver.DEBUG_CHUNK_SLEEP_ENV: "0.5"})
-    proc = subprocess.Popen([sys.executable, "-m", "experiments.train", *args, "--run-dir", run_dir], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *args, "--run-dir", run_dir], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     csv_path, deadline = os.path.join(run_dir, "metrics.csv"), time.monotonic() + 200
     try:
@@ -82,14 +82,16 @@ def kill_after_first_checkpoint(args, run_dir):
     return checkpoint.Checkpointer(os.path.join(run_dir, "checkpoints"), read_only=True).steps(), csv_rows(csv_path)
 
 
-def uninterrupted_and_resumed(name, tmp_path_factory):
-    """An uninterrupted run (in this process) and the same run killed and resumed (subprocesses)."""
+def uninterrupted_and_resumed(name, tmp_path_factory, repeat_flags):
+    """An uninterrupted run (in this process) and the same run killed and resumed (subprocesses):
+    with `--resume RUN_DIR` alone, or (`repeat_flags`) with the flags the run was started with."""
     config, make_train, args = AGENTS[name]
     reference = str(tmp_path_factory.mktemp(f"{name}-reference"))
-    out = train_cli.main(args + RUN_ARGS + ["--run-dir", reference])
+    out = cli.train_main(args + RUN_ARGS + ["--run-dir", reference])
     resumed = str(tmp_path_factory.mktemp(f"{name}-resumed"))
     steps, rows = kill_after_first_checkpoint(args + RUN_ARGS, resumed)
-    result = cli("--resume", resumed, "--no-progress")
+    flags = args + RUN_ARGS + ["--run-dir", resumed] if repeat_flags else ["--no-progress"]
+    result = jaxrl_train(*flags, "--resume", resumed)
     assert result.returncode == 0, result.stdout
     return {"name": name, "train": make_train(config), "out": out, "reference": reference, "resumed": resumed,
             "killed_steps": steps, "killed_rows": rows}
@@ -97,12 +99,12 @@ def uninterrupted_and_resumed(name, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ppo_runs(tmp_path_factory):
-    return uninterrupted_and_resumed("ppo", tmp_path_factory)
+    return uninterrupted_and_resumed("ppo", tmp_path_factory, repeat_flags=True)
 
 
 @pytest.fixture(scope="module")
 def dqn_runs(tmp_path_factory):
-    return uninterrupted_and_resumed("dqn", tmp_path_factory)
+    return uninterrupted_and_resumed("dqn", tmp_path_factory, repeat_flags=False)
 
 
 @pytest.fixture(params=["ppo", "dqn"])
@@ -166,7 +168,7 @@ def test_resume_skips_a_corrupted_checkpoint_and_a_partial_save(ppo_runs, tmp_pa
     with pytest.raises(checkpoint.CheckpointError, match=f"checkpoint {checkpoints_dir}/{bad} is corrupted"):
         checkpoints.restore(abstract_state(train))
 
-    out = train_cli.main(["--resume", run_dir, "--no-progress"])
+    out = cli.train_main(["--resume", run_dir, "--no-progress"])
     err = capsys.readouterr().err
     assert f"skipping checkpoint {bad}: checkpoint {checkpoints_dir}/{bad} is corrupted" in err
     assert f"{total}.orbax-checkpoint-tmp: a checkpoint save that never finished" in err
@@ -312,13 +314,30 @@ def test_cli_rejects_inconsistent_checkpoint_flags(ppo_runs, tmp_path, capsys):
         (["--resume", str(only_partial)], "no finished checkpoint"),
         (["--resume", str(only_partial)], "only unfinished saves: 2.orbax-checkpoint-tmp"),
         (["dqn", "--resume", reference], "is a ppo run, not dqn"),
-        (["ppo", "--resume", reference, "--num-seeds", "3"], "config.json; drop --num-seeds"),
-        (["ppo", "--gamma", "0.99", "--resume", reference, "--run-dir", reference], "drop --gamma --run-dir"),
+        (["ppo", "--resume", reference, "--num-seeds", "3"], "flags change them: num_seeds: 2 there, 3 here"),
+        (["--resume", "--run-dir", reference], "--resume needs a run directory"),
         (["ppo", "--keep-checkpoints", "2"], "--keep-checkpoints needs --checkpoint-every"),
         (["ppo", "--checkpoint-every", "-1"], "--checkpoint-every must be >= 0"),
         (PPO_ARGS + ["--checkpoint-every", "2", "--run-dir", reference], "already holds checkpoints"),
     ]
     for args, message in cases:
         with pytest.raises(SystemExit) as error:
-            train_cli.main(args)
+            cli.train_main(args)
         assert message in str(error.value) + capsys.readouterr().err, (args, str(error.value))
+
+
+def test_resume_refuses_exactly_the_flags_that_change_the_recorded_settings(ppo_runs, tmp_path):
+    """ppo_runs resumed with every flag it was started with; flags with other values are each named,
+    with both values, and flags that change no result (--tensorboard, --progress) pass."""
+    reference = ppo_runs["reference"]
+    args = [("4096" if a == "2048" else a) for a in PPO_ARGS]  # --total-timesteps 4096
+    assert args != PPO_ARGS
+    with pytest.raises(SystemExit) as error:
+        cli.train_main(args + ["--gamma", "0.9", "--num-seeds", "3", "--checkpoint-every", "2", "--tensorboard",
+                               "--progress", "--run-dir", str(tmp_path), "--resume", reference])
+    assert str(error.value) == (
+        f"error: --resume continues {reference} with the settings in its config.json, but these flags change them: "
+        f"total_timesteps: 2048 there, 4096 here; gamma: 0.99 there, 0.9 here; num_seeds: 2 there, 3 here; "
+        f"run_dir: {reference!r} there, {str(tmp_path)!r} here")
+    with pytest.raises(SystemExit, match=r"flags change them: checkpoint_every: 2 there, 4 here$"):
+        cli.train_main(["--checkpoint-every", "4", "--resume", reference])

@@ -1,17 +1,23 @@
-"""The command line and the chunked driver: files written, and results equal to one call."""
+"""The command line (`jaxrl train`, its help texts, the experiments alias) and the chunked driver:
+files written, and results equal to one call."""
 
 import csv
+import dataclasses
 import json
 import os
+import re
+import subprocess
+import sys
 
 import jax
 import numpy as np
 import pytest
 from helpers import assert_trees_equal
 
-from experiments import train as train_cli
-from jaxrl import driver, plotting
-from jaxrl.agents import dqn, ppo
+from jaxrl import agents, cli, driver, plotting
+from jaxrl.agents import dqn, ppo, registry
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "2048", "--num-envs", "4", "--rollout-length", "64",
         "--num-epochs", "1", "--num-minibatches", "2", "--num-seeds", "2", "--no-progress", "--num-chunks", "3"]
@@ -20,7 +26,7 @@ ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "2048", "--num-envs"
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("run"))
-    out = train_cli.main(ARGS + ["--run-dir", run_dir])
+    out = cli.train_main(ARGS + ["--run-dir", run_dir])
     return run_dir, out
 
 
@@ -61,7 +67,7 @@ def test_dqn_cli_equals_one_vmapped_call(tmp_path):
     args = ["dqn", "--env", "CartPole-v1", "--total-timesteps", "1200", "--steps-per-iteration", "200",
             "--learning-starts", "400", "--buffer-size", "500", "--batch-size", "32", "--target-update-every", "100",
             "--num-seeds", "2", "--no-progress", "--num-chunks", "2", "--run-dir", str(tmp_path)]
-    out = train_cli.main(args)
+    out = cli.train_main(args)
     config = dqn.Config(env="CartPole-v1", total_timesteps=1200, steps_per_iteration=200, learning_starts=400,
                         buffer_size=500, batch_size=32, target_update_every=100)
     reference = jax.jit(jax.vmap(dqn.make_train(config)))(driver.population_keys(0, 2))
@@ -81,7 +87,7 @@ def test_dqn_cli_equals_one_vmapped_call(tmp_path):
 
 def test_cli_evaluates_and_writes_tensorboard_without_changing_training(cli_run, tmp_path):
     _, reference = cli_run
-    out = train_cli.main(ARGS + ["--eval-every", "3", "--tensorboard", "--run-dir", str(tmp_path)])
+    out = cli.train_main(ARGS + ["--eval-every", "3", "--tensorboard", "--run-dir", str(tmp_path)])
     for name, values in reference.metrics.items():
         np.testing.assert_array_equal(out.metrics[name], values, err_msg=name)
     table = plotting.read_metrics(os.path.join(str(tmp_path), "metrics.csv"))
@@ -117,13 +123,13 @@ def test_chunk_size_prefers_divisors():
 )
 def test_cli_errors_name_the_problem(args, message, capsys):
     with pytest.raises(SystemExit) as error:
-        train_cli.main(args)
+        cli.train_main(args)
     assert message in str(error.value) + capsys.readouterr().err
 
 
 def test_parse_retries_cpythons_spurious_ast_recursion_error_once(monkeypatch):
     calls = []
-    real_cli = train_cli.tyro.cli
+    real_cli = cli.tyro.cli
 
     def flaky_cli(*args, **kwargs):
         calls.append(1)
@@ -131,13 +137,98 @@ def test_parse_retries_cpythons_spurious_ast_recursion_error_once(monkeypatch):
             raise SystemError("AST constructor recursion depth mismatch (before=189, after=20)")
         return real_cli(*args, **kwargs)
 
-    monkeypatch.setattr(train_cli.tyro, "cli", flaky_cli)
-    name, config, _ = train_cli.parse(["ppo", "--env", "CartPole-v1", "--num-envs", "2"])
+    monkeypatch.setattr(cli.tyro, "cli", flaky_cli)
+    name, config, _ = cli.parse_train(["ppo", "--env", "CartPole-v1", "--num-envs", "2"])
     assert (name, config.num_envs, len(calls)) == ("ppo", 2, 2)
 
     def broken_cli(*args, **kwargs):
         raise SystemError("something else")
 
-    monkeypatch.setattr(train_cli.tyro, "cli", broken_cli)
+    monkeypatch.setattr(cli.tyro, "cli", broken_cli)
     with pytest.raises(SystemError, match="something else"):
-        train_cli.parse(["ppo"])
+        cli.parse_train(["ppo"])
+
+
+def run_help(argv, capsys, monkeypatch):
+    """The stdout of `jaxrl ARGV --help`, which exits with status 0."""
+    monkeypatch.setenv("COLUMNS", "129")  # tyro lays groups out side by side from 130 columns
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*argv, "--help"])
+    assert exit_.value.code in (0, None)
+    return capsys.readouterr().out
+
+
+def flag_help(text):
+    """{field name: its help text, without the "(default: ...)"} from a tyro help page."""
+    texts, current = {}, None
+    for line in text.splitlines():
+        line = line.strip().strip("│").strip()
+        match = re.match(r"--([a-z][a-z0-9-]*)", line)
+        if match:
+            current = match.group(1).replace("-", "_")
+            parts = re.split(r"\s{2,}", line, maxsplit=1)
+            texts[current] = parts[1] if len(parts) > 1 else ""
+        elif current and line and not line.startswith(("╰", "╭", "─")):
+            texts[current] += " " + line
+        else:
+            current = None
+    return {name: re.sub(r"\s*\(default: .*\)\s*$", "", help).strip() for name, help in texts.items()}
+
+
+@pytest.mark.parametrize("name", agents.names())
+def test_every_flag_has_its_own_help_text(name, capsys, monkeypatch):
+    config_fields = [f.name for f in dataclasses.fields(agents.get(name).Config)]
+    for command, options_cls in [("train", cli.RunOptions), ("sweep", cli.SweepOptions)]:
+        texts = flag_help(run_help([command, name], capsys, monkeypatch))
+        fields = config_fields + [f.name for f in dataclasses.fields(options_cls)]
+        missing = [field for field in fields if not texts.get(field)]
+        assert not missing, f"{command} {name}: flags without help text (add a docstring under the field): {missing}"
+        # A comment above a group of fields is nobody's help text: each field says what it is.
+        config_texts = [texts[field] for field in config_fields]
+        assert len(set(config_texts)) == len(config_texts), config_texts
+    assert texts["grid"].startswith("FIELD=V1,V2,...") and texts["env"].startswith("Environment name")
+
+
+def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch):
+    monkeypatch.setattr(registry, "_REGISTERED", {})  # registrations below end with the test
+    agents.register("tiny-ppo", ppo)
+    overview = run_help([], capsys, monkeypatch)
+    assert overview.startswith("usage: jaxrl {train,sweep} AGENT")
+    assert "  train  Train an agent" in overview and "  sweep  Sweep an agent's hyperparameters" in overview
+    for command in ([], ["train"], ["sweep"]):
+        text = run_help(command, capsys, monkeypatch)
+        for name in ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "tiny-ppo"]:
+            assert re.search(rf"^  {re.escape(name)} +\S", text, re.M), (command, name, text)
+    assert "  ppo       Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347)\n" in overview
+    assert "jaxrl train AGENT --help" in overview
+    # The registered agent is a command-line agent like the built-in ones.
+    name, config, options = cli.parse_train(["tiny-ppo", "--num-envs", "2", "--num-seeds", "3"])
+    assert (name, config, options.num_seeds) == ("tiny-ppo", ppo.Config(num_envs=2), 3)
+    assert "--rollout-length INT" in run_help(["train", "tiny-ppo"], capsys, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [([], "jaxrl needs a command"), (["fit", "ppo"], "unknown command 'fit'; choose one of: train, sweep"),
+     (["train"], "jaxrl train needs an agent"), (["sweep", "ppo2"], "unknown agent 'ppo2'; known agents: ppo, dqn")],
+)
+def test_main_errors_name_the_problem(args, message):
+    with pytest.raises(SystemExit) as error:
+        cli.main(args)
+    assert message in str(error.value)
+
+
+def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):
+    result = subprocess.run([sys.executable, "-m", "experiments.train", "ppo", "--help"], cwd=ROOT, text=True,
+                            capture_output=True, env=dict(os.environ, COLUMNS="129"), timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: python -m experiments.train ppo")
+    assert flag_help(result.stdout)["total_timesteps"].startswith("Env steps of the run")
+    from experiments import sweep as sweep_alias
+
+    monkeypatch.setenv("COLUMNS", "129")
+    with pytest.raises(SystemExit) as exit_:
+        sweep_alias.main(["dqn", "--help"])
+    assert exit_.value.code in (0, None)
+    text = capsys.readouterr().out
+    assert text.startswith("usage: python -m experiments.sweep dqn") and "--target-update-every" in text

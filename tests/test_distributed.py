@@ -116,7 +116,7 @@ CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-e
 def _cli(run_dir, devices, *extra):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return subprocess.Popen([sys.executable, "-m", "experiments.train", *CLI_ARGS, "--run-dir", str(run_dir),
+    return subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *CLI_ARGS, "--run-dir", str(run_dir),
                              *map(str, extra)], cwd=root, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 

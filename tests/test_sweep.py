@@ -11,8 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from experiments import sweep as sweep_cli
-from jaxrl import driver, sweep
+from jaxrl import cli, driver, sweep
 from jaxrl.agents import ppo
 
 CONFIG = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=1024, num_epochs=1,
@@ -54,14 +53,15 @@ def result(train):
 def cli_run(tmp_path_factory):
     run_dir = str(tmp_path_factory.mktemp("sweep"))
     made = []
+    make_ppo_train = ppo.make_train
 
     def make_train(config):
-        made.append(counting(ppo.make_train(config)))
+        made.append(counting(make_ppo_train(config)))
         return made[-1]
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(sweep_cli.AGENTS, "ppo", (ppo.Config, make_train))
-        out = sweep_cli.main(["ppo", *TINY_ARGS, "--grid", "learning_rate=1e-4,3e-4,1e-3", "--num-seeds", "2",
+        patch.setattr(ppo, "make_train", make_train)  # the CLI looks the agent up in the registry: this module
+        out = cli.sweep_main(["ppo", *TINY_ARGS, "--grid", "learning_rate=1e-4,3e-4,1e-3", "--num-seeds", "2",
                               "--num-chunks", "4", "--no-progress", "--run-dir", run_dir])
     return run_dir, out, made
 
@@ -196,13 +196,13 @@ def test_cli_writes_csv_plot_and_config(cli_run, result, capsys):
 
 
 def test_cli_parses_several_grids_and_random_search():
-    name, config, options = sweep_cli.parse(["ppo", *TINY_ARGS, "--grid", "learning_rate=1e-4,1e-3",
+    name, config, options = cli.parse_sweep(["ppo", *TINY_ARGS, "--grid", "learning_rate=1e-4,1e-3",
                                              "--grid", "ent-coef=0,0.01", "--num-seeds", "3"])
     assert name == "ppo" and config == CONFIG and options.num_seeds == 3
-    assert sweep_cli.settings_from_options(options) == sweep.grid(learning_rate=[1e-4, 1e-3], ent_coef=[0.0, 0.01])
-    _, _, options = sweep_cli.parse(["ppo", "--random", "learning_rate=1e-5:1e-2:log", "--random", "vf_coef=0.5,1",
+    assert cli.settings_from_options(options) == sweep.grid(learning_rate=[1e-4, 1e-3], ent_coef=[0.0, 0.01])
+    _, _, options = cli.parse_sweep(["ppo", "--random", "learning_rate=1e-5:1e-2:log", "--random", "vf_coef=0.5,1",
                                      "--num-samples", "4", "--search-seed", "2"])
-    assert sweep_cli.settings_from_options(options) == sweep.random_search(
+    assert cli.settings_from_options(options) == sweep.random_search(
         4, 2, learning_rate=(1e-5, 1e-2, "log"), vf_coef=[0.5, 1.0])
 
 
@@ -221,5 +221,5 @@ def test_cli_parses_several_grids_and_random_search():
 )
 def test_cli_errors_name_the_problem(args, message):
     with pytest.raises(SystemExit) as error:
-        sweep_cli.main(args)
+        cli.sweep_main(args)
     assert message in str(error.value)
