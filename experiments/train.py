@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Literal
 
 import jax
 import numpy as np
@@ -58,6 +58,8 @@ class RunOptions:
     resume: str | None = None
     """Continue the run in this directory from its latest good checkpoint, in place; its agent, config
     and run options come from its config.json (the agent name may be left out)."""
+    on_nonfinite: Literal["stop", "warn"] = "stop"
+    """When a loss or the agent's parameters become NaN or inf: stop (no checkpoint of it), or warn once."""
 
 
 # Each agent: its Config class and make_train. New agents add one line here.
@@ -159,8 +161,9 @@ def main(argv: list[str] | None = None) -> Any:
                                   progress=options.progress, num_chunks=options.num_chunks,
                                   checkpoint_every=options.checkpoint_every,
                                   keep_checkpoints=options.keep_checkpoints, resume=options.resume is not None,
-                                  eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh)
-    except checkpoint.CheckpointError as error:  # nothing to resume, corrupted checkpoints, settings
+                                  eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh,
+                                  on_nonfinite=options.on_nonfinite)
+    except (checkpoint.CheckpointError, driver.NonFiniteError) as error:  # e.g. nothing to resume; NaN
         raise SystemExit(f"error: {error}") from None
     # A resumed run that had already finished runs no iterations; the state holds the last return.
     final = np.asarray(out.metrics["episode_return"])[:, -1] if out.metrics else np.asarray(out.state.episode_return)
@@ -187,7 +190,7 @@ def _resume_settings(name: str, config_cls: type, options: RunOptions, argv: lis
         raise SystemExit(f"error: {run_dir} is a {stored['agent']} run, not {name}")
     extra = [a.partition("=")[0] for a in argv[1:] if a.startswith("-")]
     extra = [a for a in extra if a not in ("--resume", "--progress", "--no-progress", "--tensorboard",
-                                           "--coordinator", "--num-processes", "--process-id")]
+                                           "--coordinator", "--num-processes", "--process-id", "--on-nonfinite")]
     if extra:
         raise SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json; drop "
                          f"{' '.join(extra)}")
