@@ -252,7 +252,8 @@ def run(
                     message += (f"; the run stopped after iteration {end} without saving it, the latest "
                                 f"checkpoint is iteration {saved[-1]}" if saved else "; no checkpoint was saved")
                 raise NonFiniteError(message, iteration, members[0], names)
-            _warn(message + " (on_nonfinite='warn': training goes on; this warning is not repeated)")
+            if jax.process_index() == 0:
+                _warn(message + " (on_nonfinite='warn': training goes on; this warning is not repeated)")
             warned = True
         done = end
         if checkpointer is not None and checkpoint_every > 0 and (

@@ -226,3 +226,22 @@ def test_cli_flag():
     assert options.on_nonfinite == "warn"
     with pytest.raises(SystemExit):
         train_cli.parse(["ppo", "--on-nonfinite", "ignore"])
+
+
+def test_cli_passes_the_flag_and_exits_with_the_error(stopped_run, monkeypatch, tmp_path):
+    run_dir, _ = stopped_run
+    calls = []
+
+    def train_to_dir(name, train, run_dir, **kwargs):
+        calls.append(kwargs)
+        raise driver.NonFiniteError("non-finite values (NaN or inf) at iteration 3 in seed 0", 3, 0, ["total_loss"])
+
+    monkeypatch.setattr(train_cli.driver, "train_to_dir", train_to_dir)
+    with pytest.raises(SystemExit, match=r"^error: non-finite values \(NaN or inf\) at iteration 3 in seed 0$"):
+        train_cli.main(["ppo", "--run-dir", str(tmp_path / "cli"), "--on-nonfinite", "warn"])
+    # --resume takes its settings from config.json, but how to react to NaN may change.
+    with pytest.raises(SystemExit, match="^error: non-finite"):
+        train_cli.main(["--resume", run_dir, "--on-nonfinite", "warn"])
+    with pytest.raises(SystemExit, match="^error: non-finite"):
+        train_cli.main(["--resume", run_dir])
+    assert [(c["on_nonfinite"], c["resume"]) for c in calls] == [("warn", False), ("warn", True), ("stop", True)]
