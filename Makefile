@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests
 
 demo: $(STAMP)
-	$(BIN)/jaxrl train ppo --env CartPole-v1 --total-timesteps 500000 --num-seeds 4 --run-dir runs/demo
+	$(BIN)/jaxrl train ppo --env CartPole-v1 --total-timesteps 500000 --num-seeds 4 --checkpoint-every 50 --run-dir runs/demo
 
 benchmark: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks.throughput

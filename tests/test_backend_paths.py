@@ -10,7 +10,7 @@ from helpers import assert_trees_equal
 
 import jaxrl
 from jaxrl import tricks
-from jaxrl.agents import ppo
+from jaxrl.agents import builder, ppo
 
 CONFIG = ppo.Config(env="CartPole-v1", num_envs=2, rollout_length=8, total_timesteps=64, num_epochs=1,
                     num_minibatches=2)
@@ -86,7 +86,7 @@ def test_paths_train_the_same_params_to_float_tolerance(one_calls):
 def test_params_from_one_path_give_the_same_policy_on_the_other(one_calls):
     # Forward values are the same arithmetic on both paths, so they agree bit for bit.
     params = jax.tree.map(lambda p: p[0], one_calls[True].state.agent_state.params)
-    _, network = ppo.make_agent(CONFIG, ppo.make_env(CONFIG).spec())
+    network = ppo.make_network(builder.make_env(CONFIG).spec(), CONFIG.hidden_sizes, CONFIG.activation, None, None)
     observation = jax.random.normal(jax.random.key(1), (5, 4))
     outputs = {}
     for on in (True, False):

@@ -223,7 +223,7 @@ def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):
                             capture_output=True, env=dict(os.environ, COLUMNS="129"), timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("usage: python -m experiments.train ppo")
-    assert flag_help(result.stdout)["total_timesteps"].startswith("Env steps of the run")
+    assert flag_help(result.stdout)["total_timesteps"].startswith("Environment steps to train for")
     from experiments import sweep as sweep_alias
 
     monkeypatch.setenv("COLUMNS", "129")

@@ -5,22 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import flax.struct
 import jax.numpy as jnp
 
 from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in, is_int
-from jaxrl.types import Array
-
-
-@flax.struct.dataclass
-class HParams:
-    """D4PG's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
-
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
-    exploration_noise: Array
+from jaxrl.agents.ddpg.config import HParams
 
 
 @dataclasses.dataclass(frozen=True)

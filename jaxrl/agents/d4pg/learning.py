@@ -9,18 +9,17 @@ E[Z(s, a)], and Polyak-averages both targets.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import builder
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_step, flat_actor_critic
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, flat_actor_critic
 from jaxrl.agents.ddpg.learning import init_deterministic
 from jaxrl.agents.d4pg.config import Config, HParams
 from jaxrl.agents.d4pg.networks import make_networks
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
-from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
+from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
 
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
@@ -39,23 +38,14 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         next_action = actor.apply(state.target_actor_params, t.next_observation)
         next_logits = critic.apply(state.target_critic_params, t.next_observation, next_action)
 
-        # Actor and critic losses depend on disjoint parameters: one backward pass for both.
-        def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
-            critic_params, actor_params = params
+        def critic_loss(critic_params: Array) -> Array:
             logits = critic.apply(critic_params, t.observation, t.action)
-            critic_loss = jnp.mean(losses.categorical_td_losses(atoms, logits, t.reward, discount, next_logits))
-            frozen_critic = jax.lax.stop_gradient(critic_params)
-            actor_loss, q = losses.deterministic_policy_gradient(
-                lambda a: losses.categorical_mean(atoms, critic.apply(frozen_critic, t.observation, a)),
-                actor.apply(actor_params, t.observation),
-                config.dqda_clipping,
-            )
-            metrics = {"critic_loss": critic_loss, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
-            return critic_loss + actor_loss, metrics
+            return jnp.mean(losses.categorical_td_losses(atoms, logits, t.reward, discount, next_logits))
 
-        (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
-            (state.critic_params, state.actor_params))
-        return deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+        def q_value(critic_params: Array, observation: Array, action: Array) -> Array:
+            return losses.categorical_mean(atoms, critic.apply(critic_params, observation, action))
+
+        return deterministic_update(state, actor, t.observation, critic_loss, q_value, hparams, config.dqda_clipping)
 
     return Agent(init=init, act=deterministic_act(actor), update=update)
 

@@ -107,6 +107,29 @@ def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Arra
     )
 
 
+def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observation: Array,
+                         critic_loss: Callable[[Array], Array], q_value: Callable[[Array, Array, Array], Array],
+                         hparams: Any, dqda_clipping: float | None = None,
+                         update_actor: Array | bool = True) -> tuple[AgentState, Metrics]:
+    """One learner step of a deterministic actor-critic (DDPG, TD3, D4PG): the critic's
+    `critic_loss(critic_params)`, and the actor's deterministic policy gradient (Silver et al.
+    2014) of `q_value(critic_params, observation, action)` with the critic frozen, in one backward
+    pass (the two losses depend on disjoint parameters); then `deterministic_step`."""
+
+    def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
+        critic_params, actor_params = params
+        critic_loss_value = critic_loss(critic_params)
+        frozen_critic = jax.lax.stop_gradient(critic_params)
+        actor_loss, q = losses.deterministic_policy_gradient(
+            lambda a: q_value(frozen_critic, observation, a), actor.apply(actor_params, observation), dqda_clipping)
+        # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
+        metrics = {"critic_loss": critic_loss_value, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
+        return critic_loss_value + actor_loss, metrics
+
+    (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)((state.critic_params, state.actor_params))
+    return deterministic_step(state, critic_grads, actor_grads, hparams, update_actor), metrics
+
+
 def flat_actor_critic(spec: EnvSpec, actor_module: Any, critic_module: Any) -> tuple[networks.FlatNetwork,
                                                                                      networks.FlatNetwork]:
     """The actor mu(s) and the critic Q(s, a) with flat parameter vectors, shaped for `spec`."""
@@ -128,22 +151,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         next_action = actor.apply(state.target_actor_params, t.next_observation)
         next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
         targets = t.reward + hparams.gamma * t.discount * next_q
-
-        # Actor and critic losses depend on disjoint parameters: one backward pass for both.
-        def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
-            critic_params, actor_params = params
-            critic_loss = losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets)
-            frozen_critic = jax.lax.stop_gradient(critic_params)
-            actor_loss, q = losses.deterministic_policy_gradient(
-                lambda a: critic.apply(frozen_critic, t.observation, a), actor.apply(actor_params, t.observation)
-            )
-            # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
-            metrics = {"critic_loss": critic_loss, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
-            return critic_loss + actor_loss, metrics
-
-        (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
-            (state.critic_params, state.actor_params))
-        return deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+        return deterministic_update(
+            state, actor, t.observation,
+            lambda critic_params: losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets),
+            critic.apply, hparams)
 
     return Agent(init=init, act=deterministic_act(actor), update=update)
 

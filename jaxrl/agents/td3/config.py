@@ -8,18 +8,14 @@ import math
 import flax.struct
 
 from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in, is_int
+from jaxrl.agents.ddpg import config as ddpg_config
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """TD3's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(ddpg_config.HParams):
+    """TD3's numeric hyperparameters: DDPG's, and the target policy smoothing noise."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
-    exploration_noise: Array
     target_noise: Array
     target_noise_clip: Array
 

@@ -9,18 +9,16 @@ deterministic policy gradient of the first critic and Polyak-averages both targe
 
 from __future__ import annotations
 
-import jax
-import jax.numpy as jnp
 
 from jaxrl import losses, networks
 from jaxrl.agents import builder
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_step, flat_actor_critic
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, flat_actor_critic
 from jaxrl.agents.ddpg.learning import init_deterministic
 from jaxrl.agents.td3.config import Config, HParams
 from jaxrl.agents.td3.networks import make_networks
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
-from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey
+from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
 
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
@@ -45,23 +43,11 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
         targets = losses.clipped_double_q_targets(t.reward, hparams.gamma * t.discount, next_q)
 
-        # Actor and critic losses depend on disjoint parameters: one backward pass for both. The
-        # actor's gradient is computed every update and applied on every policy_delay-th.
-        def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
-            critic_params, actor_params = params
-            critic_loss = losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets)
-            frozen_critic = jax.lax.stop_gradient(critic_params)
-            actor_loss, q = losses.deterministic_policy_gradient(
-                lambda a: first_q(frozen_critic, t.observation, a), actor.apply(actor_params, t.observation)
-            )
-            metrics = {"critic_loss": critic_loss, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
-            return critic_loss + actor_loss, metrics
-
-        (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)(
-            (state.critic_params, state.actor_params))
-        update_actor = state.num_updates % config.policy_delay == 0
-        state = deterministic_step(state, critic_grads, actor_grads, hparams, update_actor)
-        return state, metrics
+        # The actor's gradient is computed every update and applied on every policy_delay-th.
+        return deterministic_update(
+            state, actor, t.observation,
+            lambda critic_params: losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets),
+            first_q, hparams, update_actor=state.num_updates % config.policy_delay == 0)
 
     return Agent(init=init, act=deterministic_act(actor), update=update)
 
