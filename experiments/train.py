@@ -135,12 +135,6 @@ def main(argv: list[str] | None = None) -> Any:
         raise SystemExit("error: --num-processes and --process-id need --coordinator HOST:PORT of process 0")
     if options.eval_every < 0:
         raise SystemExit(f"error: --eval-every must be >= 0 iterations, got {options.eval_every}")
-    mesh = None
-    if jax.device_count() > 1:  # split the population over every device of every process
-        if options.num_seeds % jax.device_count():
-            raise SystemExit(f"error: --num-seeds {options.num_seeds} must be a multiple of the {jax.device_count()} "
-                             f"devices, so that the population splits evenly over them")
-        mesh = distributed.make_mesh()
     if options.resume is not None:
         config, options = _resume_settings(name, config_cls, options, argv)
     elif options.checkpoint_every < 0:
@@ -149,6 +143,13 @@ def main(argv: list[str] | None = None) -> Any:
         raise SystemExit(f"error: --keep-checkpoints must be >= 1, got {options.keep_checkpoints}")
     elif options.checkpoint_every == 0 and options.keep_checkpoints != RunOptions.keep_checkpoints:
         raise SystemExit("error: --keep-checkpoints needs --checkpoint-every ITERATIONS (checkpoints are off)")
+    # After the resumed run's settings: its --num-seeds comes from its config.json.
+    mesh = None
+    if jax.device_count() > 1:  # split the population over every device of every process
+        if options.num_seeds % jax.device_count():
+            raise SystemExit(f"error: --num-seeds {options.num_seeds} must be a multiple of the {jax.device_count()} "
+                             f"devices, so that the population splits evenly over them")
+        mesh = distributed.make_mesh()
     try:
         train = make_train(config)
     except ValueError as error:  # env/agent mismatch, unknown env

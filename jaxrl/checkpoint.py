@@ -16,6 +16,12 @@ saving leaves a temporary directory that is never listed as a step. On top of th
 CRC32 is recorded at save time and checked at restore, so a finished step whose files were later
 truncated, deleted or altered is reported as corrupted (naming the step directory and the leaf)
 instead of restored with wrong numbers; `restore_latest` then falls back to the previous step.
+
+In a multi-process `jax.distributed` run every process calls the same methods at the same
+points: each writes and reads the shards of its own devices (the target's shardings say which),
+process 0 alone renames and deletes directories, and a step that any process cannot read is
+skipped by all of them, so they never resume from different steps. Checksums are recorded only
+for arrays one process holds whole, so a sharded population's leaves are not checksummed there.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
+from jax.experimental import multihost_utils
 
 from jaxrl.types import PyTree
 
@@ -112,8 +120,11 @@ class Checkpointer:
     def remove_partial_saves(self) -> list[str]:
         """Deletes the leftover temporary directories (never a finished step); returns them."""
         partial = self.partial_saves()
-        for path in partial:
-            shutil.rmtree(path)
+        _sync_processes("jaxrl.checkpoint.remove_partial_saves.listed")  # all listed before any deletes
+        if jax.process_index() == 0:
+            for path in partial:
+                shutil.rmtree(path)
+        _sync_processes("jaxrl.checkpoint.remove_partial_saves.removed")
         return partial
 
     def quarantine(self, step: int) -> str:
@@ -125,7 +136,10 @@ class Checkpointer:
         while os.path.exists(target):
             n += 1
             target = f"{source}{_CORRUPT_SUFFIX}{n}"
-        os.rename(source, target)
+        _sync_processes("jaxrl.checkpoint.quarantine.named")  # all chose the name before it is taken
+        if jax.process_index() == 0:
+            os.rename(source, target)
+        _sync_processes("jaxrl.checkpoint.quarantine.renamed")
         self._manager.reload()
         return target
 
@@ -206,20 +220,36 @@ class Checkpointer:
         stored_target = {
             f"{i:05d}": _storage_struct(x, impl) for i, (x, impl) in enumerate(zip(abstract, impls))
         }
+        # Through the item's handler rather than the manager: the manager's restore ends at a
+        # barrier that a process whose read failed would never reach, leaving the others waiting.
+        handler = ocp.StandardCheckpointHandler()
+        local_error = None
         try:
-            arrays = self._manager.restore(
-                step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(stored_target)}))[_STATE]
+            arrays = handler.restore(epath.Path(where) / _STATE, args=ocp.args.StandardRestore(stored_target))
         except Exception as error:
             _silence_unretrieved_read_errors()
-            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
-                                  f"({type(error).__name__}: {_first_line(error)})") from error
+            local_error = CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
+                                          f"({type(error).__name__}: {_first_line(error)})")
+            local_error.__cause__ = error
+        else:
+            for i, (name, entry) in enumerate(zip(names, record["leaves"])):
+                value = arrays[f"{i:05d}"]
+                checked = entry["crc32"] is not None and getattr(value, "is_fully_addressable", True)
+                if checked and _crc32(np.asarray(value)) != entry["crc32"]:
+                    local_error = CheckpointError(f"checkpoint {where} is corrupted: leaf {name} does not match "
+                                                  f"the checksum recorded when it was saved")
+                    break
+        finally:
+            handler.close()
+        failed = _failed_processes(local_error is not None)
+        if local_error is not None:
+            raise local_error
+        if failed:
+            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: process(es) {failed} of this "
+                                  f"run cannot read it")
         leaves = []
-        for i, (name, x, impl, entry) in enumerate(zip(names, abstract, impls, record["leaves"])):
+        for i, (x, impl) in enumerate(zip(abstract, impls)):
             value = arrays[f"{i:05d}"]
-            checked = entry["crc32"] is not None and getattr(value, "is_fully_addressable", True)
-            if checked and _crc32(np.asarray(value)) != entry["crc32"]:
-                raise CheckpointError(f"checkpoint {where} is corrupted: leaf {name} does not match the "
-                                      f"checksum recorded when it was saved")
             if impl:
                 value = jax.random.wrap_key_data(value, impl=impl)
             elif getattr(x, "weak_type", False):
@@ -274,13 +304,31 @@ class Checkpointer:
                                         f"wanted {impl}")
 
 
+def _sync_processes(name: str) -> None:
+    """A barrier across the processes of a multi-process run (nothing in a single process)."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
+def _failed_processes(failed_here: bool) -> list[int]:
+    """The processes for which `failed_here` is true, the same list on every process."""
+    if jax.process_count() == 1:
+        return [0] if failed_here else []
+    flags = multihost_utils.process_allgather(np.asarray([failed_here], np.int32))
+    return [int(i) for i in np.flatnonzero(np.reshape(flags, (-1,)))]
+
+
 def _storage_struct(x: Any, impl: str | None) -> jax.ShapeDtypeStruct:
-    """How a target leaf is stored: key leaves as their key data, with a sharding to restore to."""
+    """How a target leaf is stored: key leaves as their key data, with a sharding to restore to.
+
+    A key leaf's sharding splits its key data the same way (the trailing key-data axis is not
+    split), which `eval_shape(key_data)` would drop. A leaf without one goes whole to this
+    process's first device: `jax.devices()[0]` belongs to process 0 in a multi-process run."""
+    sharding = getattr(x, "sharding", None)
     if impl:
         x = jax.eval_shape(jax.random.key_data, x)
-    sharding = getattr(x, "sharding", None)
     if sharding is None:
-        sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
 
 
