@@ -23,10 +23,14 @@ from jaxrl import checkpoint, distributed, driver
 from jaxrl.agents import ppo
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(out, devices, *extra, timeout=300):
-    return subprocess.Popen([sys.executable, WORKER, str(out), str(devices), *map(str, extra)],
+    # The worker script's own directory is tests/: put this checkout's jaxrl first on its path,
+    # ahead of whichever checkout is installed (editable) into the environment.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, WORKER, str(out), str(devices), *map(str, extra)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -122,9 +126,8 @@ CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-e
 def _cli(run_dir, devices, *extra, resume=False, chunk_sleep=0.0):
     env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu",
                **{driver.DEBUG_CHUNK_SLEEP_ENV: str(chunk_sleep)})
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     args = ["--resume", str(run_dir), "--no-progress"] if resume else [*CLI_ARGS, "--run-dir", str(run_dir)]
-    return subprocess.Popen([sys.executable, "-m", "experiments.train", *args, *map(str, extra)], cwd=root, env=env,
+    return subprocess.Popen([sys.executable, "-m", "experiments.train", *args, *map(str, extra)], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
