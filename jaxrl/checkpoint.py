@@ -20,8 +20,8 @@ instead of restored with wrong numbers; `restore_latest` then falls back to the 
 In a multi-process `jax.distributed` run every process calls the same methods at the same
 points: each writes and reads the shards of its own devices (the target's shardings say which),
 process 0 alone renames and deletes directories, and a step that any process cannot read is
-skipped by all of them, so they never resume from different steps. Checksums are recorded only
-for arrays one process holds whole, so a sharded population's leaves are not checksummed there.
+skipped by all of them, so they never resume from different steps. An array that no process
+holds whole gets a checksum per region held by a device, verified by whichever process holds it.
 """
 
 from __future__ import annotations
@@ -154,6 +154,7 @@ class Checkpointer:
         names, leaves, _ = _leaf_names(state)
         impls = [str(jax.random.key_impl(x)) if _is_key(x) else None for x in leaves]
         stored = [jax.random.key_data(x) if impl else x for x, impl in zip(leaves, impls)]
+        shard_crcs = _shard_checksums(stored)
         record = {
             "format": FORMAT_VERSION,
             "step": int(step),
@@ -165,10 +166,11 @@ class Checkpointer:
                     "dtype": str(x.dtype),
                     "key_impl": impl,
                     "weak_type": bool(getattr(x, "weak_type", False)),
-                    # Only where this process holds the whole array (multi-host shards: None).
+                    # Where this process holds the whole array; else one per region a device holds.
                     "crc32": _crc32(np.asarray(s)) if getattr(s, "is_fully_addressable", True) else None,
+                    **({} if regions is None else {"shard_crc32": regions}),
                 }
-                for name, x, s, impl in zip(names, leaves, stored, impls)
+                for name, x, s, impl, regions in zip(names, leaves, stored, impls, shard_crcs)
             ],
         }
         arrays = {f"{i:05d}": s for i, s in enumerate(stored)}
@@ -233,11 +235,10 @@ class Checkpointer:
             local_error.__cause__ = error
         else:
             for i, (name, entry) in enumerate(zip(names, record["leaves"])):
-                value = arrays[f"{i:05d}"]
-                checked = entry["crc32"] is not None and getattr(value, "is_fully_addressable", True)
-                if checked and _crc32(np.asarray(value)) != entry["crc32"]:
-                    local_error = CheckpointError(f"checkpoint {where} is corrupted: leaf {name} does not match "
-                                                  f"the checksum recorded when it was saved")
+                damaged = _damaged_part(arrays[f"{i:05d}"], entry)
+                if damaged is not None:
+                    local_error = CheckpointError(f"checkpoint {where} is corrupted: leaf {name}{damaged} does not "
+                                                  f"match the checksum recorded when it was saved")
                     break
         finally:
             handler.close()
@@ -246,7 +247,7 @@ class Checkpointer:
             raise local_error
         if failed:
             raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: process(es) {failed} of this "
-                                  f"run cannot read it")
+                                  f"run could not read it intact")
         leaves = []
         for i, (x, impl) in enumerate(zip(abstract, impls)):
             value = arrays[f"{i:05d}"]
@@ -302,6 +303,51 @@ class Checkpointer:
             if entry["key_impl"] != impl:
                 raise StructureMismatch(f"checkpoint {where}: leaf {entry['path']} holds {entry['key_impl']} keys, "
                                         f"wanted {impl}")
+
+
+def _region(index: tuple[slice, ...], shape: tuple[int, ...]) -> str:
+    """A shard's part of its array as "start:stop" per axis (its key among a leaf's checksums)."""
+    return ",".join("{}:{}".format(*s.indices(n)[:2]) for s, n in zip(index, shape))
+
+
+def _shard_checksums(stored: list[Any]) -> list[dict[str, int] | None]:
+    """For each array that no process holds whole (shards of a multi-process run), the CRC32 of
+    every region a device holds, {region: crc}; None for the others. Each region's checksum is
+    taken by the process holding its first replica and gathered to all, in one collective."""
+    slots, local = [], []
+    for i, x in enumerate(stored):
+        if getattr(x, "is_fully_addressable", True):
+            continue
+        own = {_region(shard.index, x.shape): _crc32(np.asarray(shard.data))
+               for shard in x.addressable_shards if shard.replica_id == 0}
+        for region in sorted({_region(index, x.shape) for index in x.sharding.devices_indices_map(x.shape).values()}):
+            slots.append((i, region))
+            local.append(own.get(region, 0))
+    result: list[dict[str, int] | None] = [None] * len(stored)
+    if slots:
+        gathered = np.reshape(multihost_utils.process_allgather(np.asarray(local, np.uint32)), (-1, len(local)))
+        for (i, region), crc in zip(slots, gathered.max(axis=0)):  # one process holds each, the others send 0
+            result[i] = {**(result[i] or {}), region: int(crc)}
+    return result
+
+
+def _damaged_part(value: jax.Array, entry: dict) -> str | None:
+    """None if every checksum in `entry` that this process can verify matches `value`; else ""
+    (the whole array) or " region R" (the shard that differs). A recorded region is verified by
+    any process holding a shard that contains it, whatever the layout it was restored to."""
+    if entry["crc32"] is not None and getattr(value, "is_fully_addressable", True):
+        return None if _crc32(np.asarray(value)) == entry["crc32"] else ""
+    for region, crc in entry.get("shard_crc32", {}).items():
+        bounds = [tuple(map(int, axis.split(":"))) for axis in region.split(",")] if region else []
+        for shard in value.addressable_shards:
+            starts = [s.indices(n)[0] for s, n in zip(shard.index, value.shape)]
+            stops = [s.indices(n)[1] for s, n in zip(shard.index, value.shape)]
+            if all(a <= lo and hi <= b for (lo, hi), a, b in zip(bounds, starts, stops)):
+                part = np.asarray(shard.data)[tuple(slice(lo - a, hi - a) for (lo, hi), a in zip(bounds, starts))]
+                if _crc32(part) != crc:
+                    return f" region [{region}]"
+                break
+    return None
 
 
 def _sync_processes(name: str) -> None:

@@ -7,6 +7,7 @@ joined on loopback through `jax.distributed` (gloo collectives), against the one
 The command line runs both ways too, and a two-process run killed after a checkpoint resumes.
 """
 
+import json
 import os
 import signal
 import socket
@@ -178,7 +179,14 @@ def test_two_processes_killed_after_a_checkpoint_resume_to_the_uninterrupted_fil
     train = ppo.make_train(ppo.Config(env="CartPole-v1", total_timesteps=1024, num_envs=4, rollout_length=32,
                                       num_epochs=1, num_minibatches=2))
     target = jax.eval_shape(jax.vmap(train.init, in_axes=(0, None)), driver.population_keys(0, 4), None)
-    final = checkpoints.restore(target, 8)[0]
+    final = checkpoints.restore(target, 8)[0]  # verifies the checksums of the 4 members' shards of every leaf
     assert_trees_equal(final, checkpoint.Checkpointer(str(tmp_path / "one" / "checkpoints"), read_only=True)
                        .restore(target, 8)[0])
     assert int(final.iteration[0]) == 8
+    record_path = run_dir / "checkpoints" / "8" / "record" / "metadata"
+    record = json.loads(record_path.read_text())
+    assert all(len(leaf["shard_crc32"]) == 4 for leaf in record["leaves"])
+    next(leaf for leaf in record["leaves"] if leaf["path"] == ".iteration")["shard_crc32"]["2:3"] ^= 1
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(checkpoint.CheckpointError, match=r"leaf .iteration region \[2:3\] does not match the checksum"):
+        checkpoints.restore(target, 8)
