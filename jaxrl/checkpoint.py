@@ -16,6 +16,12 @@ saving leaves a temporary directory that is never listed as a step. On top of th
 CRC32 is recorded at save time and checked at restore, so a finished step whose files were later
 truncated, deleted or altered is reported as corrupted (naming the step directory and the leaf)
 instead of restored with wrong numbers; `restore_latest` then falls back to the previous step.
+
+In a multi-process `jax.distributed` run every process calls the same methods at the same
+points: each writes and reads the shards of its own devices (the target's shardings say which),
+process 0 alone renames and deletes directories, and a step that any process cannot read is
+skipped by all of them, so they never resume from different steps. An array that no process
+holds whole gets a checksum per region held by a device, verified by whichever process holds it.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
+from jax.experimental import multihost_utils
 
 from jaxrl.types import PyTree
 
@@ -112,8 +120,11 @@ class Checkpointer:
     def remove_partial_saves(self) -> list[str]:
         """Deletes the leftover temporary directories (never a finished step); returns them."""
         partial = self.partial_saves()
-        for path in partial:
-            shutil.rmtree(path)
+        _sync_processes("jaxrl.checkpoint.remove_partial_saves.listed")  # all listed before any deletes
+        if jax.process_index() == 0:
+            for path in partial:
+                shutil.rmtree(path)
+        _sync_processes("jaxrl.checkpoint.remove_partial_saves.removed")
         return partial
 
     def quarantine(self, step: int) -> str:
@@ -125,7 +136,10 @@ class Checkpointer:
         while os.path.exists(target):
             n += 1
             target = f"{source}{_CORRUPT_SUFFIX}{n}"
-        os.rename(source, target)
+        _sync_processes("jaxrl.checkpoint.quarantine.named")  # all chose the name before it is taken
+        if jax.process_index() == 0:
+            os.rename(source, target)
+        _sync_processes("jaxrl.checkpoint.quarantine.renamed")
         self._manager.reload()
         return target
 
@@ -140,6 +154,7 @@ class Checkpointer:
         names, leaves, _ = _leaf_names(state)
         impls = [str(jax.random.key_impl(x)) if _is_key(x) else None for x in leaves]
         stored = [jax.random.key_data(x) if impl else x for x, impl in zip(leaves, impls)]
+        shard_crcs = _shard_checksums(stored)
         record = {
             "format": FORMAT_VERSION,
             "step": int(step),
@@ -151,10 +166,11 @@ class Checkpointer:
                     "dtype": str(x.dtype),
                     "key_impl": impl,
                     "weak_type": bool(getattr(x, "weak_type", False)),
-                    # Only where this process holds the whole array (multi-host shards: None).
+                    # Where this process holds the whole array; else one per region a device holds.
                     "crc32": _crc32(np.asarray(s)) if getattr(s, "is_fully_addressable", True) else None,
+                    **({} if regions is None else {"shard_crc32": regions}),
                 }
-                for name, x, s, impl in zip(names, leaves, stored, impls)
+                for name, x, s, impl, regions in zip(names, leaves, stored, impls, shard_crcs)
             ],
         }
         arrays = {f"{i:05d}": s for i, s in enumerate(stored)}
@@ -206,20 +222,35 @@ class Checkpointer:
         stored_target = {
             f"{i:05d}": _storage_struct(x, impl) for i, (x, impl) in enumerate(zip(abstract, impls))
         }
+        # Through the item's handler rather than the manager: the manager's restore ends at a
+        # barrier that a process whose read failed would never reach, leaving the others waiting.
+        handler = ocp.StandardCheckpointHandler()
+        local_error = None
         try:
-            arrays = self._manager.restore(
-                step, args=ocp.args.Composite(**{_STATE: ocp.args.StandardRestore(stored_target)}))[_STATE]
+            arrays = handler.restore(epath.Path(where) / _STATE, args=ocp.args.StandardRestore(stored_target))
         except Exception as error:
             _silence_unretrieved_read_errors()
-            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
-                                  f"({type(error).__name__}: {_first_line(error)})") from error
+            local_error = CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
+                                          f"({type(error).__name__}: {_first_line(error)})")
+            local_error.__cause__ = error
+        else:
+            for i, (name, entry) in enumerate(zip(names, record["leaves"])):
+                damaged = _damaged_part(arrays[f"{i:05d}"], entry)
+                if damaged is not None:
+                    local_error = CheckpointError(f"checkpoint {where} is corrupted: leaf {name}{damaged} does not "
+                                                  f"match the checksum recorded when it was saved")
+                    break
+        finally:
+            handler.close()
+        failed = _failed_processes(local_error is not None)
+        if local_error is not None:
+            raise local_error
+        if failed:
+            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: process(es) {failed} of this "
+                                  f"run could not read it intact")
         leaves = []
-        for i, (name, x, impl, entry) in enumerate(zip(names, abstract, impls, record["leaves"])):
+        for i, (x, impl) in enumerate(zip(abstract, impls)):
             value = arrays[f"{i:05d}"]
-            checked = entry["crc32"] is not None and getattr(value, "is_fully_addressable", True)
-            if checked and _crc32(np.asarray(value)) != entry["crc32"]:
-                raise CheckpointError(f"checkpoint {where} is corrupted: leaf {name} does not match the "
-                                      f"checksum recorded when it was saved")
             if impl:
                 value = jax.random.wrap_key_data(value, impl=impl)
             elif getattr(x, "weak_type", False):
@@ -274,13 +305,76 @@ class Checkpointer:
                                         f"wanted {impl}")
 
 
+def _region(index: tuple[slice, ...], shape: tuple[int, ...]) -> str:
+    """A shard's part of its array as "start:stop" per axis (its key among a leaf's checksums)."""
+    return ",".join("{}:{}".format(*s.indices(n)[:2]) for s, n in zip(index, shape))
+
+
+def _shard_checksums(stored: list[Any]) -> list[dict[str, int] | None]:
+    """For each array that no process holds whole (shards of a multi-process run), the CRC32 of
+    every region a device holds, {region: crc}; None for the others. Each region's checksum is
+    taken by the process holding its first replica and gathered to all, in one collective."""
+    slots, local = [], []
+    for i, x in enumerate(stored):
+        if getattr(x, "is_fully_addressable", True):
+            continue
+        own = {_region(shard.index, x.shape): _crc32(np.asarray(shard.data))
+               for shard in x.addressable_shards if shard.replica_id == 0}
+        for region in sorted({_region(index, x.shape) for index in x.sharding.devices_indices_map(x.shape).values()}):
+            slots.append((i, region))
+            local.append(own.get(region, 0))
+    result: list[dict[str, int] | None] = [None] * len(stored)
+    if slots:
+        gathered = np.reshape(multihost_utils.process_allgather(np.asarray(local, np.uint32)), (-1, len(local)))
+        for (i, region), crc in zip(slots, gathered.max(axis=0)):  # one process holds each, the others send 0
+            result[i] = {**(result[i] or {}), region: int(crc)}
+    return result
+
+
+def _damaged_part(value: jax.Array, entry: dict) -> str | None:
+    """None if every checksum in `entry` that this process can verify matches `value`; else ""
+    (the whole array) or " region R" (the shard that differs). A recorded region is verified by
+    any process holding a shard that contains it, whatever the layout it was restored to."""
+    if entry["crc32"] is not None and getattr(value, "is_fully_addressable", True):
+        return None if _crc32(np.asarray(value)) == entry["crc32"] else ""
+    for region, crc in entry.get("shard_crc32", {}).items():
+        bounds = [tuple(map(int, axis.split(":"))) for axis in region.split(",")] if region else []
+        for shard in value.addressable_shards:
+            starts = [s.indices(n)[0] for s, n in zip(shard.index, value.shape)]
+            stops = [s.indices(n)[1] for s, n in zip(shard.index, value.shape)]
+            if all(a <= lo and hi <= b for (lo, hi), a, b in zip(bounds, starts, stops)):
+                part = np.asarray(shard.data)[tuple(slice(lo - a, hi - a) for (lo, hi), a in zip(bounds, starts))]
+                if _crc32(part) != crc:
+                    return f" region [{region}]"
+                break
+    return None
+
+
+def _sync_processes(name: str) -> None:
+    """A barrier across the processes of a multi-process run (nothing in a single process)."""
+    if jax.process_count() > 1:
+        multihost_utils.sync_global_devices(name)
+
+
+def _failed_processes(failed_here: bool) -> list[int]:
+    """The processes for which `failed_here` is true, the same list on every process."""
+    if jax.process_count() == 1:
+        return [0] if failed_here else []
+    flags = multihost_utils.process_allgather(np.asarray([failed_here], np.int32))
+    return [int(i) for i in np.flatnonzero(np.reshape(flags, (-1,)))]
+
+
 def _storage_struct(x: Any, impl: str | None) -> jax.ShapeDtypeStruct:
-    """How a target leaf is stored: key leaves as their key data, with a sharding to restore to."""
+    """How a target leaf is stored: key leaves as their key data, with a sharding to restore to.
+
+    A key leaf's sharding splits its key data the same way (the trailing key-data axis is not
+    split), which `eval_shape(key_data)` would drop. A leaf without one goes whole to this
+    process's first device: `jax.devices()[0]` belongs to process 0 in a multi-process run."""
+    sharding = getattr(x, "sharding", None)
     if impl:
         x = jax.eval_shape(jax.random.key_data, x)
-    sharding = getattr(x, "sharding", None)
     if sharding is None:
-        sharding = jax.sharding.SingleDeviceSharding(jax.devices()[0])
+        sharding = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
 
 

@@ -319,10 +319,11 @@ def config_from_json(config_cls: type, data: dict) -> Any:
     return config
 
 
-def truncate_metrics(csv_path: str, iteration: int, num_members: int) -> None:
+def truncate_metrics(csv_path: str, iteration: int, num_members: int, *, check_only: bool = False) -> None:
     """Cuts `metrics.csv` back to its rows of iterations <= `iteration` (rows written after the
     checkpoint a run resumes from would otherwise appear twice). Chunks end at checkpoints and
-    are written whole, so those rows are a prefix of the file; anything else is an error."""
+    are written whole, so those rows are a prefix of the file; anything else is an error.
+    `check_only` raises that error but leaves the file alone (the processes that do not write it)."""
     if not os.path.isfile(csv_path):
         raise checkpoint.CheckpointError(f"cannot resume: {csv_path} is missing")
     with open(csv_path, "rb") as f:
@@ -338,7 +339,8 @@ def truncate_metrics(csv_path: str, iteration: int, num_members: int) -> None:
         raise checkpoint.CheckpointError(
             f"cannot resume: {csv_path} holds {kept_rows} rows up to iteration {iteration}, expected "
             f"{iteration * num_members} ({num_members} per iteration)")
-    os.truncate(csv_path, keep)
+    if not check_only:
+        os.truncate(csv_path, keep)
 
 
 def train_to_dir(
@@ -439,7 +441,7 @@ def train_to_dir(
                 abstract_state, on_skip=lambda bad, error: _warn(f"skipping checkpoint {bad}: {error}"))
             for bad in [s for s in checkpointer.steps() if s > step]:
                 _warn(f"moved the unusable checkpoint {bad} to {checkpointer.quarantine(bad)}")
-            truncate_metrics(csv_path, step, num_seeds)
+            truncate_metrics(csv_path, step, num_seeds, check_only=not writer)
             return step, state
 
     total = train.num_iterations * train.steps_per_iteration

@@ -4,23 +4,34 @@ Each configuration runs in a subprocess (tests/distributed_worker.py), since the
 devices is fixed when JAX starts: one process with 4 devices (population sharded, and one run's
 env batch sharded, against the same programs unsharded), and two processes with 2 devices each
 joined on loopback through `jax.distributed` (gloo collectives), against the one-process run.
+The command line runs both ways too, and a two-process run killed after a checkpoint resumes.
 """
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
+import jax
 import numpy as np
 import pytest
+from helpers import assert_trees_equal
 
-from jaxrl import distributed
+from jaxrl import checkpoint, distributed, driver
+from jaxrl.agents import ppo
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _run(out, devices, *extra, timeout=300):
-    return subprocess.Popen([sys.executable, WORKER, str(out), str(devices), *map(str, extra)],
+    # The worker script's own directory is tests/: put this checkout's jaxrl first on its path,
+    # ahead of whichever checkout is installed (editable) into the environment.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])))
+    return subprocess.Popen([sys.executable, WORKER, str(out), str(devices), *map(str, extra)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -113,21 +124,24 @@ CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-e
             "--num-epochs", "1", "--num-minibatches", "2", "--num-seeds", "4", "--no-progress", "--num-chunks", "2"]
 
 
-def _cli(run_dir, devices, *extra):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *CLI_ARGS, "--run-dir", str(run_dir),
-                             *map(str, extra)], cwd=root, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+def _cli(run_dir, devices, *extra, resume=False, chunk_sleep=0.0):
+    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu",
+               **{driver.DEBUG_CHUNK_SLEEP_ENV: str(chunk_sleep)})
+    args = ["--resume", str(run_dir), "--no-progress"] if resume else [*CLI_ARGS, "--run-dir", str(run_dir)]
+    return subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *args, *map(str, extra)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _two_process_cli(run_dir, *extra, **kwargs):
+    with socket.socket() as s:  # a free port for the coordinator
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return [_cli(run_dir, 2, "--coordinator", f"127.0.0.1:{port}", "--num-processes", 2, "--process-id", i, *extra,
+                 **kwargs) for i in range(2)]
 
 
 def test_cli_across_two_processes_writes_the_one_process_metrics(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    procs = [_cli(tmp_path / "one", 4)]
-    procs += [_cli(tmp_path / "two", 2, "--coordinator", f"127.0.0.1:{port}", "--num-processes", 2,
-                   "--process-id", i) for i in range(2)]
+    procs = [_cli(tmp_path / "one", 4), *_two_process_cli(tmp_path / "two")]
     for proc in procs:
         _wait(proc)
     with open(tmp_path / "one" / "metrics.csv") as f:
@@ -136,3 +150,43 @@ def test_cli_across_two_processes_writes_the_one_process_metrics(tmp_path):
         two = f.read()
     assert one.count("\n") == 1 + 4 * 8
     assert two == one
+
+
+def test_two_processes_killed_after_a_checkpoint_resume_to_the_uninterrupted_files_and_state(tmp_path):
+    """Both processes SIGKILLed with rows past checkpoint 4 in metrics.csv, both restarted with
+    --resume: the files and final state are those of an uninterrupted one-process run."""
+    every = ["--checkpoint-every", 4, "--num-chunks", 4]  # 8 iterations: chunks of 2, checkpoints at 4 and 8
+    reference = _cli(tmp_path / "one", 4, *every)
+    run_dir, csv = tmp_path / "two", tmp_path / "two" / "metrics.csv"
+    procs = _two_process_cli(run_dir, *every, chunk_sleep=1.0)  # sleeps after each chunk: the kill lands mid-run
+    deadline = time.monotonic() + 300
+    try:
+        while not ((run_dir / "checkpoints" / "4").is_dir() and csv.is_file() and csv.read_text().count("\n") > 24):
+            assert all(p.poll() is None for p in procs), "the run ended before it could be killed"
+            assert time.monotonic() < deadline, "no checkpoint within 300 s"
+            time.sleep(0.01)
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+        for proc in procs:
+            proc.communicate(timeout=60)
+    checkpoints = checkpoint.Checkpointer(str(run_dir / "checkpoints"), read_only=True)
+    assert checkpoints.steps() == [4]  # and metrics.csv has rows of iterations 5 and 6, cut on resume
+    for proc in _two_process_cli(run_dir, resume=True):
+        _wait(proc)
+    _wait(reference)
+    assert (run_dir / "metrics.csv").read_bytes() == (tmp_path / "one" / "metrics.csv").read_bytes()
+    train = ppo.make_train(ppo.Config(env="CartPole-v1", total_timesteps=1024, num_envs=4, rollout_length=32,
+                                      num_epochs=1, num_minibatches=2))
+    target = jax.eval_shape(jax.vmap(train.init, in_axes=(0, None)), driver.population_keys(0, 4), None)
+    final = checkpoints.restore(target, 8)[0]  # verifies the checksums of the 4 members' shards of every leaf
+    assert_trees_equal(final, checkpoint.Checkpointer(str(tmp_path / "one" / "checkpoints"), read_only=True)
+                       .restore(target, 8)[0])
+    assert int(final.iteration[0]) == 8
+    record_path = run_dir / "checkpoints" / "8" / "record" / "metadata"
+    record = json.loads(record_path.read_text())
+    assert all(len(leaf["shard_crc32"]) == 4 for leaf in record["leaves"])
+    next(leaf for leaf in record["leaves"] if leaf["path"] == ".iteration")["shard_crc32"]["2:3"] ^= 1
+    record_path.write_text(json.dumps(record))
+    with pytest.raises(checkpoint.CheckpointError, match=r"leaf .iteration region \[2:3\] does not match the checksum"):
+        checkpoints.restore(target, 8)
