@@ -67,7 +67,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             env_steps: Array | None = None):
         policy = actor.apply(state.actor_params, observation)
         if eval:
-            return jnp.tanh(policy.distribution.mean()), {}
+            return policy.greedy_action(), {}
         return policy.sample(seed=key), {}
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
