@@ -152,7 +152,7 @@ def test_tanh_gaussian_log_probs_are_exact_and_stay_finite_when_saturated():
     assert np.all(np.abs(action) < 1.0)
     # Change of variables: log N(x; mu, sigma) - log(1 - tanh(x)^2), x = atanh(a).
     x = np.arctanh(np.asarray(action, np.float64))
-    mean, std = np.asarray(policy.distribution.mean()), np.asarray(policy.distribution.stddev())
+    mean, std = np.asarray(policy.mean), np.exp(np.asarray(policy.log_std))
     expected = np.sum(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * np.log(2 * np.pi)
                       - np.log(1 - np.tanh(x) ** 2), -1)
     np.testing.assert_allclose(log_prob, expected, rtol=1e-3)

@@ -134,3 +134,170 @@ def test_dense_weight_gradient_is_a_row_major_matmul():
     dots = [line for line in hlo.splitlines() if " dot(" in line and "f32[65,64]" in line.split("=", 1)[1][:20]]
     assert dots, "no [in + 1, out] weight-gradient matmul in the compiled program"
     assert all("lhs_contracting_dims={1}" in line and "rhs_contracting_dims={0}" in line for line in dots), dots
+
+
+# --- policy heads: greedy action, log-probability and entropy against hand computations ---------
+#
+# Each head gets fixed parameters on identity-like features, so its distribution's parameters are
+# known numbers; expected values come from the textbook formulas in numpy, not from distrax.
+
+_LOG_2PI = np.log(2.0 * np.pi)
+
+
+def _head_params(kernel, bias, log_std=None):
+    params = {"Dense_0": {"kernel": np.asarray(kernel, np.float32), "bias": np.asarray(bias, np.float32)}}
+    if log_std is not None:
+        params["log_std"] = np.asarray(log_std, np.float32)
+    return {"params": params}
+
+
+def test_categorical_head_greedy_log_prob_and_entropy_by_hand():
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+
+    head = networks.CategoricalHead(3)
+    # Row 0 has logits [0, log 2, 0] + 0.5 -> p = [1/4, 1/2, 1/4]; row 1 has [log 3, 0, 0] + 0.5
+    # -> p = [3/5, 1/5, 1/5]. The common 0.5 shows the logits are normalised.
+    variables = _head_params([[0.0, np.log(2.0), 0.0], [np.log(3.0), 0.0, 0.0]], [0.5, 0.5, 0.5])
+    policy = head.apply(variables, jnp.eye(2))
+    assert isinstance(policy, networks.CategoricalPolicy)
+    np.testing.assert_array_equal(policy.greedy_action(), [1, 0])
+    assert policy.greedy_action().dtype == jnp.int32
+    np.testing.assert_allclose(policy.log_prob(jnp.array([0, 2])), [np.log(1 / 4), np.log(1 / 5)], rtol=1e-6)
+    want_entropy = [1.5 * np.log(2.0), -(0.6 * np.log(0.6) + 0.4 * np.log(0.2))]
+    np.testing.assert_allclose(policy.entropy(), want_entropy, rtol=1e-6)
+    # Samples follow p, and sample_and_log_prob pairs each with its own log-probability.
+    actions, log_probs = policy.sample_and_log_prob(jax.random.key(0))
+    np.testing.assert_allclose(log_probs, policy.log_prob(actions), rtol=1e-6)
+    many = jax.vmap(policy.sample)(jax.random.split(jax.random.key(1), 20_000))
+    np.testing.assert_allclose(np.mean(many[:, 0][:, None] == np.arange(3), 0), [0.25, 0.5, 0.25], atol=0.015)
+    np.testing.assert_allclose(np.mean(many[:, 1][:, None] == np.arange(3), 0), [0.6, 0.2, 0.2], atol=0.015)
+
+
+# Features x = [[1, 0], [0, 1], [2, 1]] through kernel K and bias b give the means; log std
+# [log 0.5, log 2] (std 0.5 and 2) sums to 0, so the Gaussian's entropy is 2 (1 + log 2 pi) / 2.
+_FEATURES = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]], np.float32)
+_KERNEL = np.array([[0.5, -2.0], [0.25, 1.0]], np.float32)
+_BIAS = np.array([0.1, -0.2], np.float32)
+_STD = np.array([0.5, 2.0])
+_MEAN = _FEATURES.astype(np.float64) @ _KERNEL + _BIAS  # [[0.6, -2.2], [0.35, 0.8], [1.35, -3.2]]
+
+
+def _gaussian_log_density(x, mean, std):
+    return np.sum(-0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * _LOG_2PI, axis=-1)
+
+
+def _gaussian_policy(squash):
+    from jaxrl import networks
+
+    head = networks.GaussianHead(2, squash)
+    variables = _head_params(_KERNEL, _BIAS, np.log(_STD))
+    return head, variables, head.apply(variables, _FEATURES)
+
+
+def test_gaussian_head_greedy_log_prob_and_entropy_by_hand():
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+
+    head, variables, policy = _gaussian_policy("none")
+    assert isinstance(policy, networks.GaussianPolicy)
+    np.testing.assert_allclose(policy.mean, _MEAN, rtol=1e-6)
+    # Greedy: the mean, clipped to the [-1, 1] box the environment clips samples to.
+    np.testing.assert_allclose(policy.greedy_action(), [[0.6, -1.0], [0.35, 0.8], [1.0, -1.0]], rtol=1e-6)
+    action = np.array([[0.0, 0.0], [1.0, -1.0], [-0.5, 2.5]], np.float32)
+    np.testing.assert_allclose(policy.log_prob(action), _gaussian_log_density(action, _MEAN, _STD), rtol=1e-5)
+    np.testing.assert_allclose(policy.entropy(), [1.0 + _LOG_2PI] * 3, rtol=1e-6)
+    # d entropy / d log_std_i = 1 for every state; d log_prob / d log_std_i = z_i^2 - 1.
+
+    def apply_with_log_std(log_std, fn):
+        v = {"params": {**variables["params"], "log_std": log_std}}
+        return jnp.sum(fn(head.apply(v, _FEATURES)))
+
+    log_std = jnp.log(jnp.asarray(_STD, jnp.float32))
+    np.testing.assert_allclose(jax.grad(apply_with_log_std)(log_std, lambda p: p.entropy()), [3.0, 3.0], rtol=1e-6)
+    z = (action - _MEAN) / _STD
+    np.testing.assert_allclose(jax.grad(apply_with_log_std)(log_std, lambda p: p.log_prob(action)),
+                               np.sum(z**2 - 1.0, axis=0), rtol=1e-5)
+    # Samples: mean + std * N(0, 1), paired with their own log-probabilities.
+    sample, log_prob = policy.sample_and_log_prob(jax.random.key(0))
+    np.testing.assert_allclose(log_prob, _gaussian_log_density(sample, _MEAN, _STD), rtol=1e-5)
+    np.testing.assert_array_equal(policy.sample(jax.random.key(0)), sample)
+    many = np.asarray(jax.vmap(policy.sample)(jax.random.split(jax.random.key(1), 20_000)))
+    np.testing.assert_allclose(many.mean(0), _MEAN, atol=0.05)
+    np.testing.assert_allclose(many.std(0), np.broadcast_to(_STD, _MEAN.shape), rtol=0.03)
+
+
+def test_tanh_gaussian_head_greedy_log_prob_and_entropy_by_hand():
+    from jaxrl import networks
+
+    _, _, policy = _gaussian_policy("tanh")
+    assert isinstance(policy, networks.TanhGaussianPolicy)
+    np.testing.assert_allclose(policy.greedy_action(), np.tanh(_MEAN), rtol=1e-6)
+    # Change of variables: log pi(a) = log N(atanh a; mu, sigma) - sum log(1 - a^2).
+    action = np.array([[0.0, 0.5], [-0.9, 0.99], [0.3, -0.999]], np.float32)
+    want = _gaussian_log_density(np.arctanh(action.astype(np.float64)), _MEAN, _STD) - np.sum(
+        np.log(1.0 - action.astype(np.float64) ** 2), -1)
+    np.testing.assert_allclose(policy.log_prob(action), want, rtol=1e-4)
+    # An action at the bound (tanh saturated in float32) is read at the edge 1 - 1e-6: finite.
+    edge = np.float64(np.float32(networks.TANH_EDGE))
+    at_bound = policy.log_prob(np.array([[1.0, -1.0]] * 3, np.float32))
+    x = np.array([edge, -edge])
+    want = _gaussian_log_density(np.arctanh(x), _MEAN, _STD) - np.sum(np.log(1.0 - x**2))
+    np.testing.assert_allclose(at_bound, want, rtol=2e-3)
+    # Entropy: the pre-squash Gaussian's, the documented proxy.
+    np.testing.assert_allclose(policy.entropy(), [1.0 + _LOG_2PI] * 3, rtol=1e-6)
+    # Samples lie in (-1, 1), each paired with its log-probability by the same formula.
+    sample, log_prob = policy.sample_and_log_prob(jax.random.key(0))
+    assert np.all(np.abs(sample) < 1.0)
+    s = np.asarray(sample, np.float64)
+    want = _gaussian_log_density(np.arctanh(s), _MEAN, _STD) - np.sum(np.log(1.0 - s**2), -1)
+    np.testing.assert_allclose(log_prob, want, rtol=1e-3)
+    np.testing.assert_allclose(policy.sample(jax.random.key(0)), sample, rtol=1e-6)
+
+
+def test_policies_carry_the_equivalent_distrax_distribution():
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+
+    action = np.array([[0.1, -0.4], [0.5, 0.2], [-0.3, 0.9]], np.float32)
+    for squash in ("none", "tanh"):
+        _, _, policy = _gaussian_policy(squash)
+        np.testing.assert_allclose(policy.distribution.log_prob(action), policy.log_prob(action), rtol=1e-5)
+    categorical = networks.CategoricalPolicy.from_logits(jnp.array([[0.0, 1.0, 2.0]]))
+    np.testing.assert_allclose(categorical.distribution.entropy(), categorical.entropy(), rtol=1e-6)
+    # Policies are pytrees: they cross jit and vmap boundaries.
+    _, _, policy = _gaussian_policy("none")
+    np.testing.assert_allclose(jax.jit(lambda p: p)(policy).mean, policy.mean)
+
+
+def test_gaussian_head_rejects_an_unknown_squash():
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+
+    with pytest.raises(ValueError, match="squash"):
+        networks.GaussianHead(2, "sigmoid").init(jax.random.key(0), jnp.ones((1, 2)))
+
+
+def test_deterministic_actor_greedy_action_by_hand():
+    # DDPG's / TD3's actor a = tanh(W2 relu(W1 x + b1) + b2) is its own greedy action. A point mass
+    # has no density or (differential) entropy, so it answers neither; exploration noise is the
+    # agent's (agents/continuous_off_policy.py).
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+
+    actor = networks.DeterministicActor(2, hidden_sizes=(3,))
+    w1 = np.array([[1.0, -1.0, 0.5], [0.0, 2.0, -1.0]], np.float32)
+    b1 = np.array([0.1, 0.0, -0.2], np.float32)
+    w2 = np.array([[1.0, 0.0], [-0.5, 1.0], [2.0, -3.0]], np.float32)
+    b2 = np.array([0.0, 0.3], np.float32)
+    variables = {"params": {"MLP_0": {"Dense_0": {"kernel": w1, "bias": b1}}, "Dense_0": {"kernel": w2, "bias": b2}}}
+    assert jax.tree.structure(variables) == jax.tree.structure(actor.init(jax.random.key(0), jnp.ones((1, 2))))
+    x = np.array([[1.0, 0.5], [-2.0, 1.0], [0.0, 0.0]], np.float32)
+    want = np.tanh(np.maximum(x @ w1 + b1, 0.0) @ w2 + b2)
+    np.testing.assert_allclose(actor.apply(variables, x), want, rtol=1e-6)
+    assert not np.allclose(want[0], want[1])

@@ -1,5 +1,7 @@
 """PPO: config checks, the train API contract, chunking and vmap guarantees, learning."""
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -131,6 +133,100 @@ def test_act_eval_is_greedy(small_train, small_out):
     np.testing.assert_array_equal(action, jnp.argmax(logits, axis=-1))
 
 
+# --- continuous actions: greedy action, entropy bonus -------------------------------------------
+
+PENDULUM = ppo.Config(env="Pendulum-v1", num_envs=4, rollout_length=32, total_timesteps=4 * 128,
+                      num_epochs=2, num_minibatches=2)
+_GAUSSIAN_ENTROPY_1D = 0.5 * (1.0 + np.log(2.0 * np.pi))  # of N(mu, 1): 1.4189...
+
+
+@pytest.fixture(scope="module")
+def pendulum_train():
+    return ppo.make_train(PENDULUM)
+
+
+@pytest.fixture(scope="module")
+def pendulum_outs(pendulum_train):
+    """Two short runs from the same key: without entropy bonus, and with ent_coef = 1."""
+    hparams = jax.vmap(lambda c: PENDULUM.hparams().replace(ent_coef=c))(jnp.array([0.0, 1.0]))
+    return jax.jit(jax.vmap(pendulum_train, in_axes=(None, 0)))(jax.random.key(0), hparams)
+
+
+def _numpy_policy_mean(params, observation):
+    """The actor's mean by hand: tanh MLP torso (64, 64), then the linear head."""
+    p = jax.tree.map(lambda x: np.asarray(x, np.float64), params["params"])
+    h = np.asarray(observation, np.float64)
+    for layer in ("Dense_0", "Dense_1"):
+        h = np.tanh(h @ p["actor_torso"][layer]["kernel"] + p["actor_torso"][layer]["bias"])
+    return h @ p["policy_head"]["Dense_0"]["kernel"] + p["policy_head"]["Dense_0"]["bias"]
+
+
+@pytest.mark.parametrize("continuous_policy", ["gaussian", "tanh_gaussian"])
+def test_continuous_act_eval_is_the_clipped_or_squashed_mean(continuous_policy):
+    config = dataclasses.replace(PENDULUM, continuous_policy=continuous_policy)
+    spec = builder.make_env(config).spec()
+    agent = ppo.make_agent(config, spec)
+    state = agent.init(jax.random.key(0), spec, config.hparams())
+    # A larger head than at init, so that some means fall outside the [-1, 1] action box.
+    head = state.params["params"]["policy_head"]["Dense_0"]
+    head = {"kernel": head["kernel"] * 300.0, "bias": head["bias"] + 0.2}
+    params = {"params": {**state.params["params"], "policy_head": {**state.params["params"]["policy_head"],
+                                                                   "Dense_0": head}}}
+    state = state.replace(params=params)
+    observation = jax.random.normal(jax.random.key(1), (32, 3)) * 2.0
+    mean = _numpy_policy_mean(params, observation)
+    assert np.any(np.abs(mean) > 1.0) and np.any(np.abs(mean) < 0.9), mean
+    want = np.clip(mean, -1.0, 1.0) if continuous_policy == "gaussian" else np.tanh(mean)
+    act = jax.jit(agent.act, static_argnums=5)
+    greedy, _, extras = act(state, None, observation, jax.random.key(2), config.hparams(), True)
+    assert greedy.shape == (32, 1) and extras == {}
+    np.testing.assert_allclose(greedy, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(act(state, None, observation, jax.random.key(3), config.hparams(), True)[0], greedy)
+    assert len(np.unique(np.asarray(greedy))) > 10
+
+
+@pytest.mark.parametrize("continuous_policy", ["gaussian", "tanh_gaussian"])
+def test_entropy_bonus_gradient_raises_log_std_by_ent_coef_per_dimension(continuous_policy):
+    # A 3-d action box; with zero advantages the surrogate has no gradient, and the value loss
+    # none w.r.t. the actor, so d loss / d log_std_i = -ent_coef * d mean(sum_j log_std_j) / d log_std_i
+    # = -ent_coef (the pre-squash entropy for the tanh-Gaussian).
+    from jaxrl.types import Box, EnvSpec
+
+    config = dataclasses.replace(PENDULUM, continuous_policy=continuous_policy, init_log_std=-0.5)
+    spec = EnvSpec("three-d", Box(-np.inf, np.inf, (4,)), Box(-1.0, 1.0, (3,)))
+    agent = ppo.make_agent(config, spec)
+    network = ppo.make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
+                               config.init_log_std)
+    state = agent.init(jax.random.key(0), spec, config.hparams())
+    observation = jax.random.normal(jax.random.key(1), (8, 4))
+    action, _, extras = agent.act(state, None, observation, jax.random.key(2), config.hparams())
+    batch = ppo.learning.Minibatch(observation=observation, action=action, log_prob=extras["log_prob"],
+                                   value=jnp.zeros(8), advantage=jnp.zeros(8), target=jnp.ones(8))
+    for ent_coef in (0.05, 0.0):
+        hparams = config.hparams().replace(ent_coef=jnp.float32(ent_coef))
+        grads, metrics = jax.grad(lambda p: ppo.ppo_loss(config, network, p, batch, hparams), has_aux=True)(
+            state.params)
+        np.testing.assert_allclose(grads["params"]["policy_head"]["log_std"], [-ent_coef] * 3, atol=1e-7)
+        np.testing.assert_allclose(metrics["entropy"], 3 * (-0.5 + _GAUSSIAN_ENTROPY_1D), rtol=1e-6)
+
+
+def test_continuous_training_moves_the_reported_entropy(pendulum_outs):
+    entropy = np.asarray(pendulum_outs.metrics["entropy"])
+    log_std = np.asarray(pendulum_outs.state.agent_state.params["params"]["policy_head"]["log_std"], np.float64)
+    assert entropy.shape == (2, PENDULUM.num_iterations) and np.all(np.isfinite(entropy))
+    for run in range(2):
+        # log_std starts at 0: the first update's entropy is N(mu, 1)'s, plus its few steps' drift.
+        np.testing.assert_allclose(entropy[run, 0], _GAUSSIAN_ENTROPY_1D, atol=2e-3)
+        assert np.ptp(entropy[run]) > 1e-5, entropy[run]
+        assert np.all(log_std[run] != 0.0)
+        # The last update's mean entropy is within its 4 Adam steps of lr <= 2.5e-4 of the final
+        # policy's closed form log_std + (1 + log 2 pi) / 2.
+        np.testing.assert_allclose(entropy[run, -1], log_std[run].sum() + _GAUSSIAN_ENTROPY_1D, atol=2e-3)
+    # A large entropy bonus outweighs the surrogate's pull on log_std: the entropy rises every update.
+    assert np.all(np.diff(entropy[1]) > 0), entropy[1]
+    assert log_std[1, 0] > 0.0 and entropy[1, -1] > entropy[0, -1]
+
+
 @pytest.mark.slow
 def test_ppo_solves_cartpole_over_four_vmapped_seeds():
     config = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=128, total_timesteps=500_000,
@@ -140,14 +236,45 @@ def test_ppo_solves_cartpole_over_four_vmapped_seeds():
     assert final.mean() >= 475, final
 
 
-@pytest.mark.slow
-def test_continuous_ppo_improves_on_pendulum():
+@pytest.fixture(scope="module", params=[True, False], ids=["normalized", "raw"])
+def pendulum_learning(request):
+    """Two seeds of continuous PPO on Pendulum-v1, with and without observation normalisation."""
     config = ppo.Config(env="Pendulum-v1", num_envs=8, rollout_length=256, total_timesteps=120_000,
                         num_epochs=10, num_minibatches=8, learning_rate=1e-3, gamma=0.9, ent_coef=0.0,
-                        normalize_observations=True, clip_value_loss=False)
-    outs = jax.jit(jax.vmap(ppo.make_train(config)))(jax.random.split(jax.random.key(0), 2))
+                        normalize_observations=request.param, clip_value_loss=False, eval_episodes=50)
+    train = ppo.make_train(config)
+    return train, jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 2))
+
+
+@pytest.mark.slow
+def test_continuous_ppo_improves_on_pendulum(pendulum_learning):
+    _, outs = pendulum_learning
     returns = np.asarray(outs.metrics["episode_return"])
     start, end = returns[:, :3].mean(), returns[:, -5:].mean()
     # A random policy scores about -1200 per episode; a swinging-up policy better than -600.
     assert start < -1000, start
     assert end > -600, end
+
+
+# Known failure with normalize_observations: Train.evaluate's env normalises observations with
+# running statistics of its own, started afresh at its reset (ppo.make_env), not the training
+# env's, so the policy sees inputs on another scale. This run's policy scores about -1050 there
+# (training: -357), and a longer-trained one that scores -170 greedily under the training
+# statistics scores -900 to -1250 there. Even under the training statistics this 120k-step policy's
+# greedy action (-450) trails its samples (-350): it leaves some episodes hanging down (10th
+# percentile -1250) that the noise of its sampled actions swings up.
+_EVAL_NORMALIZATION = "Train.evaluate normalises observations with fresh statistics, not the training env's"
+
+
+@pytest.mark.slow
+def test_continuous_ppo_greedy_evaluation_is_at_least_the_training_return(pendulum_learning, request):
+    train, outs = pendulum_learning
+    if train.config.normalize_observations:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=_EVAL_NORMALIZATION))
+    # The greedy action (the Gaussian's clipped mean) over 50 fresh episodes per seed does at
+    # least as well as the sampled actions did in the last training iteration.
+    evaluate = jax.jit(jax.vmap(train.evaluate))
+    greedy = np.asarray(evaluate(outs.state, jax.random.split(jax.random.key(1), 2)))
+    training = np.asarray(outs.metrics["episode_return"])[:, -1]
+    assert greedy.shape == (2,) and np.all(np.isfinite(greedy))
+    assert greedy.mean() >= training.mean(), (greedy, training)

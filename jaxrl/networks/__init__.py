@@ -1,4 +1,5 @@
-"""flax.linen torsos and heads (heads return distrax distributions); Q(s, a) critics and a
+"""flax.linen torsos and heads (policy heads return policy objects that answer sample, log-prob,
+greedy action and entropy, each carrying a distrax distribution); Q(s, a) critics and a
 deterministic actor for continuous control."""
 
 from jaxrl.networks import initializers
@@ -11,19 +12,34 @@ from jaxrl.networks.critics import (
     ensemble_member_params,
     flat_network,
 )
-from jaxrl.networks.heads import CategoricalHead, GaussianHead, QHead, ValueHead
+from jaxrl.networks.heads import (
+    TANH_EDGE,
+    CategoricalHead,
+    CategoricalPolicy,
+    GaussianHead,
+    GaussianPolicy,
+    Policy,
+    QHead,
+    TanhGaussianPolicy,
+    ValueHead,
+)
 from jaxrl.networks.torsos import ACTIVATIONS, MLP, activation_fn, flatten_observation
 
 __all__ = [
     "ACTIVATIONS",
     "MLP",
     "CategoricalHead",
+    "CategoricalPolicy",
     "ContinuousQ",
     "CriticEnsemble",
     "DeterministicActor",
     "FlatNetwork",
     "GaussianHead",
+    "GaussianPolicy",
+    "Policy",
     "QHead",
+    "TANH_EDGE",
+    "TanhGaussianPolicy",
     "ValueHead",
     "activation_fn",
     "ensemble_member",

@@ -1,4 +1,10 @@
-"""Heads: map torso features to distrax distributions, values or Q-values.
+"""Heads: map torso features to policies, values or Q-values.
+
+A policy head returns a policy object (`CategoricalPolicy`, `GaussianPolicy`,
+`TanhGaussianPolicy`): a pytree of the distribution's parameters that answers what an agent asks
+of it -- a sample with its log-probability, the log-probability of a given action, the greedy
+action and an entropy -- so that no agent has to inspect distribution classes. Each also carries
+the equivalent distrax distribution (`.distribution`) for the rest of distrax's API.
 
 The policy and value heads use `networks.dense.Dense`: `nn.Dense`'s parameters and values, with
 the weight gradient of their 1- or 2-wide output computed as a row-major matmul where the CPU
@@ -7,35 +13,196 @@ tricks are on (`jaxrl.tricks`; by default in programs compiled for CPU).
 
 from __future__ import annotations
 
+import math
+from typing import Protocol
+
 import distrax
 import flax.linen as nn
+import flax.struct
 import jax
 import jax.numpy as jnp
 
 from jaxrl.networks import initializers
 from jaxrl.networks.dense import Dense
+from jaxrl.types import Array, PRNGKey
 
 # Small final-layer init keeps the initial policy close to uniform (Andrychowicz et al. 2021).
 _POLICY_INIT = initializers.orthogonal(0.01)
 _VALUE_INIT = initializers.orthogonal(1.0)
 
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+# Actions of a tanh-squashed policy are clipped this far inside (-1, 1) before atanh, so the
+# log-probability of an action where tanh saturated to +-1 in float32 stays finite.
+TANH_EDGE = 1.0 - 1e-6
+
+
+class Policy(Protocol):
+    """What an agent asks of a stochastic policy over a batch of states [...]."""
+
+    def sample(self, seed: PRNGKey) -> Array: ...
+
+    def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]: ...
+
+    def log_prob(self, action: Array) -> Array: ...
+
+    def greedy_action(self) -> Array: ...
+
+    def entropy(self) -> Array: ...
+
+    @property
+    def distribution(self) -> distrax.Distribution: ...
+
+
+@flax.struct.dataclass
+class CategoricalPolicy:
+    """A categorical policy over the last axis of its logits [..., A]; actions are int32 [...].
+
+    It holds one `distrax.Categorical`, which normalises the logits once, when it is built:
+    sampling, log-probabilities and entropy share that work and its gradient.
+    """
+
+    distribution: distrax.Categorical
+
+    @classmethod
+    def from_logits(cls, logits: Array) -> CategoricalPolicy:
+        return cls(distrax.Categorical(logits=logits))
+
+    @property
+    def logits(self) -> Array:
+        """The normalised logits, log p(a) [..., A]."""
+        return self.distribution.logits
+
+    def sample(self, seed: PRNGKey) -> Array:
+        return self.distribution.sample(seed=seed)
+
+    def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]:
+        action = self.sample(seed)
+        return action, self.log_prob(action)
+
+    def log_prob(self, action: Array) -> Array:
+        return self.distribution.log_prob(action)
+
+    def greedy_action(self) -> Array:
+        """The most probable action (the first of ties)."""
+        return jnp.argmax(self.logits, axis=-1).astype(jnp.int32)
+
+    def entropy(self) -> Array:
+        """-sum_a p(a) log p(a), in nats."""
+        return self.distribution.entropy()
+
+
+def _gaussian_log_prob(noise: Array, log_std: Array) -> Array:
+    """log N(mean + std * noise; mean, diag(std^2)), summed over the last (action) axis."""
+    return jnp.sum(-0.5 * jnp.square(noise) - log_std - _HALF_LOG_2PI, axis=-1)
+
+
+def _gaussian_entropy(mean: Array, log_std: Array) -> Array:
+    """sum_i (log std_i + (1 + log 2 pi) / 2), broadcast over the batch of `mean`."""
+    return jnp.sum(jnp.broadcast_to(log_std, mean.shape) + (0.5 + _HALF_LOG_2PI), axis=-1)
+
+
+def _tanh_log_det_jacobian(x: Array) -> Array:
+    """sum_i log(1 - tanh(x_i)^2) = sum_i 2 (log 2 - x_i - softplus(-2 x_i)), stable where tanh saturates."""
+    return jnp.sum(2.0 * (math.log(2.0) - x - jax.nn.softplus(-2.0 * x)), axis=-1)
+
+
+@flax.struct.dataclass
+class GaussianPolicy:
+    """N(mean, diag(exp(log_std)^2)) over actions [..., A], whose samples the environment clips to
+    [-1, 1] (the "clipped Gaussian" of PPO's continuous control, Schulman et al. 2017).
+
+    `log_std` broadcasts against `mean` (state-independent [A] or per state [..., A]).
+    """
+
+    mean: Array
+    log_std: Array
+
+    @property
+    def distribution(self) -> distrax.MultivariateNormalDiag:
+        return distrax.MultivariateNormalDiag(self.mean, jnp.broadcast_to(jnp.exp(self.log_std), self.mean.shape))
+
+    def _noise(self, seed: PRNGKey) -> Array:
+        return jax.random.normal(seed, self.mean.shape, self.mean.dtype)
+
+    def sample(self, seed: PRNGKey) -> Array:
+        return self.mean + jnp.exp(self.log_std) * self._noise(seed)
+
+    def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]:
+        noise = self._noise(seed)
+        return self.mean + jnp.exp(self.log_std) * noise, _gaussian_log_prob(noise, self.log_std)
+
+    def log_prob(self, action: Array) -> Array:
+        return _gaussian_log_prob((action - self.mean) * jnp.exp(-self.log_std), self.log_std)
+
+    def greedy_action(self) -> Array:
+        """The mean, clipped to the [-1, 1] action box as the environment clips it."""
+        return jnp.clip(self.mean, -1.0, 1.0)
+
+    def entropy(self) -> Array:
+        """The closed form sum_i (log std_i + (1 + log 2 pi) / 2); its gradient w.r.t. log_std is 1."""
+        return _gaussian_entropy(self.mean, self.log_std)
+
+
+@flax.struct.dataclass
+class TanhGaussianPolicy:
+    """tanh(x), x ~ N(mean, diag(exp(log_std)^2)): actions in (-1, 1)^A (Haarnoja et al. 2018).
+
+    `mean` and `log_std` are the pre-squash Gaussian's. Log-probabilities of the policy's own
+    samples use the stable log-Jacobian at the pre-squash sample x, never atanh of the action.
+    """
+
+    mean: Array
+    log_std: Array
+
+    @property
+    def distribution(self) -> distrax.Transformed:
+        base = distrax.MultivariateNormalDiag(self.mean, jnp.broadcast_to(jnp.exp(self.log_std), self.mean.shape))
+        return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+
+    def _pre_squash_sample(self, seed: PRNGKey) -> tuple[Array, Array]:
+        noise = jax.random.normal(seed, self.mean.shape, self.mean.dtype)
+        return self.mean + jnp.exp(self.log_std) * noise, noise
+
+    def sample(self, seed: PRNGKey) -> Array:
+        return jnp.tanh(self._pre_squash_sample(seed)[0])
+
+    def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]:
+        x, noise = self._pre_squash_sample(seed)
+        return jnp.tanh(x), _gaussian_log_prob(noise, self.log_std) - _tanh_log_det_jacobian(x)
+
+    def log_prob(self, action: Array) -> Array:
+        """log pi(a) = log N(x) - sum log(1 - tanh(x)^2), x = atanh(a clipped to +-TANH_EDGE)."""
+        x = jnp.arctanh(jnp.clip(action, -TANH_EDGE, TANH_EDGE))
+        noise = (x - self.mean) * jnp.exp(-self.log_std)
+        return _gaussian_log_prob(noise, self.log_std) - _tanh_log_det_jacobian(x)
+
+    def greedy_action(self) -> Array:
+        """tanh of the pre-squash mean (the squashed distribution's median, not its mode)."""
+        return jnp.tanh(self.mean)
+
+    def entropy(self) -> Array:
+        """The pre-squash Gaussian's entropy, the usual proxy: the tanh-Gaussian's has no closed form.
+
+        It exceeds the true entropy by E[sum_i log(1 / (1 - tanh(x_i)^2))] >= 0.
+        """
+        return _gaussian_entropy(self.mean, self.log_std)
+
 
 class CategoricalHead(nn.Module):
-    """Logits over `num_actions` discrete actions, as a `distrax.Categorical`."""
+    """Logits over `num_actions` discrete actions, as a `CategoricalPolicy`."""
 
     num_actions: int
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> distrax.Categorical:
-        return distrax.Categorical(logits=Dense(self.num_actions, kernel_init=_POLICY_INIT)(x))
+    def __call__(self, x: jax.Array) -> CategoricalPolicy:
+        return CategoricalPolicy.from_logits(Dense(self.num_actions, kernel_init=_POLICY_INIT)(x))
 
 
 class GaussianHead(nn.Module):
     """A diagonal Gaussian policy with a state-independent, learned log standard deviation.
 
-    `squash="tanh"` returns tanh(N(mu, sigma)) (Haarnoja et al. 2018), whose samples lie in
-    (-1, 1); `squash="none"` returns the plain Gaussian, whose samples the environment clips
-    (the "clipped Gaussian" of PPO's original continuous-control setup, Schulman et al. 2017).
+    `squash="tanh"` returns a `TanhGaussianPolicy` (samples in (-1, 1)); `squash="none"` a
+    `GaussianPolicy`, whose samples the environment clips.
     """
 
     action_dim: int
@@ -43,16 +210,12 @@ class GaussianHead(nn.Module):
     init_log_std: float = 0.0
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> distrax.Distribution:
+    def __call__(self, x: jax.Array) -> GaussianPolicy | TanhGaussianPolicy:
+        if self.squash not in ("tanh", "none"):
+            raise ValueError(f"GaussianHead.squash must be 'tanh' or 'none', got {self.squash!r}")
         mean = Dense(self.action_dim, kernel_init=_POLICY_INIT)(x)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
-        std = jnp.broadcast_to(jnp.exp(log_std), mean.shape)
-        base = distrax.MultivariateNormalDiag(mean, std)
-        if self.squash == "tanh":
-            return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
-        if self.squash == "none":
-            return base
-        raise ValueError(f"GaussianHead.squash must be 'tanh' or 'none', got {self.squash!r}")
+        return (TanhGaussianPolicy if self.squash == "tanh" else GaussianPolicy)(mean, log_std)
 
 
 class ValueHead(nn.Module):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import chex
-import distrax
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -20,9 +19,6 @@ from jaxrl.loops.common import Train
 from jaxrl.loops.on_policy import trajectory_values
 from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
-
-# Keeps log-probabilities of tanh-squashed actions finite where tanh saturated to +-1.
-_TANH_EDGE = 1.0 - 1e-6
 
 
 @flax.struct.dataclass
@@ -57,25 +53,12 @@ def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation
     return optim.adam(learning_rate, hparams.max_grad_norm, eps=1e-5)
 
 
-def _log_prob(config: Config, dist: distrax.Distribution, action: Array) -> Array:
-    if config.continuous_policy == "tanh_gaussian":
-        action = jnp.clip(action, -_TANH_EDGE, _TANH_EDGE)
-    return dist.log_prob(action)
-
-
-def _entropy(dist: distrax.Distribution) -> Array:
-    # tanh-Gaussians have no closed-form entropy; the pre-squash Gaussian's is the usual proxy.
-    if isinstance(dist, distrax.Transformed):
-        return dist.distribution.entropy()
-    return dist.entropy()
-
-
 def ppo_loss(
     config: Config, network: ActorCritic, params: Any, batch: Minibatch, hparams: HParams
 ) -> tuple[Array, Metrics]:
     """PPO's total loss on a minibatch: clipped surrogate + vf_coef * value loss - ent_coef * entropy."""
-    dist, value = network.apply(params, batch.observation)
-    log_ratio = _log_prob(config, dist, batch.action) - batch.log_prob
+    policy, value = network.apply(params, batch.observation)
+    log_ratio = policy.log_prob(batch.action) - batch.log_prob
     advantage = batch.advantage
     if config.normalize_advantages:
         advantage = losses.normalize_advantages(advantage)
@@ -84,7 +67,8 @@ def ppo_loss(
         value_loss = losses.clipped_value_loss(value, batch.value, batch.target, hparams.clip_eps)
     else:
         value_loss = losses.value_loss(value, batch.target)
-    entropy = jnp.mean(_entropy(dist))
+    # A tanh-Gaussian's entropy is its pre-squash Gaussian's, the usual proxy (networks.heads).
+    entropy = jnp.mean(policy.entropy())
     total = policy_loss + hparams.vf_coef * value_loss - hparams.ent_coef * entropy
     # k3 estimator of KL(old || new) (Schulman 2020), a diagnostic only.
     approx_kl = jnp.mean(jnp.expm1(log_ratio) - log_ratio)
@@ -112,15 +96,17 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
     def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):
-        dist = network.apply(state.params, observation, method=ActorCritic.policy)
+        policy = network.apply(state.params, observation, method=ActorCritic.policy)
         if not eval:
             # The behaviour log-probability is kept with the transition: the update then needs
-            # no policy pass over the whole batch before its first minibatch.
-            action = dist.sample(seed=key)
-            return action, actor_state, {"log_prob": _log_prob(config, dist, action)}
-        if isinstance(dist, distrax.Transformed):
-            return jnp.tanh(dist.distribution.mode()), actor_state, {}
-        return dist.mode(), actor_state, {}
+            # no policy pass over the whole batch before its first minibatch. It is `log_prob`
+            # of the action, the update's own formula, so a tanh-squashed action that saturated
+            # gets the same (edge-clipped) value in both and the first ratio stays 1.
+            action = policy.sample(key)
+            return action, actor_state, {"log_prob": policy.log_prob(action)}
+        # argmax for discrete actions; the Gaussian's mean clipped to the [-1, 1] box the env
+        # clips to; tanh of the pre-squash mean.
+        return policy.greedy_action(), actor_state, {}
 
     def update(state: AgentState, trajectory: Transition, key: PRNGKey, hparams: HParams):
         def flat(x):

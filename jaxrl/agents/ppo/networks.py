@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import distrax
 import flax.linen as nn
 import jax
 
@@ -13,10 +12,11 @@ from jaxrl.types import EnvSpec
 
 
 class ActorCritic(nn.Module):
-    """`__call__(obs) -> (policy distribution, value)`; `policy` and `value` alone as methods.
+    """`__call__(obs) -> (policy, value)`; `policy` and `value` alone as methods.
 
-    Policy: categorical for discrete actions; for continuous ones a diagonal Gaussian whose
-    samples the environment clips (`continuous_policy="gaussian"`) or a tanh-squashed one.
+    Policy (a `networks.Policy`): categorical for discrete actions; for continuous ones a diagonal
+    Gaussian whose samples the environment clips (`continuous_policy="gaussian"`) or a
+    tanh-squashed one.
     """
 
     action_spec_discrete: bool
@@ -42,13 +42,13 @@ class ActorCritic(nn.Module):
     def _features(self, observation: jax.Array) -> jax.Array:
         return networks.flatten_observation(observation, self.observation_ndim)
 
-    def policy(self, observation: jax.Array) -> distrax.Distribution:
+    def policy(self, observation: jax.Array) -> networks.Policy:
         return self.policy_head(self.actor_torso(self._features(observation)))
 
     def value(self, observation: jax.Array) -> jax.Array:
         return self.value_head(self.critic_torso(self._features(observation)))
 
-    def __call__(self, observation: jax.Array) -> tuple[distrax.Distribution, jax.Array]:
+    def __call__(self, observation: jax.Array) -> tuple[networks.Policy, jax.Array]:
         return self.policy(observation), self.value(observation)
 
 

@@ -65,7 +65,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             eval: bool = False, env_steps: Array | None = None):
         policy = actor.apply(state.actor_params, observation)
         if eval:
-            return jnp.tanh(policy.distribution.mean()), actor_state, {}
+            return policy.greedy_action(), actor_state, {}
         return policy.sample(seed=key), actor_state, {}
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):

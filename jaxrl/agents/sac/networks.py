@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import distrax
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -20,9 +19,10 @@ LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 class TanhGaussianActor(nn.Module):
     """pi(.|s) = tanh(N(mu(s), diag(sigma(s)^2))), actions in (-1, 1)^A (Haarnoja et al. 2018).
 
-    The mean and the state-dependent log std come from one MLP. Log-probabilities of the
-    distribution's own samples (`sample_and_log_prob`) use distrax's stable tanh log-Jacobian
-    2 (log 2 - x - softplus(-2x)) at the pre-squash sample x, never atanh of the action.
+    The mean and the state-dependent log std come from one MLP; the output is the policy heads'
+    `networks.TanhGaussianPolicy`, whose log-probabilities of its own samples
+    (`sample_and_log_prob`) use the stable tanh log-Jacobian 2 (log 2 - x - softplus(-2x)) at the
+    pre-squash sample x, never atanh of the action.
     """
 
     action_size: int
@@ -31,13 +31,12 @@ class TanhGaussianActor(nn.Module):
     observation_ndim: int = 1
 
     @nn.compact
-    def __call__(self, observation: jax.Array) -> distrax.Distribution:
+    def __call__(self, observation: jax.Array) -> networks.TanhGaussianPolicy:
         x = networks.flatten_observation(observation, self.observation_ndim)
         x = networks.MLP(self.hidden_sizes, self.activation)(x)
         mean, log_std = jnp.split(nn.Dense(2 * self.action_size)(x), 2, axis=-1)
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
-        base = distrax.MultivariateNormalDiag(mean, jnp.exp(log_std))
-        return distrax.Transformed(base, distrax.Block(distrax.Tanh(), ndims=1))
+        return networks.TanhGaussianPolicy(mean, log_std)
 
 
 def make_networks(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str) -> tuple[TanhGaussianActor,
