@@ -19,7 +19,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl import checkpoint, distributed, plotting, telemetry
+from jaxrl import agents, checkpoint, distributed, plotting, telemetry
 # config.json's conversions live with the config bases (a saved policy stores its config the same way).
 from jaxrl.agents.config import config_from_json, jsonable
 from jaxrl.loops.common import Train, TrainOutput, TrainState
@@ -337,6 +337,35 @@ def train_to_dir(
         plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
                                      title=f"{agent_name} on {env_name}")
     return out
+
+
+def evaluate_run(run_dir: str, episodes: int = 10, key: jax.Array | None = None) -> np.ndarray:
+    """The mean return of `episodes` greedy episodes of every seed of the run in `run_dir`, from its
+    latest usable checkpoint: each seed's policy (`agents.make_policy`, with its training
+    observation statistics) plays one episode in each of `episodes` envs (`agents.evaluate_policy`,
+    the same envs for every seed, picked by `key`, default `key(0)`). Returns shape [num_seeds].
+
+    Raises `checkpoint.CheckpointError` for a directory that is not a run, or a run without checkpoints.
+    """
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be an int >= 1, got {episodes!r}")
+    stored = read_run_config(run_dir)
+    name = stored["agent"]
+    module = agents.get(name)
+    config = config_from_json(module.Config, stored["config"])
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(checkpoint_dir):
+        raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with checkpoint_every > 0")
+    train = module.make_train(config)
+    keys = population_keys(stored["seed"], stored["num_seeds"])
+    target = jax.eval_shape(jax.vmap(train.init), keys)  # shapes only: nothing is trained or initialised
+    with checkpoint.Checkpointer(checkpoint_dir, max_to_keep=None, read_only=True) as checkpointer:
+        _, state, _ = checkpointer.restore_latest(target, on_skip=lambda bad, error: _warn(
+            f"skipping checkpoint {bad}: {error}"))
+    key = jax.random.key(0) if key is None else key
+    returns = [agents.evaluate_policy(agents.make_policy(config, state, member=i, agent=name), episodes, key)
+               for i in range(stored["num_seeds"])]
+    return np.asarray(returns, np.float32)
 
 
 def _partial_note(checkpointer: checkpoint.Checkpointer) -> str:
