@@ -196,6 +196,33 @@ class Checkpointer:
 
     # -- restore ---------------------------------------------------------------------------
 
+    def progress(self, step: int | None = None) -> dict:
+        """The progress record saved with `step` (default: the latest), without reading the arrays:
+        what a reader needs to build the target of `restore` (e.g. a saved policy's config)."""
+        step = self._finished_step(step)
+        record = self._read_record(step)
+        if not isinstance(record, dict) or record.get("format") != FORMAT_VERSION or "progress" not in record:
+            raise CheckpointError(f"checkpoint {self.step_dir(step)} has no valid record (format {FORMAT_VERSION} "
+                                  f"expected)")
+        return record["progress"]
+
+    def _finished_step(self, step: int | None) -> int:
+        steps = self.steps()
+        if step is None:
+            if not steps:
+                raise CheckpointError(self._no_checkpoint_message())
+            return steps[-1]
+        if step not in steps:
+            raise CheckpointError(f"no finished checkpoint for step {step} in {self.directory} (steps: {steps})")
+        return step
+
+    def _read_record(self, step: int) -> Any:
+        try:
+            return self._manager.restore(step, args=ocp.args.Composite(**{_RECORD: ocp.args.JsonRestore()}))[_RECORD]
+        except Exception as error:  # any failure to read means a bad checkpoint
+            raise CheckpointError(f"checkpoint {self.step_dir(step)} is corrupted or incomplete: cannot read its "
+                                  f"record ({type(error).__name__}: {_first_line(error)})") from error
+
     def restore(self, target: PyTree, step: int | None = None) -> tuple[PyTree, dict]:
         """The state saved at `step` (default: the latest), shaped like `target`, and its progress.
 
@@ -203,21 +230,11 @@ class Checkpointer:
         an abstract state from `jax.eval_shape` is enough. Raises `CheckpointError` naming the
         step directory if the step is missing, partial, corrupted or holds a different state.
         """
-        steps = self.steps()
-        if step is None:
-            if not steps:
-                raise CheckpointError(self._no_checkpoint_message())
-            step = steps[-1]
-        elif step not in steps:
-            raise CheckpointError(f"no finished checkpoint for step {step} in {self.directory} (steps: {steps})")
+        step = self._finished_step(step)
         where = self.step_dir(step)
         names, abstract, treedef = _leaf_names(target)
         impls = _key_impls(abstract)
-        try:
-            record = self._manager.restore(step, args=ocp.args.Composite(**{_RECORD: ocp.args.JsonRestore()}))[_RECORD]
-        except Exception as error:  # any failure to read means a bad checkpoint
-            raise CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its record "
-                                  f"({type(error).__name__}: {_first_line(error)})") from error
+        record = self._read_record(step)
         self._check_record(where, record, names, abstract, impls)
         stored_target = {
             f"{i:05d}": _storage_struct(x, impl) for i, (x, impl) in enumerate(zip(abstract, impls))

@@ -109,6 +109,7 @@ class SweepOptions:
 COMMANDS = {
     "train": "Train an agent: seeds as one vmapped program, into a run directory (--resume RUN_DIR continues one).",
     "sweep": "Sweep an agent's hyperparameters (--grid / --random): settings x seeds as one vmapped program.",
+    "evaluate": "Play every seed's greedy policy from a run directory's latest checkpoint (RUN_DIR --episodes N).",
 }
 
 
@@ -401,17 +402,46 @@ def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> swee
     return result
 
 
+# -- jaxrl evaluate ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluateOptions:
+    """Which run to evaluate, and how long."""
+
+    run_dir: tyro.conf.Positional[str]
+    """A run directory written with checkpoints (jaxrl train --checkpoint-every N)."""
+    episodes: int = 10
+    """Greedy episodes per seed, one per env."""
+
+
+def evaluate_main(argv: list[str] | None = None, prog: str = "jaxrl evaluate") -> np.ndarray:
+    """`jaxrl evaluate RUN_DIR [--episodes N]`: prints each seed's mean greedy return and their mean."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = _tyro_cli(EvaluateOptions, args=argv, prog=prog, description=COMMANDS["evaluate"])
+    if options.episodes < 1:
+        raise SystemExit(f"error: --episodes must be >= 1, got {options.episodes}")
+    try:
+        returns = driver.evaluate_run(options.run_dir, episodes=options.episodes)
+    except checkpoint.CheckpointError as error:
+        raise SystemExit(f"error: {error}") from None
+    for seed, value in enumerate(returns):
+        print(f"seed {seed}: {value:.2f}")
+    print(f"mean: {returns.mean():.2f} over {returns.size} seed(s), {options.episodes} greedy episodes each")
+    return returns
+
+
 # -- jaxrl ------------------------------------------------------------------------------------
 
-_SUBCOMMANDS = {"train": train_main, "sweep": sweep_main}
+_SUBCOMMANDS = {"train": train_main, "sweep": sweep_main, "evaluate": evaluate_main}
 
 
 def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
-    """`jaxrl {train,sweep} AGENT [flags]` (the console script). Returns None, so that the script
+    """`jaxrl {train,sweep,evaluate} ...` (the console script). Returns None, so that the script
     exits with status 0; errors exit through SystemExit with their message."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = "\n".join(f"  {name}  {text}" for name, text in COMMANDS.items())
-    usage = f"usage: {prog} {{{','.join(COMMANDS)}}} AGENT [flags]"
+    usage = f"usage: {prog} {{{','.join(COMMANDS)}}} AGENT|RUN_DIR [flags]"
     if not argv or argv[0] in ("-h", "--help"):
         text = (f"{usage}\n\nReinforcement learning as pure, compiled JAX programs.\n\ncommands:\n{commands}\n\n"
                 f"agents:\n{_agents_table()}\n\n`{prog} train AGENT --help` lists an agent's flags.")
@@ -424,4 +454,5 @@ def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
     _SUBCOMMANDS[command](rest, prog=f"{prog} {command}")
 
 
-__all__ = ["RunOptions", "SweepOptions", "main", "parse_sweep", "parse_train", "sweep_main", "train_main"]
+__all__ = ["EvaluateOptions", "RunOptions", "SweepOptions", "evaluate_main", "main", "parse_sweep", "parse_train",
+           "sweep_main", "train_main"]

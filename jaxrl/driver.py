@@ -7,7 +7,6 @@ are bit-identical, so the driver may stop anywhere (to report, evaluate or check
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import math
@@ -17,11 +16,12 @@ import time
 from typing import Any, Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl import checkpoint, distributed, plotting, telemetry
+from jaxrl import agents, checkpoint, distributed, plotting, telemetry
+# config.json's conversions live with the config bases (a saved policy stores its config the same way).
+from jaxrl.agents.config import config_from_json, jsonable
 from jaxrl.loops.common import NONFINITE, Train, TrainOutput, TrainState
 
 # Debugging aid for tests of crash recovery: seconds to sleep after every chunk (and its
@@ -273,16 +273,6 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
     return os.path.join(root, f"{agent}-{env.replace('/', '_')}-{stamp}")
 
 
-def _jsonable(x: Any) -> Any:
-    if dataclasses.is_dataclass(x) and not isinstance(x, type):
-        return {f.name: _jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, (np.ndarray, jnp.ndarray)):
-        return np.asarray(x).tolist()
-    return x
-
-
 def read_run_config(run_dir: str) -> dict:
     """The `config.json` that `train_to_dir` wrote into `run_dir` (a clear error if there is none)."""
     if not os.path.isdir(run_dir):
@@ -300,23 +290,6 @@ def read_run_config(run_dir: str) -> dict:
     if missing:
         raise checkpoint.CheckpointError(f"{path} lacks {missing}: not a config.json written by jaxrl")
     return stored
-
-
-def config_from_json(config_cls: type, data: dict) -> Any:
-    """The `config_cls` instance that `config.json` recorded (JSON lists become tuples again;
-    fields added to `config_cls` since then take their defaults)."""
-    names = {f.name for f in dataclasses.fields(config_cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{config_cls.__module__}.{config_cls.__qualname__} has no fields {unknown}")
-
-    def tuples(x):
-        return tuple(tuples(v) for v in x) if isinstance(x, list) else x
-
-    config = config_cls(**{k: tuples(v) for k, v in data.items()})
-    if {k: v for k, v in _jsonable(config).items() if k in data} != data:
-        raise ValueError(f"config.json does not round-trip through {config_cls.__qualname__}: {data}")
-    return config
 
 
 def truncate_metrics(csv_path: str, iteration: int, num_members: int, *, check_only: bool = False) -> None:
@@ -398,7 +371,7 @@ def train_to_dir(
     csv_path = os.path.join(run_dir, "metrics.csv")
     if resume:
         stored = read_run_config(run_dir)
-        config_now = _jsonable(config)
+        config_now = jsonable(config)
         added = {k: v for k, v in config_now.items() if k not in stored.get("config", {})}
         if added:  # fields added to the Config class since the run started: their defaults
             _warn(f"config fields newer than {run_dir}/config.json take the values {added}")
@@ -421,7 +394,7 @@ def train_to_dir(
         os.makedirs(run_dir, exist_ok=True)
     if writer and not resume:
         with open(os.path.join(run_dir, "config.json"), "w") as f:
-            json.dump({"agent": agent_name, "config": _jsonable(config), "num_seeds": num_seeds, "seed": seed,
+            json.dump({"agent": agent_name, "config": jsonable(config), "num_seeds": num_seeds, "seed": seed,
                        "num_iterations": train.num_iterations, **settings, "jax": jax.__version__,
                        "devices": [str(d) for d in jax.devices()]}, f, indent=2)
     checkpointer = None
@@ -465,6 +438,35 @@ def train_to_dir(
         plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
                                      title=f"{agent_name} on {env_name}")
     return out
+
+
+def evaluate_run(run_dir: str, episodes: int = 10, key: jax.Array | None = None) -> np.ndarray:
+    """The mean return of `episodes` greedy episodes of every seed of the run in `run_dir`, from its
+    latest usable checkpoint: each seed's policy (`agents.make_policy`, with its training
+    observation statistics) plays one episode in each of `episodes` envs (`agents.evaluate_policy`,
+    the same envs for every seed, picked by `key`, default `key(0)`). Returns shape [num_seeds].
+
+    Raises `checkpoint.CheckpointError` for a directory that is not a run, or a run without checkpoints.
+    """
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes must be an int >= 1, got {episodes!r}")
+    stored = read_run_config(run_dir)
+    name = stored["agent"]
+    module = agents.get(name)
+    config = config_from_json(module.Config, stored["config"])
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    if not os.path.isdir(checkpoint_dir):
+        raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with checkpoint_every > 0")
+    train = module.make_train(config)
+    keys = population_keys(stored["seed"], stored["num_seeds"])
+    target = jax.eval_shape(jax.vmap(train.init), keys)  # shapes only: nothing is trained or initialised
+    with checkpoint.Checkpointer(checkpoint_dir, max_to_keep=None, read_only=True) as checkpointer:
+        _, state, _ = checkpointer.restore_latest(target, on_skip=lambda bad, error: _warn(
+            f"skipping checkpoint {bad}: {error}"))
+    key = jax.random.key(0) if key is None else key
+    returns = [agents.evaluate_policy(agents.make_policy(config, state, member=i, agent=name), episodes, key)
+               for i in range(stored["num_seeds"])]
+    return np.asarray(returns, np.float32)
 
 
 def _partial_note(checkpointer: checkpoint.Checkpointer) -> str:

@@ -193,7 +193,7 @@ def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch)
     monkeypatch.setattr(registry, "_REGISTERED", {})  # registrations below end with the test
     agents.register("tiny-ppo", ppo)
     overview = run_help([], capsys, monkeypatch)
-    assert overview.startswith("usage: jaxrl {train,sweep} AGENT")
+    assert overview.startswith("usage: jaxrl {train,sweep,evaluate} AGENT|RUN_DIR")
     assert "  train  Train an agent" in overview and "  sweep  Sweep an agent's hyperparameters" in overview
     for command in ([], ["train"], ["sweep"]):
         text = run_help(command, capsys, monkeypatch)

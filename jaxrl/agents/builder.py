@@ -16,13 +16,24 @@ from jaxrl.types import Agent, EnvSpec
 MakeAgent = Callable[[Any, EnvSpec], Agent]
 
 
-def make_env(config: AgentConfig, num_envs: int | None = None) -> envs.Environment:
+def make_env(config: AgentConfig, num_envs: int | None = None, *,
+             normalize_observations: bool | None = None) -> envs.Environment:
     """The batched training environment of `config` (`num_envs` overrides the config's, e.g. for
     evaluation): auto-reset, episode statistics, the config's time limit and observation
-    normalisation, bounded continuous actions rescaled to [-1, 1]."""
+    normalisation, bounded continuous actions rescaled to [-1, 1].
+
+    `normalize_observations=False` leaves normalisation out whatever the config says: envs for
+    acting outside training (evaluation, a saved policy) apply the training statistics instead.
+    """
+    normalize = config.normalize_observations if normalize_observations is None else normalize_observations
     return envs.make_batched(config.env, config.num_envs if num_envs is None else num_envs,
-                             episode_length=config.episode_length,
-                             normalize_observations=config.normalize_observations)
+                             episode_length=config.episode_length, normalize_observations=normalize)
+
+
+def make_eval_env(config: AgentConfig, num_envs: int | None = None) -> envs.Environment:
+    """`config`'s environment for greedy evaluation: `config.eval_episodes` envs (or `num_envs`),
+    without observation normalisation (evaluation applies the training statistics)."""
+    return make_env(config, config.eval_episodes if num_envs is None else num_envs, normalize_observations=False)
 
 
 def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
@@ -42,7 +53,7 @@ def on_policy_train(config: AgentConfig, config_cls: type, make_agent: MakeAgent
     env, agent = build_agent(config, config_cls, make_agent)
     return on_policy.make_train(env, agent, rollout_length=rollout_length, num_iterations=config.num_iterations,
                                 default_hparams=config.hparams(), config=config,
-                                eval_env=make_env(config, config.eval_episodes))
+                                eval_env=make_eval_env(config))
 
 
 def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: MakeAgent, *,
@@ -57,8 +68,8 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
         buffer = make_buffer(config)
     n_step = getattr(config, "n_step", 1)
     return off_policy.make_train(env, agent, buffer, n_step_length=n_step, default_hparams=config.hparams(),
-                                 config=config, eval_env=make_env(config, config.eval_episodes),
+                                 config=config, eval_env=make_eval_env(config),
                                  **config.loop_schedule())
 
 
-__all__ = ["build_agent", "make_env", "off_policy_train", "on_policy_train"]
+__all__ = ["build_agent", "make_env", "make_eval_env", "off_policy_train", "on_policy_train"]

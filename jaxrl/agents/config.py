@@ -15,6 +15,7 @@ import math
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
+import numpy as np
 
 from jaxrl.types import EnvSpec
 
@@ -201,4 +202,33 @@ class ContinuousOffPolicyConfig(OffPolicyConfig):
         self.require(finite_in(self.tau, 0.0, 1.0, low_open=True), "tau", "must be in (0, 1]")
 
 
-__all__ = ["AgentConfig", "ContinuousOffPolicyConfig", "OffPolicyConfig", "finite_in", "is_int"]
+def jsonable(x: Any) -> Any:
+    """`x` (a config dataclass, tuples, arrays) as plain JSON values: dicts, lists, numbers, strings."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return {f.name: jsonable(getattr(x, f.name)) for f in dataclasses.fields(x)}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, (np.ndarray, jnp.ndarray)):
+        return np.asarray(x).tolist()
+    return x
+
+
+def config_from_json(config_cls: type, data: dict) -> Any:
+    """The `config_cls` instance that `jsonable(config)` recorded (a run's config.json, a saved
+    policy): JSON lists become tuples again; fields added to `config_cls` since take their defaults."""
+    names = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{config_cls.__module__}.{config_cls.__qualname__} has no fields {unknown}")
+
+    def tuples(x):
+        return tuple(tuples(v) for v in x) if isinstance(x, list) else x
+
+    config = config_cls(**{k: tuples(v) for k, v in data.items()})
+    if {k: v for k, v in jsonable(config).items() if k in data} != data:
+        raise ValueError(f"config.json does not round-trip through {config_cls.__qualname__}: {data}")
+    return config
+
+
+__all__ = ["AgentConfig", "ContinuousOffPolicyConfig", "OffPolicyConfig", "config_from_json", "finite_in", "is_int",
+           "jsonable"]

@@ -40,6 +40,19 @@ def get(name: str) -> ModuleType | Any:
     raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(names())}")
 
 
+def name_of(agent: Any) -> str | None:
+    """The name `agent` (a module or object) is registered under, or None: a registered one first,
+    then a built-in one, found by module name without importing the others."""
+    for name, registered in _REGISTERED.items():
+        if registered is agent:
+            return name
+    module = getattr(agent, "__name__", None)
+    for name, path in _BUILTIN.items():
+        if path == module and name not in _REGISTERED:
+            return name
+    return None
+
+
 def register(name: str, agent: Any) -> None:
     """Adds an agent under `name`: an object (or module) with `Config` and `make_train(config)`.
 
@@ -54,4 +67,4 @@ def register(name: str, agent: Any) -> None:
     _REGISTERED[name] = agent
 
 
-__all__ = ["get", "names", "register"]
+__all__ = ["get", "name_of", "names", "register"]

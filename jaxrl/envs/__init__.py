@@ -11,6 +11,9 @@ from jaxrl.envs.wrappers import (
     TimeLimit,
     VmapEnv,
     batched,
+    find_normalization_stats,
+    find_wrapper,
+    training_normalizer,
 )
 
 __all__ = [
@@ -24,8 +27,11 @@ __all__ = [
     "VmapEnv",
     "Wrapper",
     "batched",
+    "find_normalization_stats",
+    "find_wrapper",
     "known_names",
     "make",
     "make_batched",
     "register",
+    "training_normalizer",
 ]

@@ -9,7 +9,7 @@ The training stack, innermost first, is
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -193,11 +193,15 @@ class NormalizeObservation(Wrapper):
         box = types.Box(np.full(shape, -self.clip), np.full(shape, self.clip), shape)
         return dataclasses.replace(spec, observation=box)
 
+    def normalize(self, stats: NormalizationStats, observation: Array) -> Array:
+        """`observation` as this wrapper shows it to the agent under `stats` (its clip and epsilon)."""
+        return normalize(stats, observation, self.clip, self.epsilon)
+
     def _apply(self, stats: NormalizationStats, timestep: TimeStep) -> TimeStep:
         extras = dict(timestep.extras)
         if "next_observation" in extras:
-            extras["next_observation"] = normalize(stats, extras["next_observation"], self.clip, self.epsilon)
-        observation = normalize(stats, timestep.observation, self.clip, self.epsilon)
+            extras["next_observation"] = self.normalize(stats, extras["next_observation"])
+        observation = self.normalize(stats, timestep.observation)
         return timestep._replace(observation=observation, extras=extras)
 
     def reset(self, key: PRNGKey) -> tuple[NormalizeObservationState, TimeStep]:
@@ -210,6 +214,53 @@ class NormalizeObservation(Wrapper):
         env_state, timestep = self.env.step(state.env_state, action, key)
         stats = update_normalization(state.stats, timestep.observation)
         return NormalizeObservationState(env_state, stats), self._apply(stats, timestep)
+
+
+def find_wrapper(env: Environment, wrapper_type: type) -> Wrapper | None:
+    """The outermost wrapper of `wrapper_type` in `env`'s stack, or None."""
+    while isinstance(env, Wrapper):
+        if isinstance(env, wrapper_type):
+            return env
+        env = env.env
+    return None
+
+
+def find_normalization_stats(env_state: Any) -> NormalizationStats | None:
+    """The running statistics inside an environment's state (`NormalizeObservationState`, at any
+    depth of the tree), or None if the environment does not normalise observations.
+
+    Acting outside the training envs (evaluation, an exported policy) must use these: statistics
+    of the agent's own training data, not fresh ones of the new envs. Raises ValueError if the
+    state holds more than one set (which one the agent saw would be ambiguous).
+    """
+    found = [x for x in jax.tree.leaves(env_state, is_leaf=lambda x: isinstance(x, NormalizeObservationState))
+             if isinstance(x, NormalizeObservationState)]
+    if len(found) > 1:
+        raise ValueError(f"the environment state holds {len(found)} sets of observation-normalisation statistics; "
+                         f"expected at most one")
+    return found[0].stats if found else None
+
+
+def training_normalizer(env: Environment) -> Callable[[Any, Array], Array] | None:
+    """`normalize(env_state, observation)`: raw observations as the training env `env` shows them
+    to the agent, normalised with the statistics held in `env_state` (a state of `env`) and the
+    wrapper's clip and epsilon; None if `env` does not normalise observations.
+
+    Evaluation envs are built without normalisation and pass their raw observations through this
+    with the training state's env state, so the agent sees what it was trained on.
+    """
+    wrapper = find_wrapper(env, NormalizeObservation)
+    if wrapper is None:
+        return None
+
+    def normalize_observation(env_state: Any, observation: Array) -> Array:
+        stats = find_normalization_stats(env_state)
+        if stats is None:
+            raise ValueError("the training env normalises observations, but the env state given holds no "
+                             "NormalizeObservationState")
+        return wrapper.normalize(stats, observation)
+
+    return normalize_observation
 
 
 @dataclasses.dataclass(frozen=True)

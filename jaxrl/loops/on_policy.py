@@ -15,6 +15,7 @@ import jax.numpy as jnp
 
 from jaxrl import prng
 from jaxrl.envs.base import Environment
+from jaxrl.envs.wrappers import training_normalizer
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import make_evaluate
@@ -147,7 +148,8 @@ def make_train(
       num_iterations: iterations of `train(key)`.
       default_hparams: the hparams `train(key)` uses when none are given.
       eval_env: a batched environment of separate instances for `Train.evaluate` (one greedy
-        episode per env), or None.
+        episode per env), without observation normalisation (evaluation normalises with the
+        training statistics of `env`'s state, if `env` normalises), or None.
     """
     spec = env.spec()
     if spec.num_envs is None:
@@ -188,5 +190,7 @@ def make_train(
             learner_metrics=agent_metrics,
         )
 
-    evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
+    evaluate = None
+    if eval_env is not None:
+        evaluate = make_evaluate(eval_env, agent, normalize_observation=training_normalizer(env))
     return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)

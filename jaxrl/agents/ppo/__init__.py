@@ -1,5 +1,6 @@
 """Proximal Policy Optimization (Schulman et al. 2017)."""
 
+from jaxrl.agents.policy import make_policy
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.learning import (
     AgentState,
@@ -9,4 +10,5 @@ from jaxrl.agents.ppo.learning import (
 )
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 
-__all__ = ["ActorCritic", "AgentState", "Config", "HParams", "make_agent", "make_network", "make_train", "ppo_loss"]
+__all__ = ["ActorCritic", "AgentState", "Config", "HParams", "make_agent", "make_network", "make_policy",
+           "make_train", "ppo_loss"]
