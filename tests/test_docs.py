@@ -45,7 +45,7 @@ def _commands() -> list[list[str]]:
 
 
 def test_readme_has_command_lines():
-    assert {argv[0] for argv in _commands()} == {"train", "sweep"}
+    assert {argv[0] for argv in _commands()} == {"train", "sweep", "evaluate"}
 
 
 @pytest.mark.parametrize("argv", _commands(), ids=lambda argv: " ".join(argv)[:60])
@@ -60,6 +60,9 @@ def test_readme_command_lines_parse(argv):
     elif command == "train":
         name, config, options = cli.parse_train(rest)
         assert config.agent == name
+    elif command == "evaluate":
+        options = cli._tyro_cli(cli.EvaluateOptions, args=rest)
+        assert options.run_dir == rest[0] and options.episodes >= 1
     else:
         name, config, options = cli.parse_sweep(rest)
         settings = cli.settings_from_options(options)
