@@ -12,11 +12,8 @@ returns bit-for-bit what it returns for the original key (tests/test_prng.py che
 switching it on moves no result; keys of other implementations (`rbg`, user-defined) pass
 through unchanged.
 
-The on-policy loop uses it for its rollout and update keys: PPO on CartPole then trains ~4-10%
-faster with 1 seed and ~3% with 8, and the bare env+policy scan runs ~1.6x (1 seed) to ~2x
-(8 seeds) faster (experiments/benchmarks/throughput.py, `ceiling-fastkey`). The off-policy loop
-does not: DQN ran ~8% slower with it (not traced further; a guess is XLA duplicating the fused
-hash into several consumers of the same draw).
+The on-policy loop uses it for its rollout and update keys, where it pays on CPU; the off-policy
+loop does not, because DQN ran slower with it (experiments/benchmarks/README.md has the figures).
 
 The rolled loop is XLA:CPU's lowering only (for GPU and TPU JAX already emits the hash
 unrolled, or as a GPU kernel if asked to), so by default `fast_key` returns a key whose hash is

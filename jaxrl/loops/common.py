@@ -245,7 +245,7 @@ def nonfinite_flag(learner_metrics: Metrics, agent_state: Any) -> Array:
     One `all(isfinite)` reduction per leaf, combined by one `all`. A sum per leaf, non-finite iff
     an element is, needs as many reductions and overflows to inf on large finite values; one
     reduction over the leaves concatenated pays for the copy: both measured no cheaper. For PPO
-    on CartPole (43 leaves, 27k elements) it costs ~30 us of CPU time per iteration, ~0.6% of one.
+    on CartPole it is under 1% of an iteration's time.
     """
     leaves = [x for x in jax.tree.leaves((learner_metrics, agent_state)) if jnp.issubdtype(x.dtype, jnp.inexact)]
     if not leaves:

@@ -28,8 +28,8 @@ class ActorCritic(nn.Module):
     init_log_std: float = 0.0
 
     def setup(self):
-        # Row-major weight gradients (networks/dense.py): PPO trains ~25% faster with 8 vmapped seeds
-        # on CPU, ~2% with 1 (README, Speed).
+        # Row-major weight gradients (networks/dense.py) where the CPU tricks are on: faster on
+        # XLA:CPU, most with many vmapped seeds (experiments/benchmarks/README.md).
         self.actor_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
         self.critic_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
         if self.action_spec_discrete:
