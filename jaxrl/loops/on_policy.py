@@ -13,12 +13,18 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxrl import prng
+from jaxrl import prng, tricks
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import make_evaluate
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
+
+# Members of a vmapped population per chunk of an iteration on CPU (`tricks.population_chunks`).
+# PPO at PureJaxRL's CartPole settings: one iteration's parameters, Adam moments, trajectory and
+# minibatch activations are ~0.3 MB per member, so 32 members fit the caches and 128 do not;
+# 128 seeds ran ~1.3-1.5x slower per seed than 32 before chunking (experiments/benchmarks/README.md).
+POPULATION_CHUNK = 32
 
 
 def rollout(
@@ -189,4 +195,5 @@ def make_train(
         )
 
     evaluate = None if eval_env is None else make_evaluate(eval_env, agent)
+    iteration = tricks.population_chunks(iteration, POPULATION_CHUNK)
     return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)
