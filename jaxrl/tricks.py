@@ -2,8 +2,8 @@
 
 Three pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
 weight-gradient matmuls behind an optimization barrier), `prng.fast_key` (JAX's threefry hash
-unrolled so XLA fuses it) and `population_chunks` (a vmapped population run a cache-sized chunk
-of members at a time). On GPU and TPU those weak spots are not known to exist, so there the
+unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a cache-sized
+chunk of members at a time). On GPU and TPU those weak spots are not known to exist, so there the
 plain forms run (flax's `nn.Dense` arithmetic, JAX's own threefry lowering) until a device
 measurement says otherwise. Both paths compute the same values from the same parameters and keys.
 
@@ -79,12 +79,13 @@ def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _
     `lax.map(fn, args, batch_size=chunk_size)`: a loop over chunks, each a vmapped `fn`, so every
     op's working set is one chunk's. A whole population's (PPO's parameters, Adam moments and
     minibatch activations at 128 seeds: tens of MB) outgrows the L2/L3 caches and the per-member
-    cost rises; chunked it stays at the chunk's (experiments/benchmarks/README.md). Elsewhere,
+    cost rises; chunked it stays at the chunk's (experiments/benchmarks/README.md). On GPU the
+    wide batch is what fills the device, so there, by default, it is not chunked. Elsewhere,
     and for populations of at most `chunk_size`, it is plain `vmap(fn)`. Every member computes
     the same function either way; the last bits may differ between the two paths, as they do
     between population sizes, but one program always takes the same path, so a chunked-in-time
     run still equals one call bit for bit. Outside `vmap` it is `fn`. Not differentiable
-    (`custom_vmap`): for whole training iterations, not for losses.
+    (`custom_vmap`): for learner updates and iterations, not for losses.
     """
     if not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"population_chunks: chunk_size must be an int >= 1, got {chunk_size!r}")

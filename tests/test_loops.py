@@ -167,7 +167,7 @@ def test_population_chunks_rejects_a_bad_chunk_size():
 
 
 def test_a_population_larger_than_the_chunk_trains_in_chunks_and_in_time_chunks_equal_one_call(monkeypatch):
-    # PPO's iteration runs 2 members at a time here, so 3 members take the chunked path (one
+    # PPO's update runs 2 members at a time here, so 3 members take the chunked path (one
     # chunk of 2, then 1). Two time chunks must still equal one call bit for bit, and every
     # member must match the unchunked program's up to float summation order.
     from jaxrl import tricks
