@@ -127,3 +127,69 @@ def test_trajectory_values_rejects_a_value_fn_with_the_wrong_shape():
     observation, next_observation, last, discount = _values_fixture()
     with pytest.raises(ValueError, match=r"value_fn must map \[B, ...\] observations to \[B\] values"):
         trajectory_values(lambda o: o, observation, next_observation, last, discount)
+
+
+# ---- a vmapped population run in chunks (tricks.population_chunks) -----------------------------
+
+
+def _member(x, shared, key):
+    return {"y": jnp.tanh(x @ shared) + jax.random.uniform(key, x.shape[:1]), "n": jnp.sum(x)}
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_population_chunks_match_each_member_with_shared_arguments(enabled):
+    from jaxrl import tricks
+
+    xs = jax.random.normal(jax.random.key(0), (5, 3, 4))
+    shared = jax.random.normal(jax.random.key(1), (4,))
+    keys = jax.random.split(jax.random.key(2), 5)
+    with tricks.cpu_tricks(enabled):
+        chunked = tricks.population_chunks(_member, 2)
+        program = jax.jit(jax.vmap(chunked, in_axes=(0, None, 0)))
+        out = program(xs, shared, keys)
+        jaxpr = str(jax.make_jaxpr(jax.vmap(chunked, in_axes=(0, None, 0)))(xs, shared, keys))
+    assert out["y"].shape == (5, 3) and out["n"].shape == (5,)
+    for i in range(5):
+        expected = jax.jit(_member)(xs[i], shared, keys[i])
+        np.testing.assert_allclose(out["y"][i], expected["y"], rtol=1e-6)
+        np.testing.assert_allclose(out["n"][i], expected["n"], rtol=1e-6)
+    # The CPU path loops over chunks of 2 (2 + 2, then the remaining 1 vmapped); the plain one does not.
+    assert ("scan" in jaxpr) == enabled
+    # Outside vmap it is the function itself.
+    np.testing.assert_array_equal(chunked(xs[0], shared, keys[0])["y"], _member(xs[0], shared, keys[0])["y"])
+
+
+def test_population_chunks_rejects_a_bad_chunk_size():
+    from jaxrl import tricks
+
+    with pytest.raises(ValueError, match="chunk_size must be an int >= 1, got 0"):
+        tricks.population_chunks(_member, 0)
+
+
+def test_a_population_larger_than_the_chunk_trains_in_chunks_and_in_time_chunks_equal_one_call(monkeypatch):
+    # PPO's update runs 2 members at a time here, so 3 members take the chunked path (one
+    # chunk of 2, then 1). Two time chunks must still equal one call bit for bit, and every
+    # member must match the unchunked program's up to float summation order.
+    from jaxrl import tricks
+    from jaxrl.agents import ppo
+    from jaxrl.loops import on_policy
+
+    config = ppo.Config(env="CartPole-v1", total_timesteps=512, num_envs=4, rollout_length=32, num_epochs=1,
+                        num_minibatches=2, hidden_sizes=(16,))
+    keys = jax.random.split(jax.random.key(0), 3)
+    with tricks.cpu_tricks(True):
+        whole = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
+        monkeypatch.setattr(on_policy, "POPULATION_CHUNK", 2)
+        train = ppo.make_train(config)
+        one = jax.jit(jax.vmap(train))(keys)
+        run = jax.jit(jax.vmap(lambda s: train.run(s, 2)))
+        state, first = run(jax.jit(jax.vmap(train.init))(keys))
+        state, second = run(state)
+    for name, metric in one.metrics.items():
+        np.testing.assert_array_equal(np.concatenate([first[name], second[name]], axis=1), metric, err_msg=name)
+        np.testing.assert_allclose(metric, whole.metrics[name], rtol=1e-4, atol=1e-5, err_msg=name)
+    for a, b in zip(jax.tree.leaves(state), jax.tree.leaves(one.state)):
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)
+    assert not np.all(one.metrics["total_loss"][:, -1] == one.metrics["total_loss"][:, -2])

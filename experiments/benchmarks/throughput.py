@@ -15,6 +15,12 @@ With `--work dqn` (1 seed only; the default runs both) it times against the 10-e
   dqn            jaxrl Double DQN at PureJaxRL's CartPole defaults (10 envs, buffer 10k, batch
                  128, one update per 10 env steps, target copy every 500), the off-policy issue's;
   sac            jaxrl SAC at its defaults on Pendulum-v1 (steps/s only; no peer times it).
+With `--work ppo-sweep` it runs the population sweep: jaxrl PPO at the same config but 100k env
+steps per seed, `jax.jit(jax.vmap(train))` over 1 / 8 / 32 / 128 seeds (`--sweep-seeds`), each
+point the fastest of `--sweep-processes` (3) fresh processes, each timing its second call (the
+first compiles); with --peer-python, Rejax's PPO on the same work beside it (peer.py run with 100k
+steps). It prints every point's steps/s, jaxrl / Rejax, and each seed count's steps/s as a share
+of the 32-seed figure (128 seeds vs 32 is the population-scaling figure).
 With --peer-python (a venv made by ../shared/peers/setup.sh) it also runs Rejax's PPO and DQN on
 the same work in a subprocess, so every ratio comes from one run on one machine.
 Prints one JSON line per measurement and a summary table.
@@ -52,17 +58,17 @@ STEPS = 500_000
 NUM_ENVS = 4
 
 
-def timed(fn, *args) -> tuple[float, float]:
-    """(compile + first run seconds, median of 3 further runs)."""
+def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
+    """(compile + first run seconds, median of `repeats` further runs)."""
     start = time.perf_counter()
     jax.block_until_ready(fn(*args))
     first = time.perf_counter() - start
     runs = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         jax.block_until_ready(fn(*args))
         runs.append(time.perf_counter() - start)
-    return first, sorted(runs)[1]
+    return first, sorted(runs)[len(runs) // 2]
 
 
 def policy_net():
@@ -118,8 +124,8 @@ def stack_ceiling(num_envs: int):
     return run
 
 
-def ppo_train():
-    config = ppo.Config(env="CartPole-v1", num_envs=NUM_ENVS, rollout_length=128, total_timesteps=STEPS,
+def ppo_train(steps: int = STEPS):
+    config = ppo.Config(env="CartPole-v1", num_envs=NUM_ENVS, rollout_length=128, total_timesteps=steps,
                         num_epochs=4, num_minibatches=4)
     train = ppo.make_train(config)
     return lambda key: train(key).metrics["episode_return"][-1]
@@ -140,9 +146,9 @@ def sac_train():
     return lambda key: train(key).metrics["episode_return"][-1], config.total_timesteps
 
 
-def measure(name: str, fn, seeds: int, steps: int = STEPS) -> dict:
+def measure(name: str, fn, seeds: int, steps: int = STEPS, repeats: int = 3) -> dict:
     keys = jax.random.split(jax.random.key(0), seeds)
-    first, median = timed(jax.jit(jax.vmap(fn)), keys)
+    first, median = timed(jax.jit(jax.vmap(fn)), keys, repeats=repeats)
     row = dict(who=name, seeds=seeds, compile_plus_run_s=round(first, 2), run_s_median=round(median, 3),
                env_steps_per_s=round(steps * seeds / median), jax=jax.__version__)
     print(json.dumps(row), flush=True)
@@ -158,13 +164,27 @@ def _best_of(rows: list[dict], who: str) -> dict | None:
     return best
 
 
-def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1) -> dict | None:
-    """The peer's fastest of `processes` runs, each in its own fresh process."""
-    script = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
+PEER_SCRIPT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "peers", "peer.py")
+PEER_STEPS_LINE = "STEPS = 500_000\n"
+
+
+def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, steps: int | None = None) -> dict | None:
+    """The peer's fastest of `processes` runs, each in its own fresh process.
+
+    `steps` (env steps per seed) other than peer.py's fixed 500k runs peer.py's own source with
+    only its STEPS line changed, so the peer's configuration stays defined in one place."""
+    script = os.path.abspath(PEER_SCRIPT)
+    command = [python, script, who, str(seeds), *extra]
+    if steps is not None:
+        with open(script) as f:
+            source = f.read()
+        if PEER_STEPS_LINE not in source:
+            raise SystemExit(f"{script} no longer has the line {PEER_STEPS_LINE!r} that --work ppo-sweep rewrites")
+        source = source.replace(PEER_STEPS_LINE, f"STEPS = {int(steps)}\n", 1)
+        command = [python, "-c", source, who, str(seeds), *extra]
     rows = []
     for _ in range(max(processes, 1)):
-        result = subprocess.run([python, os.path.abspath(script), who, str(seeds), *extra], capture_output=True,
-                                text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
         lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
         if result.returncode != 0 or not lines:
             print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
@@ -174,7 +194,8 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1) -> 
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
 
-FRESH_WORK = ("ceiling", "ppo", "dqn")
+FRESH_WORK = ("ceiling", "ppo", "dqn", "ppo-sweep")
+SWEEP_STEPS = 100_000
 
 
 def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
@@ -214,10 +235,40 @@ def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tupl
                   f"share of ceiling {best_ours / ceiling:.1%}")
 
 
+def sweep(seed_counts: list[int], processes: int, peer_python: str | None) -> None:
+    """PPO's env steps/s over population sizes, each point the fastest of `processes` fresh
+    processes, with Rejax on the same work where `peer_python` is given."""
+    if processes < 1:
+        raise SystemExit(f"--sweep-processes must be >= 1, got {processes}")
+    ours, theirs = {}, {}
+    for seeds in seed_counts:
+        ours[seeds] = fresh("ppo-sweep", NUM_ENVS, seeds, processes)
+        if peer_python:
+            theirs[seeds] = peer(peer_python, "rejax-ppo", seeds, processes=processes, steps=SWEEP_STEPS)
+    print(f"\nPPO population sweep, CartPole-v1, 4 envs, {SWEEP_STEPS:,d} env steps per seed, "
+          f"fastest of {processes} fresh processes")
+    print("seeds   jaxrl steps/s   vs 32 seeds   rejax steps/s   jaxrl / rejax")
+    reference = ours.get(32)
+    for seeds in seed_counts:
+        row, peer_row = ours[seeds], theirs.get(seeds)
+        if row is None:
+            print(f"{seeds:5d}   (failed)")
+            continue
+        vs32 = f"{row['env_steps_per_s'] / reference['env_steps_per_s']:.2f}" if reference else "-"
+        peer_speed = f"{peer_row['env_steps_per_s']:,d}" if peer_row else "-"
+        ratio = f"{row['env_steps_per_s'] / peer_row['env_steps_per_s']:.2f}x" if peer_row else "-"
+        print(f"{seeds:5d}   {row['env_steps_per_s']:13,d}   {vs32:>11s}   {peer_speed:>13s}   {ratio:>13s}")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8], help="seed counts for PPO")
-    parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac"])
+    parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac", "ppo-sweep"],
+                        help="ppo-sweep (not in the default): PPO at 100k steps per seed over --sweep-seeds")
+    parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[1, 8, 32, 128],
+                        help="seed counts of --work ppo-sweep")
+    parser.add_argument("--sweep-processes", type=int, default=3,
+                        help="fresh processes per point of --work ppo-sweep; each point is their fastest")
     parser.add_argument("--peer-python", default=None, help="python of ../shared/peers/setup.sh's venv")
     parser.add_argument("--processes", "--ceiling-processes", type=int, default=4,
                         help="fresh processes that also time each ceiling, jaxrl's PPO and DQN and each peer; "
@@ -228,6 +279,9 @@ def main(argv=None) -> None:
         work, num_envs, seeds = args.only[0], int(args.only[1]), int(args.only[2])
         if work not in FRESH_WORK:
             raise SystemExit(f"--only WORK must be one of {FRESH_WORK}, got {work!r}")
+        if work == "ppo-sweep":  # one timed call after the compiling one: the processes repeat it
+            measure("jaxrl-ppo-100k", ppo_train(SWEEP_STEPS), seeds, SWEEP_STEPS, repeats=1)
+            return
         fn = {"ceiling": lambda: raw_ceiling(num_envs), "ppo": ppo_train, "dqn": dqn_train}[work]()
         measure(work, fn, seeds)
         return
@@ -248,6 +302,8 @@ def main(argv=None) -> None:
             summary.append((seeds, rows))
         print_table("PPO, CartPole-v1, 4 envs", summary, ("ceiling", "ceiling-fresh"), ("ppo", "ppo-fresh"),
                     "rejax-ppo")
+    if "ppo-sweep" in args.work:
+        sweep(args.sweep_seeds, args.sweep_processes, args.peer_python)
     if "dqn" in args.work or "sac" in args.work:
         rows = {"ceiling-10": measure("ceiling-10", raw_ceiling(10), 1)}
         if args.processes:

@@ -13,13 +13,19 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxrl import prng
+from jaxrl import prng, tricks
 from jaxrl.envs.base import Environment
 from jaxrl.envs.wrappers import training_normalizer
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import make_evaluate
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
+
+# Members of a vmapped population per chunk of the update on CPU (`tricks.population_chunks`).
+# PPO at PureJaxRL's CartPole settings: the update's parameters, Adam moments, gradients and
+# minibatch activations are ~0.3 MB per member, so 32 members fit the caches and 128 do not;
+# unchunked, 128 seeds cost ~1.15-1.5x more per seed than 32 (README.md, Speed).
+POPULATION_CHUNK = 32
 
 
 def rollout(
@@ -156,6 +162,9 @@ def make_train(
         raise ValueError("on_policy.make_train needs a batched environment (jaxrl.envs.batched)")
     num_envs = spec.num_envs
     steps_per_iteration = rollout_length * num_envs
+    # The rollout is left whole: it gains from a wide batch (per member, 128 seeds' costs ~0.85x
+    # 32 seeds'), while the update's working set is the one that outgrows the caches.
+    update = tricks.population_chunks(agent.update, POPULATION_CHUNK)
 
     def init(key: PRNGKey, hparams: Any) -> TrainState:
         key, env_key, agent_key = jax.random.split(key, 3)
@@ -172,7 +181,7 @@ def make_train(
             rollout_length, state.hparams, state.env_steps,
         )
         chex.assert_shape(trajectory.reward, (rollout_length, num_envs))
-        agent_state, agent_metrics = agent.update(
+        agent_state, agent_metrics = update(
             state.agent_state, trajectory, prng.fast_key(update_key), state.hparams
         )
         return common.end_iteration(
