@@ -79,7 +79,7 @@ def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _
     `lax.map(fn, args, batch_size=chunk_size)`: a loop over chunks, each a vmapped `fn`, so every
     op's working set is one chunk's. A whole population's (PPO's parameters, Adam moments and
     minibatch activations at 128 seeds: tens of MB) outgrows the L2/L3 caches and the per-member
-    cost rises; chunked it stays at the chunk's (README.md, Speed). On GPU the
+    cost rises; chunked it stays at the chunk's (experiments/benchmarks/README.md). On GPU the
     wide batch is what fills the device, so there, by default, it is not chunked. Elsewhere,
     and for populations of at most `chunk_size`, it is plain `vmap(fn)`. Every member computes
     the same function either way; the last bits may differ between the two paths, as they do
