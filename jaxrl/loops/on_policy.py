@@ -24,7 +24,7 @@ from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
 # Members of a vmapped population per chunk of the update on CPU (`tricks.population_chunks`).
 # PPO at PureJaxRL's CartPole settings: the update's parameters, Adam moments, gradients and
 # minibatch activations are ~0.3 MB per member, so 32 members fit the caches and 128 do not;
-# unchunked, 128 seeds cost ~1.15-1.5x more per seed than 32 (README.md, Speed).
+# unchunked, 128 seeds cost more per seed than 32 (experiments/benchmarks/README.md).
 POPULATION_CHUNK = 32
 
 
