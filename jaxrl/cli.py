@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Callable, Literal
 
 import jax
 import numpy as np
@@ -135,17 +135,22 @@ def _help(text: str) -> None:
     raise SystemExit(0)
 
 
+def _overview(argv: list[str], prog: str, needed: str, text: Callable[[], str]) -> None:
+    """With no arguments, exits with an error saying `prog` needs `needed`; with -h/--help first,
+    prints `text()` and exits; otherwise returns."""
+    if not argv:
+        raise SystemExit(f"error: {prog} needs {needed}\n{text()}")
+    if argv[0] in ("-h", "--help"):
+        _help(text())
+
+
 def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usage: str, about: str,
                   default: tuple[Any, Any] | None = None) -> tuple[str, Any, Any]:
     """`AGENT [flags]` -> (agent name, its Config, an `options_cls`): the agent's Config fields
     and the options' fields as flags (the latter shown as "`group` options"). `default` =
     (config, options) replaces the classes' defaults (a resumed run's recorded settings)."""
-    if not argv or argv[0] in ("-h", "--help"):
-        text = (f"usage: {prog} AGENT {usage}\n\n{about}\n\nagents:\n{_agents_table()}\n\n"
-                f"`{prog} AGENT --help` lists its flags.")
-        if not argv:
-            raise SystemExit(f"error: {prog} needs an agent\n{text}")
-        _help(text)
+    _overview(argv, prog, "an agent", lambda: f"usage: {prog} AGENT {usage}\n\n{about}\n\nagents:\n"
+              f"{_agents_table()}\n\n`{prog} AGENT --help` lists its flags.")
     name, rest = argv[0], argv[1:]
     try:
         agent = agents.get(name)
@@ -442,12 +447,9 @@ def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = "\n".join(f"  {name}  {text}" for name, text in COMMANDS.items())
     usage = f"usage: {prog} {{{','.join(COMMANDS)}}} AGENT|RUN_DIR [flags]"
-    if not argv or argv[0] in ("-h", "--help"):
-        text = (f"{usage}\n\nReinforcement learning as pure, compiled JAX programs.\n\ncommands:\n{commands}\n\n"
-                f"agents:\n{_agents_table()}\n\n`{prog} train AGENT --help` lists an agent's flags.")
-        if not argv:
-            raise SystemExit(f"error: {prog} needs a command\n{text}")
-        _help(text)
+    _overview(argv, prog, "a command", lambda: f"{usage}\n\nReinforcement learning as pure, compiled JAX programs.\n\n"
+              f"commands:\n{commands}\n\nagents:\n{_agents_table()}\n\n`{prog} train AGENT --help` lists an "
+              f"agent's flags.")
     command, rest = argv[0], argv[1:]
     if command not in _SUBCOMMANDS:
         raise SystemExit(f"error: unknown command {command!r}; choose one of: {', '.join(COMMANDS)}\n{usage}")
