@@ -189,6 +189,14 @@ def test_every_flag_has_its_own_help_text(name, capsys, monkeypatch):
     assert texts["grid"].startswith("FIELD=V1,V2,...") and texts["env"].startswith("Environment name")
 
 
+def test_a_changed_default_shows_in_help_with_the_base_fields_text(capsys, monkeypatch):
+    # DQN changes OffPolicyConfig's buffer_size default (`defaults`), not its declaration.
+    text = " ".join(run_help(["train", "dqn"], capsys, monkeypatch).split())
+    assert re.search(r"--buffer-size INT\s.*Replay capacity in transitions \(the oldest are overwritten\)\. "
+                     r"\(default: 10000\)", text)
+    assert "--n-step INT" in run_help(["train", "sac"], capsys, monkeypatch)  # the off-policy block's field
+
+
 def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch):
     monkeypatch.setattr(registry, "_REGISTERED", {})  # registrations below end with the test
     agents.register("tiny-ppo", ppo)

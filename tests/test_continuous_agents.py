@@ -220,6 +220,30 @@ def test_td3_delays_actor_and_target_updates():
     assert int(state.num_updates) == 4
 
 
+@pytest.mark.parametrize("name", ["ddpg", "td3", "sac"])
+def test_n_step_agents_bootstrap_with_the_replayed_discount_as_is(name):
+    # An n-step transition (the loop's window) already carries gamma^n * prod(discounts); a 1-step
+    # one carries the env's discount, which the agent multiplies by gamma. So the update on n-step
+    # transitions with discount d equals the 1-step update with discount d / gamma.
+    one_config, one_step, spec = _agent(AGENTS[name])
+    n_config, n_step, _ = _agent(AGENTS[name], n_step=3)
+    gamma = float(one_config.gamma)
+    batch = _batch()
+    d = jnp.where(batch.transitions.discount > 0, gamma ** 3, 0.0)
+    state = one_step.init(jax.random.key(0), spec, one_config.hparams())
+    _, n_metrics = jax.jit(n_step.update)(state, batch._replace(transitions=batch.transitions._replace(discount=d)),
+                                          jax.random.key(1), n_config.hparams())
+    _, one_metrics = jax.jit(one_step.update)(
+        state, batch._replace(transitions=batch.transitions._replace(discount=d / gamma)), jax.random.key(1),
+        one_config.hparams())
+    for metric in one_metrics:
+        np.testing.assert_allclose(n_metrics[metric], one_metrics[metric], rtol=1e-5, err_msg=metric)
+    # ...and not the 1-step update on discount d (gamma applied twice would be a different target).
+    _, wrong = jax.jit(one_step.update)(state, batch._replace(transitions=batch.transitions._replace(discount=d)),
+                                        jax.random.key(1), one_config.hparams())
+    assert not np.isclose(wrong["critic_loss"], n_metrics["critic_loss"], rtol=1e-5)
+
+
 def test_polyak_targets_move_by_tau():
     config, agent, spec = _agent(ddpg, tau=0.25)
     state = agent.init(jax.random.key(0), spec, config.hparams())
@@ -277,6 +301,7 @@ BAD_CONFIGS = [
     ("d4pg", dict(num_atoms=1), "num_atoms"),
     ("d4pg", dict(v_min=0.0, v_max=-10.0), "v_max"),
     ("d4pg", dict(dqda_clipping=0.0), "dqda_clipping"),
+    ("sac", dict(n_step=0), "n_step"),
 ]
 
 

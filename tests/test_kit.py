@@ -11,8 +11,9 @@ from helpers import assert_trees_equal
 
 import jaxrl.agents
 from jaxrl.agents import builder, dqn, ppo
+from jaxrl.agents import config as config_lib
 from jaxrl.envs.wrappers import EpisodeStatisticsState
-from jaxrl.loops import off_policy, on_policy
+from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.types import Agent
 
 AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg"]
@@ -182,3 +183,95 @@ def test_train_state_carries_the_actor_state_through_chunks(loop):
         periods = config.loop_schedule()["periods_per_iteration"] * 4
         warmup_periods = config.learning_starts // config.period_env_steps
         assert int(one.state.actor_state["syncs"]) == periods - warmup_periods
+
+
+# ---- a population shares its counters -----------------------------------------------------------
+
+
+def _primitive_counts(jaxpr, counts=None):
+    """{primitive name: uses} over a jaxpr and every jaxpr nested in it (scan, cond, pjit...)."""
+    counts = {} if counts is None else counts
+    for eqn in jaxpr.eqns:
+        counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (list, tuple)) else [param]:
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    _primitive_counts(inner, counts)
+    return counts
+
+
+def test_a_vmapped_population_keeps_the_single_runs_conditionals():
+    # The members' counters (iteration, env steps, replay positions) are one shared value inside
+    # `run` (`common.shared_counters`): the warm-up and learning-start `cond`s stay conditionals
+    # under vmap instead of selects that run both branches, and replay writes keep shared rows.
+    train = dqn.make_train(dqn.Config(**TINY["dqn"]))
+    keys = jax.random.split(jax.random.key(0), 2)
+    single = _primitive_counts(jax.make_jaxpr(lambda s: train.run(s, 2))(train.init(keys[0])).jaxpr)
+    states = jax.vmap(train.init)(keys)  # every leaf batched, as the driver's chunks get them
+    population = _primitive_counts(jax.make_jaxpr(jax.vmap(lambda s: train.run(s, 2)))(states).jaxpr)
+    assert single["cond"] >= 2  # the warm-up's random actions and the learning start
+    for primitive in ("cond", "select_n", "scatter"):
+        assert population.get(primitive, 0) == single.get(primitive, 0), primitive
+
+
+def test_shared_counters_read_the_first_member_under_vmap_and_nothing_outside():
+    state = jax.vmap(jax.jit(jaxrl.agents.get("ppo").make_train(ppo.Config(**TINY["ppo"])).init))(
+        jax.random.split(jax.random.key(0), 3))
+    state = state.replace(iteration=jnp.array([5, 5, 5], jnp.int32))
+    shared = jax.vmap(lambda s: common.shared_counters(s).iteration, out_axes=None)(state)  # unbatched
+    assert int(shared) == 5
+    single = jax.tree.map(lambda x: x[0], state)
+    assert_trees_equal(common.shared_counters(single), single)
+
+
+# ---- config bases: defaults, ranges -------------------------------------------------------------
+
+
+def test_defaults_change_an_inherited_default_in_place():
+    from jaxrl.agents.config import OffPolicyConfig
+
+    assert dqn.Config().buffer_size == 10_000 and dqn.Config().max_grad_norm == 10.0
+    assert jaxrl.agents.get("sac").Config().buffer_size == 100_000  # the base's default, untouched
+    assert jaxrl.agents.get("td3").Config().actor_learning_rate == 3e-4  # DDPG's subclass, its own default
+    assert jaxrl.agents.get("ddpg").Config().actor_learning_rate == 1e-4
+    # The field keeps its place among the base's fields (the CLI's and config.json's order).
+    base = [f.name for f in dataclasses.fields(OffPolicyConfig)]
+    assert [f.name for f in dataclasses.fields(dqn.Config) if f.name in base] == base
+    with pytest.raises(TypeError, match=r"Bad\.defaults names \['bufer_size'\]: not fields declared by a base"):
+        @dataclasses.dataclass(frozen=True)
+        class Bad(OffPolicyConfig):
+            defaults = dict(bufer_size=10)
+    with pytest.raises(TypeError, match=r"Worse\.ranges names \['nope'\], which are not fields"):
+        @dataclasses.dataclass(frozen=True)
+        class Worse(OffPolicyConfig):
+            ranges = dict(nope=config_lib.UNIT)
+
+
+def test_ranges_hold_and_say_what_they_require():
+    cases = [(config_lib.UNIT, [0, 0.5, 1.0], [-0.1, 1.01, float("nan"), True, "0.5", None], "must be in [0, 1]"),
+             (config_lib.STEP, [1e-9, 1.0], [0.0, 1.5], "must be in (0, 1]"),
+             (config_lib.POSITIVE, [1e-9, 1e9], [0.0, -1.0, float("inf")], "must be > 0"),
+             (config_lib.NON_NEGATIVE, [0.0, 3], [-1e-9], "must be >= 0"),
+             (config_lib.FINITE, [-1e30, 0, 2.5], [float("inf"), float("-inf"), None], "must be a finite number"),
+             (config_lib.at_least(2), [2, 100], [1, 2.0, True, None], "must be an int >= 2"),
+             (config_lib.at_least(1).or_none(), [None, 1], [0, 1.5], "must be an int >= 1 or None"),
+             (config_lib.OneOf(("huber", "mse")), ["mse"], ["MSE", None], "must be 'huber' or 'mse'"),
+             (config_lib.BOOL, [True, False], [1, 0, None], "must be False or True")]
+    for allowed, good, bad, what in cases:
+        assert allowed.what == what
+        assert all(allowed.holds(x) for x in good), (what, good)
+        assert not any(allowed.holds(x) for x in bad), (what, bad)
+
+
+@pytest.mark.parametrize("name", AGENT_NAMES)
+def test_every_numeric_or_option_field_declares_its_range(name):
+    # Sweeps and population-based training perturb settings within these ranges; a field without
+    # one would be unchecked. (env, hidden_sizes and activation are checked by AgentConfig.check.)
+    config_cls = jaxrl.agents.get(name).Config
+    ranges = config_cls.all_ranges()
+    unranged = [f.name for f in dataclasses.fields(config_cls)
+                if f.name not in ranges and f.name not in ("env", "hidden_sizes", "activation")]
+    assert not unranged
+    for field, allowed in ranges.items():  # every default lies in its own range
+        assert allowed.holds(getattr(config_cls(), field)), field

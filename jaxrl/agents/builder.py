@@ -5,15 +5,46 @@ processes). Every agent's `make_train` is one call to `on_policy_train` or `off_
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
-from jaxrl import envs, replay
+import jax
+import jax.numpy as jnp
+
+from jaxrl import envs, networks, optim, replay
 from jaxrl.agents.config import AgentConfig, OffPolicyConfig
 from jaxrl.loops import off_policy, on_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, EnvSpec
 
 MakeAgent = Callable[[Any, EnvSpec], Agent]
+
+
+def flat_actor_critic(spec: EnvSpec, actor_module: Any, critic_module: Any) -> tuple[networks.FlatNetwork,
+                                                                                     networks.FlatNetwork]:
+    """A continuous-action agent's actor pi(s) and critic Q(s, a) as flat-parameter networks
+    (`networks.flat_network`), shaped for `spec`."""
+    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    action = jnp.zeros((1,) + spec.action.shape, jnp.float32)
+    return networks.flat_network(actor_module, observation), networks.flat_network(critic_module, observation, action)
+
+
+class ActorCriticInit(NamedTuple):
+    """Fresh actor and critic parameters and their Adam states (`init_actor_critic`)."""
+
+    actor_params: Any
+    critic_params: Any
+    actor_opt_state: Any
+    critic_opt_state: Any
+
+
+def init_actor_critic(actor: networks.FlatNetwork, critic: networks.FlatNetwork, key: Any,
+                      hparams: Any) -> ActorCriticInit:
+    """Fresh parameters (one key each) and zeroed Adam moments at `hparams.actor_learning_rate`
+    and `hparams.critic_learning_rate`: the start of every actor-critic agent's state."""
+    actor_key, critic_key = jax.random.split(key)
+    actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
+    return ActorCriticInit(actor_params, critic_params, optim.adam(hparams.actor_learning_rate).init(actor_params),
+                           optim.adam(hparams.critic_learning_rate).init(critic_params))
 
 
 def make_env(config: AgentConfig, num_envs: int | None = None, *,
@@ -39,9 +70,10 @@ def make_eval_env(config: AgentConfig, num_envs: int | None = None) -> envs.Envi
 def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
     """The training environment and the agent for it, after checking that `config` is a
     `config_cls` and fits the environment (ValueError naming the field, before any tracing)."""
-    if not isinstance(config, config_cls):
-        raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got "
-                        f"{type(config).__name__}")
+    # By the agent's name too: TD3's and D4PG's configs subclass DDPG's, yet are not DDPG's.
+    if not isinstance(config, config_cls) or config.agent != config_cls.agent:
+        given = f"{config.agent}.Config" if isinstance(config, AgentConfig) else type(config).__name__
+        raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got a {given}")
     env = make_env(config)
     spec = env.spec()
     config.check_spec(spec)

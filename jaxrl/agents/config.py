@@ -1,8 +1,9 @@
 """The agent kit's configuration bases: the fields every agent has, checked once, and the
 off-policy schedule block that DQN and the continuous-control agents share.
 
-An agent's `Config` subclasses one of these and declares only its own fields (or a different
-default for an inherited one); `check()` extends the inherited checks. Every range check raises
+An agent's `Config` subclasses one of these and declares only its own fields; a different
+default for an inherited field goes in its `defaults` dict (the field keeps its one declaration
+and help text). `check()` extends the inherited checks. Every range check raises
 ValueError "<agent>.Config.<field> <what>, got <value>" at construction, before anything is traced.
 Fields whose names match the agent's `HParams` fields are the defaults of `hparams()`: float32
 scalar arrays, so `jax.vmap` sweeps them in one compile.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import typing
 from typing import Any, ClassVar
 
 import jax.numpy as jnp
@@ -33,6 +35,70 @@ def is_int(x: Any, minimum: int) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
+class Range:
+    """The values a numeric field may take: a finite number in [low, high] ((low, high] with
+    `low_open`), an int >= low with `integer`, and also None with `optional`. Declared per field in
+    a Config's `ranges`, so the checks, their messages and anything that samples or perturbs a
+    setting (sweeps, population-based training) read one table."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    integer: bool = False
+    optional: bool = False
+
+    def holds(self, x: Any) -> bool:
+        if x is None:
+            return self.optional
+        if self.integer:
+            return is_int(x, int(self.low)) and x <= self.high
+        return finite_in(x, self.low, self.high, self.low_open)
+
+    @property
+    def what(self) -> str:
+        """The requirement as the error message says it ("must be in [0, 1]")."""
+        if self.integer:
+            what = f"an int >= {int(self.low)}"
+        elif math.isinf(self.low) and math.isinf(self.high):
+            what = "a finite number"
+        elif math.isinf(self.high):
+            what = f"{'>' if self.low_open else '>='} {self.low:g}"
+        else:
+            what = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+        return f"must be {what}" + (" or None" if self.optional else "")
+
+    def or_none(self) -> Range:
+        return dataclasses.replace(self, optional=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class OneOf:
+    """A field that takes one of a few values (a string option, None)."""
+
+    values: tuple
+
+    def holds(self, x: Any) -> bool:
+        return any(x is v or (type(x) is type(v) and x == v) for v in self.values)
+
+    @property
+    def what(self) -> str:
+        return "must be " + " or ".join(repr(v) for v in self.values)
+
+
+FINITE = Range()
+POSITIVE = Range(0.0, low_open=True)
+NON_NEGATIVE = Range(0.0)
+UNIT = Range(0.0, 1.0)  # [0, 1]: a probability, a discount, a mixing weight
+STEP = Range(0.0, 1.0, low_open=True)  # (0, 1]: a fraction or a Polyak step that must move
+BOOL = OneOf((False, True))
+
+
+def at_least(minimum: int) -> Range:
+    """An int >= `minimum` (counts, sizes)."""
+    return Range(minimum, integer=True)
+
+
+@dataclasses.dataclass(frozen=True)
 class AgentConfig:
     """The fields every agent has. Subclasses set `agent` (the name errors use), `HParams` (the
     traced hyperparameters' class) and `actions` ("discrete", "continuous" or None for both)."""
@@ -40,6 +106,12 @@ class AgentConfig:
     agent: ClassVar[str] = "agent"
     HParams: ClassVar[type] = type(None)
     actions: ClassVar[str | None] = None
+    # {field: default} for fields declared by a base class, set in a subclass's body.
+    defaults: ClassVar[dict[str, Any]] = {}
+    # {field: Range or OneOf} for this class's own fields; `check()` applies every class's table.
+    ranges: ClassVar[dict[str, Any]] = dict(num_envs=at_least(1), total_timesteps=at_least(1),
+                                            episode_length=at_least(1).or_none(), eval_episodes=at_least(1),
+                                            gamma=UNIT, normalize_observations=BOOL)
 
     env: str = "CartPole-v1"
     """Environment name for jaxrl.make (a gymnax id, "brax/<name>", or one registered with jaxrl.register)."""
@@ -60,6 +132,32 @@ class AgentConfig:
     gamma: float = 0.99
     """Discount factor."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Turns the class body's `defaults` into field declarations of this class, before
+        `dataclasses.dataclass` reads them: the inherited field keeps its place, type and
+        docstring (tyro finds it along the MRO), and only its default changes."""
+        super().__init_subclass__(**kwargs)
+        own = set(cls.__dict__.get("__annotations__", {}))
+        inherited_fields = {f for base in cls.__mro__[1:] for f in getattr(base, "__dataclass_fields__", {})}
+        unranged = sorted(set(cls.__dict__.get("ranges", {})) - own - inherited_fields)
+        if unranged:
+            raise TypeError(f"{cls.__qualname__}.ranges names {unranged}, which are not fields")
+        changed = cls.__dict__.get("defaults", {})
+        if not changed:
+            return
+        # Resolved types, not the base's annotation strings: this module may not import their names.
+        inherited = {name: hint for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
+                     for name, hint in typing.get_type_hints(base).items() if name in base.__dataclass_fields__}
+        unknown = sorted(name for name in changed if name not in inherited or name in cls.__dict__)
+        if unknown:
+            raise TypeError(f"{cls.__qualname__}.defaults names {unknown}: not fields declared by a base class "
+                            f"(declare a new field in the class body instead)")
+        annotations = dict(cls.__dict__.get("__annotations__", {}))
+        for name, value in changed.items():
+            annotations[name] = inherited[name]
+            setattr(cls, name, value)
+        cls.__annotations__ = annotations
+
     def __post_init__(self):
         self.check()
 
@@ -68,12 +166,21 @@ class AgentConfig:
         if not ok:
             raise ValueError(f"{self.agent}.Config.{field} {what}, got {getattr(self, field)!r}")
 
+    @classmethod
+    def all_ranges(cls) -> dict[str, Any]:
+        """Every field's `Range` or `OneOf`, from the `ranges` of this class and its bases."""
+        table: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            table.update(klass.__dict__.get("ranges", {}))
+        return table
+
     def check(self) -> None:
-        """Checks every field's range; subclasses call `super().check()` and add their own."""
+        """Checks every field in `all_ranges()`, then what relates fields; subclasses call
+        `super().check()` and add their own relations."""
         require = self.require
+        for field, allowed in self.all_ranges().items():
+            require(allowed.holds(getattr(self, field)), field, allowed.what)
         require(isinstance(self.env, str) and bool(self.env), "env", "must be an environment name")
-        for field in ("num_envs", "total_timesteps"):
-            require(is_int(getattr(self, field), 1), field, "must be an int >= 1")
         require(isinstance(self.hidden_sizes, (tuple, list)) and len(self.hidden_sizes) >= 1
                 and all(is_int(h, 1) for h in self.hidden_sizes), "hidden_sizes",
                 "must be a non-empty sequence of positive ints")
@@ -81,11 +188,6 @@ class AgentConfig:
         from jaxrl.networks import ACTIVATIONS
 
         require(self.activation in ACTIVATIONS, "activation", f"must be one of {sorted(ACTIVATIONS)}")
-        require(self.episode_length is None or is_int(self.episode_length, 1), "episode_length",
-                "must be an int >= 1 or None")
-        require(isinstance(self.normalize_observations, bool), "normalize_observations", "must be a bool")
-        require(is_int(self.eval_episodes, 1), "eval_episodes", "must be an int >= 1")
-        require(finite_in(self.gamma, 0.0, 1.0), "gamma", "must be in [0, 1]")
 
     @property
     def steps_per_iteration(self) -> int:
@@ -113,6 +215,20 @@ class AgentConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class OptimizerConfig(AgentConfig):
+    """The fields of an agent trained by one Adam optimizer (`jaxrl.optim.adam`): its step size
+    and the global norm its gradients are clipped to. Mixed into an agent's Config beside the
+    other bases (`class Config(OffPolicyConfig, OptimizerConfig)`)."""
+
+    learning_rate: float = 2.5e-4
+    """Adam step size."""
+    max_grad_norm: float = 0.5
+    """Global norm the gradient is clipped to."""
+
+    ranges = dict(learning_rate=POSITIVE, max_grad_norm=POSITIVE)
+
+
+@dataclasses.dataclass(frozen=True)
 class OffPolicyConfig(AgentConfig):
     """The off-policy schedule block (Acme's replay ratio): counts are env steps summed over the env
     batch; every `train_every` env steps are followed by `updates_per_step` gradient updates, each
@@ -130,13 +246,16 @@ class OffPolicyConfig(AgentConfig):
     """Gradient updates per round, so updates_per_step / train_every updates per env step."""
     steps_per_iteration: int = 1_000
     """Env steps per iteration, one row of metrics."""
+    n_step: int = 1
+    """n of n-step returns: replayed transitions sum n discounted rewards and bootstrap n steps on."""
+
+    ranges = dict(buffer_size=at_least(1), batch_size=at_least(1), learning_starts=at_least(0),
+                  train_every=at_least(1), updates_per_step=at_least(1), steps_per_iteration=at_least(1),
+                  n_step=at_least(1))
 
     def check(self) -> None:
         super().check()
         require = self.require
-        for field in ("buffer_size", "batch_size", "train_every", "updates_per_step", "steps_per_iteration"):
-            require(is_int(getattr(self, field), 1), field, "must be an int >= 1")
-        require(is_int(self.learning_starts, 0), "learning_starts", "must be an int >= 0")
         # The loop acts in whole steps of the env batch and learns after whole update periods.
         require(self.train_every % self.num_envs == 0 or self.num_envs % self.train_every == 0, "train_every",
                 f"must be a multiple or a divisor of num_envs={self.num_envs}")
@@ -177,17 +296,8 @@ class ContinuousOffPolicyConfig(OffPolicyConfig):
     budget for Pendulum-v1."""
 
     actions: ClassVar[str | None] = "continuous"
+    defaults = dict(env="Pendulum-v1", num_envs=1, total_timesteps=20_000, hidden_sizes=(256, 256), activation="relu")
 
-    env: str = "Pendulum-v1"
-    """Environment name for jaxrl.make (a gymnax id, "brax/<name>", or one registered with jaxrl.register)."""
-    num_envs: int = 1
-    """Environments stepped in parallel (one vmapped batch) by each population member."""
-    total_timesteps: int = 20_000
-    """Environment steps to train for, summed over the env batch."""
-    hidden_sizes: tuple[int, ...] = (256, 256)
-    """Widths of the actor's and critics' hidden layers."""
-    activation: str = "relu"
-    """Activation of the hidden layers (relu, tanh, gelu, ...)."""
     actor_learning_rate: float = 3e-4
     """Adam step size of the actor."""
     critic_learning_rate: float = 3e-4
@@ -195,11 +305,7 @@ class ContinuousOffPolicyConfig(OffPolicyConfig):
     tau: float = 0.005
     """Polyak step of the target networks toward the online ones, after every update."""
 
-    def check(self) -> None:
-        super().check()
-        for field in ("actor_learning_rate", "critic_learning_rate"):
-            self.require(finite_in(getattr(self, field), 0.0, math.inf, low_open=True), field, "must be > 0")
-        self.require(finite_in(self.tau, 0.0, 1.0, low_open=True), "tau", "must be in (0, 1]")
+    ranges = dict(actor_learning_rate=POSITIVE, critic_learning_rate=POSITIVE, tau=STEP)
 
 
 def jsonable(x: Any) -> Any:
@@ -230,5 +336,6 @@ def config_from_json(config_cls: type, data: dict) -> Any:
     return config
 
 
-__all__ = ["AgentConfig", "ContinuousOffPolicyConfig", "OffPolicyConfig", "config_from_json", "finite_in", "is_int",
-           "jsonable"]
+__all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "AgentConfig", "ContinuousOffPolicyConfig",
+           "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "at_least", "config_from_json", "finite_in",
+           "is_int", "jsonable"]

@@ -187,7 +187,7 @@ def _resolve(config: Any, agent: Any) -> tuple[Any, str | None]:
     missing = [attr for attr in ("Config", "make_agent") if not hasattr(module, attr)]
     if missing:
         raise TypeError(f"agent {name or module!r} lacks {missing}: a policy needs its Config and make_agent")
-    if not isinstance(config, module.Config):
+    if not isinstance(config, module.Config) or config.agent != module.Config.agent:
         raise TypeError(f"make_policy: the agent {name or module!r} takes a {_qualified(module.Config)}, got a "
                         f"{_qualified(type(config))}")
     return module, name

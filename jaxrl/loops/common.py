@@ -9,6 +9,7 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.custom_batching import custom_vmap
 from jax.experimental import io_callback
 
 from jaxrl.types import Array, Metrics, PRNGKey, PyTree, TimeStep
@@ -100,14 +101,18 @@ class Train:
         return batched_like(self._init(key, hparams), key)
 
     def run(self, state: TrainState, num_iterations: int) -> tuple[TrainState, Metrics]:
-        """Runs `num_iterations` more iterations (a static int); metrics have that leading axis."""
+        """Runs `num_iterations` more iterations (a static int); metrics have that leading axis.
+
+        Under `jax.vmap`, every member of `state` must be at the same iteration, as the members
+        of one population always are: the counters are read from the first (`shared_counters`).
+        """
         if not isinstance(num_iterations, int) or num_iterations < 0:
             raise ValueError(f"num_iterations must be a non-negative Python int, got {num_iterations!r}")
 
         def body(state, _):
             return self._iteration(state)
 
-        return jax.lax.scan(body, state, None, length=num_iterations)
+        return jax.lax.scan(body, shared_counters(state), None, length=num_iterations)
 
     def with_callback(self, callback: Callable[[int, int, Metrics], None], axis_name: str = POPULATION_AXIS) -> Train:
         """This program, handing every iteration's metrics to `callback` on the host as it runs.
@@ -158,6 +163,38 @@ def batched_like(state: TrainState, key: PRNGKey) -> TrainState:
         return jax.lax.select(jnp.broadcast_to(same, x.shape), x, x)
 
     return jax.tree.map(follow, state)
+
+
+@custom_vmap
+def _first_member(x: Array) -> Array:
+    return x
+
+
+@_first_member.def_vmap
+def _first_member_rule(axis_size: int, in_batched: list, x: Array) -> tuple[Array, bool]:
+    del axis_size
+    return (x[0] if in_batched[0] else x), False
+
+
+def shared_counters(state: TrainState) -> TrainState:
+    """`state`, whose counters a vmapped population shares are one unbatched value again.
+
+    The members of a population step in lockstep, so `iteration`, `env_steps` and the replay's
+    scalar integer leaves (write position, size) are equal in all of them. `batched_like` and the
+    driver's `vmap(init)` hand them to `run` batched, and batched they would turn every condition
+    on them (warm-up, learning starts) into a select that runs both branches and every replay
+    write into a scatter. Read from the first member, they stay unbatched through the whole loop,
+    in the one call and in every chunk alike (so both still compile the same program). Outside a
+    vmap it changes nothing; under a sharded population it costs one scalar broadcast per `run`.
+    """
+
+    def counter(x):
+        if jnp.ndim(x) == 0 and jnp.issubdtype(jnp.result_type(x), jnp.integer):
+            return _first_member(x)
+        return x
+
+    return state.replace(iteration=_first_member(state.iteration), env_steps=_first_member(state.env_steps),
+                         buffer_state=jax.tree.map(counter, state.buffer_state))
 
 
 def episode_metrics(

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs.base import Environment
-from jaxrl.envs.wrappers import NormalizeObservation, find_wrapper
+from jaxrl.envs.wrappers import NormalizeObservation, find_wrapper, training_normalizer
 from jaxrl.loops.common import TrainState
 from jaxrl.types import Agent, Array, PRNGKey
 
@@ -90,4 +90,13 @@ def make_evaluate(
     return evaluate
 
 
-__all__ = ["make_evaluate"]
+def training_evaluate(eval_env: Environment | None, agent: Agent,
+                      training_env: Environment) -> Callable[[TrainState, PRNGKey], Array] | None:
+    """A loop's `Train.evaluate`: `make_evaluate` on `eval_env`, normalising observations with the
+    statistics of `training_env`'s state where training normalises them; None without `eval_env`."""
+    if eval_env is None:
+        return None
+    return make_evaluate(eval_env, agent, normalize_observation=training_normalizer(training_env))
+
+
+__all__ = ["make_evaluate", "training_evaluate"]

@@ -18,10 +18,9 @@ import jax
 import jax.numpy as jnp
 
 from jaxrl.envs.base import Environment
-from jaxrl.envs.wrappers import training_normalizer
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
-from jaxrl.loops.evaluate import make_evaluate
+from jaxrl.loops.evaluate import training_evaluate
 from jaxrl.replay import ReplayBuffer, n_step
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, Transition
 
@@ -297,10 +296,8 @@ def make_train(
             learner_metrics={"updates": total_updates, **agent_metrics},
         )
 
-    evaluate = None
-    if eval_env is not None:
-        evaluate = make_evaluate(eval_env, agent, normalize_observation=training_normalizer(env))
-    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration,
+                 training_evaluate(eval_env, agent, env))
 
 
 __all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "make_train"]

@@ -15,10 +15,9 @@ import jax.numpy as jnp
 
 from jaxrl import prng, tricks
 from jaxrl.envs.base import Environment
-from jaxrl.envs.wrappers import training_normalizer
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
-from jaxrl.loops.evaluate import make_evaluate
+from jaxrl.loops.evaluate import training_evaluate
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
 
 # Members of a vmapped population per chunk of the update on CPU (`tricks.population_chunks`).
@@ -199,7 +198,5 @@ def make_train(
             learner_metrics=agent_metrics,
         )
 
-    evaluate = None
-    if eval_env is not None:
-        evaluate = make_evaluate(eval_env, agent, normalize_observation=training_normalizer(env))
-    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration, evaluate)
+    return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration,
+                 training_evaluate(eval_env, agent, env))

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import jax.numpy as jnp
 
-from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in, is_int
+from jaxrl.agents.config import FINITE, POSITIVE, at_least
+from jaxrl.agents.ddpg import config as ddpg_config
 from jaxrl.agents.ddpg.config import HParams
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ContinuousOffPolicyConfig):
+class Config(ddpg_config.Config):
     """Distributed Distributional DDPG (Barth-Maron et al. 2018, arXiv:1804.08617), without the
     distribution over actor processes: DDPG whose critic is a categorical return distribution over
     `num_atoms` atoms evenly spaced on [v_min, v_max] (C51, Bellemare et al. 2017), learned on
@@ -29,9 +29,8 @@ class Config(ContinuousOffPolicyConfig):
 
     agent = "d4pg"
     HParams = HParams
+    defaults = dict(n_step=5, critic_learning_rate=3e-3, exploration_noise=0.3)
 
-    n_step: int = 5
-    """n of the critic's n-step returns."""
     num_atoms: int = 51
     """Atoms of the critic's categorical return distribution."""
     v_min: float = -1000.0
@@ -40,24 +39,12 @@ class Config(ContinuousOffPolicyConfig):
     """The highest atom."""
     dqda_clipping: float | None = 1.0
     """Norm the action gradient dQ/da is clipped to in the actor's update (None: no clipping)."""
-    actor_learning_rate: float = 1e-4
-    """Adam step size of the actor."""
-    critic_learning_rate: float = 3e-3
-    """Adam step size of the critic."""
-    exploration_noise: float = 0.3
-    """Standard deviation of the Gaussian noise added to actions in [-1, 1] while training."""
+
+    ranges = dict(num_atoms=at_least(2), v_min=FINITE, v_max=FINITE, dqda_clipping=POSITIVE.or_none())
 
     def check(self) -> None:
         super().check()
-        require = self.require
-        for field, minimum in (("n_step", 1), ("num_atoms", 2)):
-            require(is_int(getattr(self, field), minimum), field, f"must be an int >= {minimum}")
-        require(finite_in(self.v_min, -math.inf, math.inf), "v_min", "must be finite")
-        require(finite_in(self.v_max, -math.inf, math.inf) and self.v_max > self.v_min, "v_max",
-                f"must be finite and > v_min={self.v_min}")
-        require(self.dqda_clipping is None or finite_in(self.dqda_clipping, 0.0, math.inf, low_open=True),
-                "dqda_clipping", "must be > 0 or None")
-        require(finite_in(self.exploration_noise, 0.0, math.inf), "exploration_noise", "must be >= 0")
+        self.require(self.v_max > self.v_min, "v_max", f"must be > v_min={self.v_min}")
 
     @property
     def atoms(self) -> jnp.ndarray:

@@ -13,10 +13,9 @@ import jax.numpy as jnp
 
 from jaxrl import losses
 from jaxrl.agents import builder
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, flat_actor_critic
-from jaxrl.agents.ddpg.learning import init_deterministic
 from jaxrl.agents.d4pg.config import Config, HParams
 from jaxrl.agents.d4pg.networks import make_networks
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, init_deterministic
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
@@ -24,7 +23,7 @@ from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """D4PG's `Agent` bundle for an environment `spec`."""
-    actor, critic = flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation,
+    actor, critic = builder.flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation,
                                                            config.num_atoms))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:

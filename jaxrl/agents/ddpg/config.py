@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import flax.struct
 
-from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in
+from jaxrl.agents.config import NON_NEGATIVE, ContinuousOffPolicyConfig
 from jaxrl.types import Array
 
 
@@ -44,6 +43,4 @@ class Config(ContinuousOffPolicyConfig):
     exploration_noise: float = 0.1
     """Standard deviation of the Gaussian noise added to actions in [-1, 1] while training."""
 
-    def check(self) -> None:
-        super().check()
-        self.require(finite_in(self.exploration_noise, 0.0, math.inf), "exploration_noise", "must be >= 0")
+    ranges = dict(exploration_noise=NON_NEGATIVE)

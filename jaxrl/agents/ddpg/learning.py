@@ -6,6 +6,7 @@ Adam + Polyak step.
 The actor acts with mu(s) plus Gaussian noise. Each update regresses the critic on
 r + gamma * d * Q'(s', mu'(s')) of the target networks, moves the actor along the deterministic
 policy gradient dQ/da * dmu/dtheta (Silver et al. 2014), and Polyak-averages both targets.
+With `n_step` > 1 the target is the n-step return bootstrapped from the n-th next state.
 """
 
 from __future__ import annotations
@@ -46,17 +47,9 @@ class AgentState:
 def init_deterministic(actor: networks.FlatNetwork, critic: networks.FlatNetwork, key: PRNGKey,
                        hparams: Any) -> AgentState:
     """Fresh parameters, targets equal to them, zeroed Adam moments."""
-    actor_key, critic_key = jax.random.split(key)
-    actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
-    return AgentState(
-        actor_params=actor_params,
-        critic_params=critic_params,
-        target_actor_params=actor_params,
-        target_critic_params=critic_params,
-        actor_opt_state=optim.adam(hparams.actor_learning_rate).init(actor_params),
-        critic_opt_state=optim.adam(hparams.critic_learning_rate).init(critic_params),
-        num_updates=jnp.zeros((), jnp.int32),
-    )
+    fresh = builder.init_actor_critic(actor, critic, key, hparams)
+    return AgentState(**fresh._asdict(), target_actor_params=fresh.actor_params,
+                      target_critic_params=fresh.critic_params, num_updates=jnp.zeros((), jnp.int32))
 
 
 def gaussian_exploration(action: Array, key: PRNGKey, noise_scale: Array) -> Array:
@@ -130,17 +123,9 @@ def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observa
     return deterministic_step(state, critic_grads, actor_grads, hparams, update_actor), metrics
 
 
-def flat_actor_critic(spec: EnvSpec, actor_module: Any, critic_module: Any) -> tuple[networks.FlatNetwork,
-                                                                                     networks.FlatNetwork]:
-    """The actor mu(s) and the critic Q(s, a) with flat parameter vectors, shaped for `spec`."""
-    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-    action = jnp.zeros((1,) + spec.action.shape, jnp.float32)
-    return networks.flat_network(actor_module, observation), networks.flat_network(critic_module, observation, action)
-
-
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """DDPG's `Agent` bundle for an environment `spec`."""
-    actor, critic = flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation))
+    actor, critic = builder.flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         return init_deterministic(actor, critic, key, hparams)
@@ -150,7 +135,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         t = batch.transitions
         next_action = actor.apply(state.target_actor_params, t.next_observation)
         next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
-        targets = t.reward + hparams.gamma * t.discount * next_q
+        targets = t.reward + off_policy.bootstrap_discount(t, hparams.gamma, config.n_step) * next_q
         return deterministic_update(
             state, actor, t.observation,
             lambda critic_params: losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import AgentConfig, finite_in, is_int
+from jaxrl.agents.config import BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, OneOf, OptimizerConfig, at_least
 from jaxrl.types import Array, EnvSpec
 
 
@@ -26,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(AgentConfig):
+class Config(OptimizerConfig):
     """Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347).
 
     Defaults are PureJaxRL's CartPole-v1 settings. Fields named like `HParams` fields (learning
@@ -52,8 +51,6 @@ class Config(AgentConfig):
     """Continuous actions only: a Gaussian clipped by the env (None: "gaussian") or a tanh-squashed one."""
     init_log_std: float | None = None
     """Continuous actions only: the Gaussian's initial log standard deviation (None: 0.0)."""
-    learning_rate: float = 2.5e-4
-    """Adam step size (before annealing)."""
     gae_lambda: float = 0.95
     """GAE's lambda, trading bias for variance in the advantages."""
     clip_eps: float = 0.2
@@ -62,29 +59,20 @@ class Config(AgentConfig):
     """Weight of the entropy bonus."""
     vf_coef: float = 0.5
     """Weight of the value loss."""
-    max_grad_norm: float = 0.5
-    """Global norm the gradient is clipped to."""
+
+    ranges = dict(rollout_length=at_least(1), num_epochs=at_least(1), num_minibatches=at_least(1), anneal_lr=BOOL,
+                  normalize_advantages=BOOL, clip_value_loss=BOOL,
+                  continuous_policy=OneOf((None, "gaussian", "tanh_gaussian")), init_log_std=FINITE.or_none(),
+                  gae_lambda=UNIT, clip_eps=POSITIVE, ent_coef=NON_NEGATIVE, vf_coef=NON_NEGATIVE)
 
     def check(self) -> None:
         super().check()
         require = self.require
-        for field in ("rollout_length", "num_epochs", "num_minibatches"):
-            require(is_int(getattr(self, field), 1), field, "must be an int >= 1")
         batch = self.num_envs * self.rollout_length
         require(batch % self.num_minibatches == 0, "num_minibatches",
                 f"must divide the batch num_envs * rollout_length = {batch}")
         require(self.total_timesteps >= batch, "total_timesteps",
                 f"must be at least one iteration's batch num_envs * rollout_length = {batch}")
-        require(self.continuous_policy in (None, "gaussian", "tanh_gaussian"), "continuous_policy",
-                "must be 'gaussian', 'tanh_gaussian' or None")
-        require(self.init_log_std is None or finite_in(self.init_log_std, -math.inf, math.inf), "init_log_std",
-                "must be a finite number or None")
-        require(finite_in(self.learning_rate, 0.0, math.inf, low_open=True), "learning_rate", "must be > 0")
-        require(finite_in(self.gae_lambda, 0.0, 1.0), "gae_lambda", "must be in [0, 1]")
-        require(finite_in(self.clip_eps, 0.0, math.inf, low_open=True), "clip_eps", "must be > 0")
-        require(finite_in(self.ent_coef, 0.0, math.inf), "ent_coef", "must be >= 0")
-        require(finite_in(self.vf_coef, 0.0, math.inf), "vf_coef", "must be >= 0")
-        require(finite_in(self.max_grad_norm, 0.0, math.inf, low_open=True), "max_grad_norm", "must be > 0")
 
     @property
     def batch_size(self) -> int:

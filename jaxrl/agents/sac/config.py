@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import flax.struct
 
-from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in
+from jaxrl.agents.config import FINITE, POSITIVE, ContinuousOffPolicyConfig
 from jaxrl.types import Array
 
 
@@ -44,11 +43,4 @@ class Config(ContinuousOffPolicyConfig):
     target_entropy_per_dim: float = -1.0
     """Target entropy per action dimension (the paper's -|A| in total)."""
 
-    def check(self) -> None:
-        super().check()
-        self.require(finite_in(self.temperature_learning_rate, 0.0, math.inf, low_open=True),
-                     "temperature_learning_rate", "must be > 0")
-        self.require(finite_in(self.init_temperature, 0.0, math.inf, low_open=True), "init_temperature",
-                     "must be > 0")
-        self.require(finite_in(self.target_entropy_per_dim, -math.inf, math.inf), "target_entropy_per_dim",
-                     "must be a finite number")
+    ranges = dict(temperature_learning_rate=POSITIVE, init_temperature=POSITIVE, target_entropy_per_dim=FINITE)

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import losses, networks, optim
+from jaxrl import losses, optim
 from jaxrl.agents import builder
 from jaxrl.agents.sac.config import Config, HParams
 from jaxrl.agents.sac.networks import make_networks
@@ -42,24 +42,14 @@ class AgentState:
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """SAC's `Agent` bundle for an environment `spec`."""
     actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
-    observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+    actor, critic = builder.flat_actor_critic(spec, actor_module, critic_module)
     action_size = int(spec.action.shape[-1])
-    actor = networks.flat_network(actor_module, observation)
-    critic = networks.flat_network(critic_module, observation, jnp.zeros((1, action_size), jnp.float32))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
-        actor_key, critic_key = jax.random.split(key)
-        actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
+        fresh = builder.init_actor_critic(actor, critic, key, hparams)
         log_temperature = jnp.log(hparams.init_temperature)
-        return AgentState(
-            actor_params=actor_params,
-            critic_params=critic_params,
-            target_critic_params=critic_params,
-            log_temperature=log_temperature,
-            actor_opt_state=optim.adam(hparams.actor_learning_rate).init(actor_params),
-            critic_opt_state=optim.adam(hparams.critic_learning_rate).init(critic_params),
-            temperature_opt_state=optim.adam(hparams.temperature_learning_rate).init(log_temperature),
-        )
+        return AgentState(**fresh._asdict(), target_critic_params=fresh.critic_params, log_temperature=log_temperature,
+                          temperature_opt_state=optim.adam(hparams.temperature_learning_rate).init(log_temperature))
 
     def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):
@@ -77,8 +67,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         next_action, next_log_prob = actor.apply(state.actor_params, t.next_observation).sample_and_log_prob(
             seed=next_key)
         next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
-        targets = losses.clipped_double_q_targets(t.reward, hparams.gamma * t.discount, next_q, next_log_prob,
-                                                  temperature)
+        discount = off_policy.bootstrap_discount(t, hparams.gamma, config.n_step)
+        targets = losses.clipped_double_q_targets(t.reward, discount, next_q, next_log_prob, temperature)
 
         # The three losses depend on disjoint parameters (stop_gradient elsewhere), so one backward
         # pass gives each its gradient; all are taken at the same parameters, as in Acme's SAC.

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import flax.struct
 
-from jaxrl.agents.config import ContinuousOffPolicyConfig, finite_in, is_int
+from jaxrl.agents.config import NON_NEGATIVE, at_least
 from jaxrl.agents.ddpg import config as ddpg_config
 from jaxrl.types import Array
 
@@ -21,7 +20,7 @@ class HParams(ddpg_config.HParams):
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ContinuousOffPolicyConfig):
+class Config(ddpg_config.Config):
     """Twin Delayed DDPG (Fujimoto et al. 2018, "Addressing Function Approximation Error in
     Actor-Critic Methods", arXiv:1802.09477): DDPG with twin critics whose minimum forms the target
     (clipped double Q-learning), target policy smoothing (clipped Gaussian noise of scale
@@ -35,18 +34,13 @@ class Config(ContinuousOffPolicyConfig):
 
     agent = "td3"
     HParams = HParams
+    defaults = dict(actor_learning_rate=3e-4, critic_learning_rate=3e-4)
 
     policy_delay: int = 2
     """Critic updates per actor and target update."""
-    exploration_noise: float = 0.1
-    """Standard deviation of the Gaussian noise added to actions in [-1, 1] while training."""
     target_noise: float = 0.2
     """Standard deviation of the smoothing noise on the target action."""
     target_noise_clip: float = 0.5
     """Bound on the target smoothing noise."""
 
-    def check(self) -> None:
-        super().check()
-        self.require(is_int(self.policy_delay, 1), "policy_delay", "must be an int >= 1")
-        for field in ("exploration_noise", "target_noise", "target_noise_clip"):
-            self.require(finite_in(getattr(self, field), 0.0, math.inf), field, "must be >= 0")
+    ranges = dict(policy_delay=at_least(1), target_noise=NON_NEGATIVE, target_noise_clip=NON_NEGATIVE)

@@ -9,11 +9,9 @@ deterministic policy gradient of the first critic and Polyak-averages both targe
 
 from __future__ import annotations
 
-
 from jaxrl import losses, networks
 from jaxrl.agents import builder
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, flat_actor_critic
-from jaxrl.agents.ddpg.learning import init_deterministic
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, init_deterministic
 from jaxrl.agents.td3.config import Config, HParams
 from jaxrl.agents.td3.networks import make_networks
 from jaxrl.loops import off_policy
@@ -24,7 +22,7 @@ from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """TD3's `Agent` bundle for an environment `spec`."""
     actor_module, critic_module = make_networks(spec, config.hidden_sizes, config.activation)
-    actor, critic = flat_actor_critic(spec, actor_module, critic_module)
+    actor, critic = builder.flat_actor_critic(spec, actor_module, critic_module)
     # The actor follows the first critic alone (Fujimoto et al. 2018, Algorithm 1).
     first_critic = networks.ensemble_member(critic_module)
 
@@ -41,7 +39,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             key, actor.apply(state.target_actor_params, t.next_observation), hparams.target_noise,
             hparams.target_noise_clip)
         next_q = critic.apply(state.target_critic_params, t.next_observation, next_action)
-        targets = losses.clipped_double_q_targets(t.reward, hparams.gamma * t.discount, next_q)
+        targets = losses.clipped_double_q_targets(
+            t.reward, off_policy.bootstrap_discount(t, hparams.gamma, config.n_step), next_q)
 
         # The actor's gradient is computed every update and applied on every policy_delay-th.
         return deterministic_update(
