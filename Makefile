@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install benchmark clean
+.PHONY: test demo install benchmark baselines clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 
 benchmark: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks.throughput
+
+# The reference-results table (docs/baselines.md); rows already stored are skipped.
+baselines: $(STAMP)
+	$(BIN)/python -m experiments.baselines --profile cpu
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
