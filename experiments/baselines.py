@@ -19,8 +19,11 @@ minimum, and the mean greedy return. Wall time counts compilation and training; 
 counts training only.
 
 `--check` reruns a small slice (each agent on its cheapest env, 4 seeds, short budgets) and fails
-when a result falls outside the interval stored for it in `<out>/baselines/check.csv`
-(`--check --force` re-records that file).
+when a result falls outside the interval stored for it in `<out>/baselines/check.csv`. On one
+machine a rerun is bit for bit the recorded one; after a change to the code, or on another CPU,
+its numbers differ by chance as much as any 4 seeds do. So the stored interval is where the IQM
+of 4 seeds of the unchanged agent falls 99% of the time: `--check --force` trains each slice row
+with 64 seeds and stores the 0.5% and 99.5% quantiles of the IQM of 4 seeds drawn from them.
 """
 
 from __future__ import annotations
@@ -68,6 +71,9 @@ class Row:
 
 # The usual bars (the environment's "solved" threshold as its users quote it).
 BARS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "brax/inverted_pendulum": 900.0}
+# Returns that count as 1 in the performance profiles' normalised scores, (return - random) /
+# (reference - random): the bars, and gym's reward thresholds where no bar is asked for.
+REFERENCES = {**BARS, "MountainCar-v0": -110.0, "MountainCarContinuous-v0": 90.0}
 
 # Continuous off-policy agents at (64, 64), as in their tests: affordable on two cores.
 _SMALL = dict(hidden_sizes=(64, 64))
@@ -93,8 +99,9 @@ def _cpu_profile() -> list[Row]:
 
 def _full_profile() -> list[Row]:
     """The budgets the peers publish, for a machine with an accelerator."""
-    rows = [Row("ppo", env, dict(total_timesteps=5_000_000)) for env in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")]
-    rows += [Row("dqn", env, dict(total_timesteps=1_000_000)) for env in ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")]
+    classic = ("CartPole-v1", "Acrobot-v1", "MountainCar-v0")
+    rows = [Row("ppo", env, dict(total_timesteps=5_000_000)) for env in classic]
+    rows += [Row("dqn", env, dict(total_timesteps=1_000_000)) for env in classic]
     for env in ("brax/halfcheetah", "brax/hopper", "brax/ant"):
         rows.append(Row("ppo", env, dict(num_envs=2048, rollout_length=10, total_timesteps=50_000_000, num_epochs=4,
                                          num_minibatches=32, normalize_observations=True, learning_rate=3e-4,
@@ -106,6 +113,8 @@ def _full_profile() -> list[Row]:
 # The --check slice: each agent on its cheapest env, 4 seeds, short budgets (its own settings,
 # stored beside the table with their intervals).
 CHECK_SEEDS = 4
+CHECK_RECORD_SEEDS = 64
+CHECK_COVERAGE = 0.99
 CHECK = [
     Row("ppo", "CartPole-v1", dict(total_timesteps=65_536, hidden_sizes=(32, 32))),
     Row("dqn", "CartPole-v1", dict(total_timesteps=30_000, learning_starts=1_000, target_update_every=500,
@@ -116,8 +125,8 @@ CHECK = [
 PROFILES = {"cpu": _cpu_profile, "full": _full_profile}
 
 COLUMNS = ["profile", "agent", "env", "env_steps", "seeds", "iqm", "ci_low", "ci_high", "mean", "min", "eval_mean",
-           "bar", "wall_s", "compile_s", "env_steps_per_s", "version", "commit", "date", "machine", "config", "finals",
-           "evals"]
+           "random", "bar", "wall_s", "compile_s", "env_steps_per_s", "version", "commit", "date", "machine", "config",
+           "finals", "evals"]
 
 
 # ---- running a row -------------------------------------------------------------------------------
@@ -141,6 +150,43 @@ def iqm_interval(scores: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[f
     return float(point["row"][0]), float(interval["row"][0, 0]), float(interval["row"][1, 0])
 
 
+def iqm(scores: np.ndarray, axis: int | None = None) -> np.ndarray:
+    """The interquartile mean: the mean of the middle half (25% trimmed from each end, as rliable)."""
+    from scipy import stats
+
+    return stats.trim_mean(scores, proportiontocut=0.25, axis=axis)
+
+
+def prediction_interval(finals: np.ndarray, seeds: int, coverage: float = CHECK_COVERAGE, reps: int = 20_000,
+                        seed: int = 0) -> tuple[float, float]:
+    """Where the IQM of `seeds` seeds falls with probability `coverage`, estimated by drawing
+    `seeds` of the recorded `finals` with replacement `reps` times."""
+    draws = np.random.default_rng(seed).choice(np.asarray(finals, np.float64), size=(reps, seeds), replace=True)
+    low, high = np.quantile(iqm(draws, axis=1), [(1 - coverage) / 2, (1 + coverage) / 2])
+    return float(low), float(high)
+
+
+def random_return(config: Any, episodes: int = 100) -> float:
+    """The mean return of uniformly random actions on `config`'s environment (one episode in each
+    of `episodes` envs): the zero of the normalised scores."""
+    from jaxrl.agents import builder
+    from jaxrl.loops.common import TrainState
+    from jaxrl.loops.evaluate import make_evaluate
+    from jaxrl.types import Agent
+
+    env = builder.make_eval_env(config, episodes)
+    sample = env.spec().action.sample
+
+    def act(agent_state, actor_state, observation, key, hparams, eval=True, env_steps=None):
+        return jax.vmap(sample)(jax.random.split(key, episodes)), actor_state, {}
+
+    evaluate = make_evaluate(env, Agent(init=None, act=act, update=None))
+    zero = jax.numpy.zeros((), jax.numpy.int32)
+    state = TrainState(agent_state=None, actor_state=None, env_state=None, observation=None, buffer_state=None,
+                       key=None, iteration=zero, env_steps=zero, hparams=None, episode_return=None, episode_length=None)
+    return float(jax.jit(evaluate)(state, jax.random.key(0)))
+
+
 def run_row(row: Row, seeds: int, seed: int = 0) -> dict[str, Any]:
     """Trains `seeds` seeds of `row` as one vmapped program and measures it; returns the result
     (the table's fields) and `curve` (env steps [iterations], returns [seeds, iterations])."""
@@ -158,12 +204,13 @@ def run_row(row: Row, seeds: int, seed: int = 0) -> dict[str, Any]:
     if not np.all(np.isfinite(returns)):
         raise FloatingPointError(f"{row.key}: non-finite episode returns")
     finals = final_returns(returns)
-    iqm, low, high = iqm_interval(finals)
+    point, low, high = iqm_interval(finals)
     env_steps = int(train.num_iterations * train.steps_per_iteration)
     return dict(
-        agent=row.agent, env=row.env, env_steps=env_steps, seeds=seeds, iqm=iqm, ci_low=low, ci_high=high,
+        agent=row.agent, env=row.env, env_steps=env_steps, seeds=seeds, iqm=point, ci_low=low, ci_high=high,
         mean=float(finals.mean()), min=float(finals.min()), eval_mean=float(evals.mean()),
-        bar="" if row.bar is None else row.bar, wall_s=round(trained - start, 2), compile_s=round(compiled - start, 2),
+        random=round(random_return(config), 2), bar="" if row.bar is None else row.bar,
+        wall_s=round(trained - start, 2), compile_s=round(compiled - start, 2),
         env_steps_per_s=int(env_steps * seeds / (trained - compiled)), version=jaxrl.__version__, commit=_commit(),
         date=datetime.date.today().isoformat(), machine=_machine(),
         config=" ".join(f"{k}={v}" for k, v in sorted(row.config.items())),
@@ -317,6 +364,65 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
     return paths
 
 
+FAMILIES = {"discrete actions": ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"),
+            "continuous actions": ("Pendulum-v1", "MountainCarContinuous-v0", "brax/inverted_pendulum",
+                                   "brax/halfcheetah", "brax/hopper", "brax/ant")}
+
+
+def normalized_scores(results: list[dict[str, str]], profile: str, envs: Sequence[str]) -> dict[str, np.ndarray]:
+    """{agent: [seeds, envs] normalised final returns} for the agents with a row on every env in
+    `envs` that has a reference (others are left out of the profile, as rliable needs a full matrix)."""
+    rows = [r for r in results if r["profile"] == profile and r["env"] in envs and r["env"] in REFERENCES]
+    used = sorted({r["env"] for r in rows})
+    scores: dict[str, np.ndarray] = {}
+    for agent in sorted({r["agent"] for r in rows}):
+        by_env = {r["env"]: r for r in rows if r["agent"] == agent}
+        if sorted(by_env) != used:
+            continue
+        columns = []
+        for env in used:
+            finals = np.array(by_env[env]["finals"].split(), np.float64)
+            random = float(by_env[env]["random"])
+            columns.append((finals - random) / (REFERENCES[env] - random))
+        if len({len(c) for c in columns}) == 1:
+            scores[agent] = np.stack(columns, axis=1)
+    return scores
+
+
+def plot_profiles(out: str, results: list[dict[str, str]], profile: str) -> list[str]:
+    """A performance profile per family of environments (Agarwal et al. 2021): the fraction of
+    runs whose normalised score exceeds tau, with 95% stratified-bootstrap bands (rliable)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from rliable import library
+
+    paths = []
+    for family, envs in FAMILIES.items():
+        scores = normalized_scores(results, profile, envs)
+        if not scores:
+            continue
+        taus = np.linspace(-0.25, 1.25, 61)
+        np.random.seed(0)
+        fractions, bands = library.create_performance_profile(scores, taus, reps=500)
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
+        for agent in scores:
+            ax.plot(taus, fractions[agent], label=agent)
+            ax.fill_between(taus, bands[agent][0], bands[agent][1], alpha=0.2)
+        ax.set_title(f"{family} ({profile} profile, {next(iter(scores.values())).shape[1]} env(s))")
+        ax.set_xlabel("normalised score tau ((return - random) / (reference - random))")
+        ax.set_ylabel("fraction of runs with score > tau")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left")
+        fig.tight_layout()
+        png = os.path.join(out, "baselines", f"{profile}-profile-{family.split()[0]}.png")
+        fig.savefig(png)
+        plt.close(fig)
+        paths.append(png)
+    return paths
+
+
 # ---- the command ---------------------------------------------------------------------------------
 
 
@@ -353,38 +459,56 @@ def build(args: argparse.Namespace) -> int:
               flush=True)
     write_markdown(args.out, results, args.profile)
     plot_curves(args.out, results, args.profile)
+    plot_profiles(args.out, results, args.profile)
     return 0
 
 
 def check(args: argparse.Namespace) -> int:
-    """Reruns the check slice; returns 1 (and names them) if any result left its stored interval."""
+    """Reruns the check slice; returns 1 (and names them) if any result left its stored interval.
+    With `--force`, records the intervals instead (`CHECK_RECORD_SEEDS` seeds per row)."""
     path = os.path.join(args.out, "baselines", "check.csv")
-    stored = {(r["agent"], r["env"]): r for r in read_results(path)}
     rows = select(CHECK, args.agents, args.envs)
-    fresh, failures = [], []
+    if args.force:
+        recorded = []
+        for row in rows:
+            result = run_row(row, CHECK_RECORD_SEEDS)
+            result.pop("curve")
+            finals = np.array(result["finals"].split(), np.float64)
+            result["ci_low"], result["ci_high"] = prediction_interval(finals, CHECK_SEEDS)
+            result["profile"] = "check"
+            recorded.append({k: str(v) for k, v in result.items()})
+            print(f"{row.key}: 4-seed IQM interval [{result['ci_low']:.2f}, {result['ci_high']:.2f}]", flush=True)
+        write_results(path, recorded)
+        print(f"recorded {len(recorded)} check rows in {path}")
+        return 0
+    stored = {(r["agent"], r["env"]): r for r in read_results(path)}
+    missing = [row.key for row in rows if (row.agent, row.env) not in stored]
+    if missing:
+        print(f"FAIL {missing}: no stored interval in {path} (record them with --check --force)", file=sys.stderr)
+        return 1
+    results = {}
     for row in rows:
         result = run_row(row, CHECK_SEEDS)
-        result.pop("curve")
-        result["profile"] = "check"
-        fresh.append({k: str(v) for k, v in result.items()})
-        reference = stored.get((row.agent, row.env))
-        if args.force:
-            continue
-        if reference is None:
-            failures.append(f"{row.key}: no stored interval in {path} (record one with --check --force)")
-            continue
-        low, high = float(reference["ci_low"]), float(reference["ci_high"])
-        verdict = "inside" if low <= result["iqm"] <= high else "OUTSIDE"
-        print(f"{row.key}: IQM {result['iqm']:.2f}, stored interval [{low:.2f}, {high:.2f}]: {verdict}", flush=True)
-        if verdict != "inside":
-            failures.append(f"{row.key}: IQM {result['iqm']:.2f} outside the stored [{low:.2f}, {high:.2f}]")
-    if args.force:
-        write_results(path, fresh)
-        print(f"recorded {len(fresh)} check rows in {path}")
-        return 0
+        results[(row.agent, row.env)] = result["iqm"]
+        print(f"{row.key}: IQM {result['iqm']:.2f}", flush=True)
+    failures = compare(results, stored)
     for failure in failures:
         print("FAIL " + failure, file=sys.stderr)
     return 1 if failures else 0
+
+
+def compare(results: dict[tuple[str, str], float], stored: dict[tuple[str, str], dict[str, str]]) -> list[str]:
+    """One message per result outside its stored interval (or without one)."""
+    failures = []
+    for (agent, env), value in results.items():
+        reference = stored.get((agent, env))
+        if reference is None:
+            failures.append(f"{agent}/{env}: no stored interval")
+            continue
+        low, high = float(reference["ci_low"]), float(reference["ci_high"])
+        if not low <= value <= high:
+            failures.append(f"{agent}/{env}: IQM {value:.2f} outside the stored interval [{low:.2f}, {high:.2f}]")
+    return failures
 
 
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
