@@ -50,8 +50,9 @@ def _fake_run_row(calls, fail_on=None):
         if row.key == fail_on:
             raise KeyboardInterrupt  # the sitting ends in the middle of this row
         finals = np.linspace(400.0, 500.0, seeds)
-        return dict(agent=row.agent, env=row.env, env_steps=1000, seeds=seeds, iqm=450.0, ci_low=420.0, ci_high=480.0,
-                    mean=450.0, min=400.0, eval_mean=490.0, random=20.0, bar="" if row.bar is None else row.bar, wall_s=1.0,
+        return dict(agent=row.agent, env=row.env, env_steps=1000, seeds=seeds, iqm=450.0, ci_low=420.0,
+                    ci_high=480.0, mean=450.0, min=400.0, eval_mean=490.0, random=20.0,
+                    bar="" if row.bar is None else row.bar, wall_s=1.0,
                     compile_s=0.5, env_steps_per_s=2000, version="0", commit="abc", date="2026-12-01", machine="cpu",
                     config="", finals=" ".join(map(str, finals)), evals=" ".join(map(str, finals)),
                     curve=(np.array([500, 1000]), np.tile([[100.0, 450.0]], (seeds, 1))))

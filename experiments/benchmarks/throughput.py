@@ -237,14 +237,22 @@ def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tupl
 
 def sweep(seed_counts: list[int], processes: int, peer_python: str | None) -> None:
     """PPO's env steps/s over population sizes, each point the fastest of `processes` fresh
-    processes, with Rejax on the same work where `peer_python` is given."""
+    processes, with Rejax on the same work where `peer_python` is given (its processes
+    alternating with jaxrl's)."""
     if processes < 1:
         raise SystemExit(f"--sweep-processes must be >= 1, got {processes}")
     ours, theirs = {}, {}
     for seeds in seed_counts:
-        ours[seeds] = fresh("ppo-sweep", NUM_ENVS, seeds, processes)
-        if peer_python:
-            theirs[seeds] = peer(peer_python, "rejax-ppo", seeds, processes=processes, steps=SWEEP_STEPS)
+        # jaxrl and Rejax alternate, one process each in turn: the machine's speed drifts over
+        # minutes (a 32-seed point ran 160k-168k in three processes, then 204k-242k ten minutes
+        # later), and each library's fastest should come from the same stretch of time.
+        mine, peers = [], []
+        for _ in range(processes):
+            mine.append(fresh("ppo-sweep", NUM_ENVS, seeds, 1))
+            if peer_python:
+                peers.append(peer(peer_python, "rejax-ppo", seeds, processes=1, steps=SWEEP_STEPS))
+        ours[seeds] = _best_of([r for r in mine if r], f"ppo-sweep-best-of-{processes}")
+        theirs[seeds] = _best_of([r for r in peers if r], f"rejax-ppo-best-of-{processes}") if peer_python else None
     print(f"\nPPO population sweep, CartPole-v1, 4 envs, {SWEEP_STEPS:,d} env steps per seed, "
           f"fastest of {processes} fresh processes")
     print("seeds   jaxrl steps/s   vs 32 seeds   rejax steps/s   jaxrl / rejax")
