@@ -325,6 +325,27 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
     return path
 
 
+def _color(agent: str) -> str:
+    """One colour per agent in every figure (its place in the registry)."""
+    names = agents.names()
+    return f"C{names.index(agent) % 10}" if agent in names else "k"
+
+
+def _save(fig: Any, ax: Any, title: str, xlabel: str, ylabel: str, legend: str, png: str) -> str:
+    """Labels, grid and legend on `ax`; writes `fig` to `png` and closes it."""
+    import matplotlib.pyplot as plt
+
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend)
+    fig.tight_layout()
+    fig.savefig(png)
+    plt.close(fig)
+    return png
+
+
 def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[str]:
     """One figure per environment: each agent's mean return against env steps with a 95%
     bootstrap band of the mean over seeds."""
@@ -347,20 +368,12 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
             steps, returns = read_curve(path)
             means = rng.choice(returns, size=(1000, returns.shape[0]), axis=0).mean(axis=1)  # [reps, iterations]
             low, high = np.percentile(means, [2.5, 97.5], axis=0)
-            ax.plot(steps, returns.mean(axis=0), label=r["agent"])
-            ax.fill_between(steps, low, high, alpha=0.25)
+            ax.plot(steps, returns.mean(axis=0), label=r["agent"], color=_color(r["agent"]))
+            ax.fill_between(steps, low, high, alpha=0.25, color=_color(r["agent"]))
         if env in BARS:
             ax.axhline(BARS[env], color="grey", lw=0.8, ls="--", label="usual bar")
-        ax.set_title(f"{env} ({profile} profile)")
-        ax.set_xlabel("environment steps")
-        ax.set_ylabel("episode return")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
-        fig.tight_layout()
-        png = os.path.join(out, "baselines", f"{profile}-{env.replace('/', '_')}.png")
-        fig.savefig(png)
-        plt.close(fig)
-        paths.append(png)
+        paths.append(_save(fig, ax, f"{env} ({profile} profile)", "environment steps", "episode return",
+                            "lower right", os.path.join(out, "baselines", f"{profile}-{env.replace('/', '_')}.png")))
     return paths
 
 
@@ -408,18 +421,12 @@ def plot_profiles(out: str, results: list[dict[str, str]], profile: str) -> list
         fractions, bands = library.create_performance_profile(scores, taus, reps=500)
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
         for agent in scores:
-            ax.plot(taus, fractions[agent], label=agent)
-            ax.fill_between(taus, bands[agent][0], bands[agent][1], alpha=0.2)
-        ax.set_title(f"{family} ({profile} profile, {next(iter(scores.values())).shape[1]} env(s))")
-        ax.set_xlabel("normalised score tau ((return - random) / (reference - random))")
-        ax.set_ylabel("fraction of runs with score > tau")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left")
-        fig.tight_layout()
-        png = os.path.join(out, "baselines", f"{profile}-profile-{family.split()[0]}.png")
-        fig.savefig(png)
-        plt.close(fig)
-        paths.append(png)
+            ax.plot(taus, fractions[agent], label=agent, color=_color(agent))
+            ax.fill_between(taus, bands[agent][0], bands[agent][1], alpha=0.2, color=_color(agent))
+        paths.append(_save(fig, ax, f"{family} ({profile} profile, {next(iter(scores.values())).shape[1]} env(s))",
+                            "normalised score tau ((return - random) / (reference - random))",
+                            "fraction of runs with score > tau", "lower left",
+                            os.path.join(out, "baselines", f"{profile}-profile-{family.split()[0]}.png")))
     return paths
 
 
