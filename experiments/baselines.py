@@ -32,6 +32,7 @@ import argparse
 import csv
 import dataclasses
 import datetime
+import functools
 import os
 import platform
 import subprocess
@@ -141,12 +142,11 @@ def final_returns(episode_return: np.ndarray) -> np.ndarray:
 
 def iqm_interval(scores: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
     """The interquartile mean of `scores` [seeds] and its 95% stratified-bootstrap interval (rliable)."""
-    from rliable import library, metrics
+    from rliable import library
 
     scores = np.asarray(scores, np.float64).reshape(-1, 1)  # [runs, tasks]
     np.random.seed(seed)  # rliable's bootstrap draws from numpy's global generator
-    point, interval = library.get_interval_estimates({"row": scores}, lambda s: np.array([metrics.aggregate_iqm(s)]),
-                                                     reps=reps)
+    point, interval = library.get_interval_estimates({"row": scores}, lambda s: np.array([iqm(s)]), reps=reps)
     return float(point["row"][0]), float(interval["row"][0, 0]), float(interval["row"][1, 0])
 
 
@@ -168,13 +168,20 @@ def prediction_interval(finals: np.ndarray, seeds: int, coverage: float = CHECK_
 
 def random_return(config: Any, episodes: int = 100) -> float:
     """The mean return of uniformly random actions on `config`'s environment (one episode in each
-    of `episodes` envs): the zero of the normalised scores."""
-    from jaxrl.agents import builder
+    of `episodes` envs): the zero of the normalised scores. Computed once per environment and
+    time limit, whichever agent's row asks."""
+    return _random_return(config.env, config.episode_length, episodes)
+
+
+@functools.lru_cache(maxsize=None)
+def _random_return(env_name: str, episode_length: int | None, episodes: int) -> float:
+    from jaxrl import envs
     from jaxrl.loops.common import TrainState
     from jaxrl.loops.evaluate import make_evaluate
     from jaxrl.types import Agent
 
-    env = builder.make_eval_env(config, episodes)
+    # The agents' evaluation env (builder.make_eval_env): auto-reset, statistics, the time limit.
+    env = envs.make_batched(env_name, episodes, episode_length=episode_length, normalize_observations=False)
     sample = env.spec().action.sample
 
     def act(agent_state, actor_state, observation, key, hparams, eval=True, env_steps=None):

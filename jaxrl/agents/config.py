@@ -145,13 +145,13 @@ class AgentConfig:
         changed = cls.__dict__.get("defaults", {})
         if not changed:
             return
-        # Resolved types, not the base's annotation strings: this module may not import their names.
-        inherited = {name: hint for base in cls.__mro__[1:] if dataclasses.is_dataclass(base)
-                     for name, hint in typing.get_type_hints(base).items() if name in base.__dataclass_fields__}
-        unknown = sorted(name for name in changed if name not in inherited or name in cls.__dict__)
+        unknown = sorted(name for name in changed if name not in inherited_fields or name in cls.__dict__)
         if unknown:
             raise TypeError(f"{cls.__qualname__}.defaults names {unknown}: not fields declared by a base class "
                             f"(declare a new field in the class body instead)")
+        # Resolved types, not the base's annotation strings: this module may not import their names.
+        inherited = {name: hint for base in reversed(cls.__mro__[1:]) if dataclasses.is_dataclass(base)
+                     for name, hint in typing.get_type_hints(base).items()}
         annotations = dict(cls.__dict__.get("__annotations__", {}))
         for name, value in changed.items():
             annotations[name] = inherited[name]
