@@ -22,9 +22,11 @@ from jaxrl.types import Agent, Array, Metrics, PRNGKey, PyTree, Transition
 
 # Members of a vmapped population per chunk of the update on CPU (`tricks.population_chunks`).
 # PPO at PureJaxRL's CartPole settings: the update's parameters, Adam moments, gradients and
-# minibatch activations are ~0.3 MB per member, so 32 members fit the caches and 128 do not;
-# unchunked, 128 seeds cost more per seed than 32 (experiments/benchmarks/README.md).
-POPULATION_CHUNK = 32
+# minibatch activations are ~0.3 MB per member, and a wide population outgrows the caches: on a
+# 2-core host unchunked 128 seeds cost ~1.2x as much per seed as 32. Chunks of 8 measured best
+# there at 32 and 128 seeds (chunks of 4, 16, 32 and none were slower; the rollout is left
+# whole, chunking it too changed nothing measurable) (experiments/benchmarks/README.md).
+POPULATION_CHUNK = 8
 
 
 def rollout(
