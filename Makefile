@@ -24,9 +24,10 @@ demo: $(STAMP)
 benchmark: $(STAMP)
 	$(BIN)/python -m experiments.benchmarks.throughput
 
-# The reference-results table (docs/baselines.md); rows already stored are skipped.
+# The reference-results table (docs/baselines.md); rows already stored are skipped. With
+# PEERS=rejax, Rejax runs the same rows beside jaxrl's (its Python: ../shared/peers/setup.sh).
 baselines: $(STAMP)
-	$(BIN)/python -m experiments.baselines --profile cpu
+	$(BIN)/python -m experiments.baselines --profile cpu $(if $(PEERS),--peers $(PEERS))
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -3,6 +3,7 @@
     python -m experiments.baselines [--agents ppo dqn ...] [--envs CartPole-v1 ...] [--seeds 8]
                                     [--profile cpu|full] [--force] [--out docs]
     python -m experiments.baselines --check
+    python -m experiments.baselines --peers rejax [--peer-python PATH]
 
 Each row (an agent on an environment at the profile's budget) trains all seeds as one
 `jax.jit(jax.vmap(train))` program, then plays every seed's greedy policy (`Train.evaluate`, the
@@ -17,6 +18,15 @@ of its iterations (the episodes that ended there); the table gives their interqu
 (IQM) with a 95% stratified-bootstrap interval (rliable, Agarwal et al. 2021), their mean and
 minimum, and the mean greedy return. Wall time counts compilation and training; env steps/s
 counts training only.
+
+`--peers rejax` runs Rejax (Liesen et al. 2024) on the same rows: the same gymnax environment,
+budget, seeds (one vmapped program), network sizes, batch sizes and update ratios, mapped from the
+row's config by `rejax_settings` (rows it cannot express, such as brax ones, say why and have no
+peer). Each peer row runs right after its jaxrl row in the same invocation, so their env steps/s
+share the machine's state and their ratio is stored with the peer row. Both libraries' rows are
+compared on the policy a user gets after training: jaxrl's greedy evaluation against Rejax's own
+end-of-training evaluation (`experiments/baselines_rejax.py`, run by the peer's Python since Rejax
+0.1.3 pins gymnax 0.0.9; install it with `../shared/peers/setup.sh`).
 
 `--check` reruns a small slice (each agent on its cheapest env, 4 seeds, short budgets) and fails
 when a result falls outside the interval stored for it in `<out>/baselines/check.csv`. On one
@@ -35,6 +45,7 @@ import datetime
 import functools
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -86,15 +97,20 @@ def _cpu_profile() -> list[Row]:
         Row("ppo", "CartPole-v1", {}),
         Row("ppo", "Acrobot-v1", dict(total_timesteps=500_000)),
         Row("ppo", "MountainCar-v0", dict(total_timesteps=1_000_000)),
-        Row("dqn", "CartPole-v1", {}),
+        # PureJaxRL's DQN with a soft target update (tau 0.1 every 50 env steps) in place of a hard
+        # copy every 500: with the copy, some seeds forget CartPole late in training (IQM 470).
+        Row("dqn", "CartPole-v1", dict(tau=0.1, target_update_every=50)),
         Row("dqn", "Acrobot-v1", dict(total_timesteps=200_000, learning_starts=1_000, target_update_every=500)),
         Row("dqn", "MountainCar-v0", dict(total_timesteps=500_000, learning_starts=1_000)),
-        Row("ppo", "Pendulum-v1", dict(num_envs=16, rollout_length=64, total_timesteps=1_024_000, num_epochs=10,
-                                       num_minibatches=16, gamma=0.95, learning_rate=1e-3, normalize_observations=True,
-                                       ent_coef=0.0, max_grad_norm=0.5)),
+        Row("ppo", "Pendulum-v1", dict(num_envs=64, rollout_length=100, total_timesteps=1_024_000, num_epochs=10,
+                                       num_minibatches=10, gamma=0.95, learning_rate=1e-3, normalize_observations=True,
+                                       ent_coef=0.0, max_grad_norm=10.0)),
     ]
     for agent in _CONTINUOUS:
-        rows.append(Row(agent, "Pendulum-v1", dict(_SMALL, total_timesteps=20_000, learning_starts=1_000)))
+        config = dict(_SMALL, total_timesteps=20_000, learning_starts=1_000)
+        if agent == "d4pg":  # atoms down to Pendulum's worst discounted return, -16.3 / (1 - 0.99)
+            config.update(v_min=-1_600.0)
+        rows.append(Row(agent, "Pendulum-v1", config))
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
 
 
@@ -127,7 +143,8 @@ PROFILES = {"cpu": _cpu_profile, "full": _full_profile}
 
 COLUMNS = ["profile", "agent", "env", "env_steps", "seeds", "iqm", "ci_low", "ci_high", "mean", "min", "eval_mean",
            "random", "bar", "wall_s", "compile_s", "env_steps_per_s", "version", "commit", "date", "machine", "config",
-           "finals", "evals"]
+           "finals", "evals", "library", "speed_ratio"]
+LIBRARIES = ("jaxrl", "rejax")
 
 
 # ---- running a row -------------------------------------------------------------------------------
@@ -214,7 +231,8 @@ def run_row(row: Row, seeds: int, seed: int = 0) -> dict[str, Any]:
     point, low, high = iqm_interval(finals)
     env_steps = int(train.num_iterations * train.steps_per_iteration)
     return dict(
-        agent=row.agent, env=row.env, env_steps=env_steps, seeds=seeds, iqm=point, ci_low=low, ci_high=high,
+        library="jaxrl", agent=row.agent, env=row.env, env_steps=env_steps, seeds=seeds, iqm=point, ci_low=low,
+        ci_high=high,
         mean=float(finals.mean()), min=float(finals.min()), eval_mean=float(evals.mean()),
         random=round(random_return(config), 2), bar="" if row.bar is None else row.bar,
         wall_s=round(trained - start, 2), compile_s=round(compiled - start, 2),
@@ -223,6 +241,112 @@ def run_row(row: Row, seeds: int, seed: int = 0) -> dict[str, Any]:
         config=" ".join(f"{k}={v}" for k, v in sorted(row.config.items())),
         finals=" ".join(f"{x:.6g}" for x in finals), evals=" ".join(f"{x:.6g}" for x in evals),
         curve=(np.asarray(out.metrics["env_steps"][0], np.int64), returns),
+    )
+
+
+# ---- the peer on the same row --------------------------------------------------------------------
+
+
+def rejax_settings(config: Any) -> tuple[str | None, dict[str, Any] | str]:
+    """`rejax.<ALGO>.create` arguments doing a jaxrl row's work: ("ppo", {...}), or (None, why not).
+
+    Same env, budget, env batch, network widths and activation, batch sizes, learning rates,
+    discount, target updates and updates per env step. What Rejax 0.1.3 has no setting for is left
+    as each library does it, and named in docs/baselines.md: PPO's learning-rate annealing (Rejax
+    keeps it constant) and gradient clipping (Rejax clips each element, jaxrl the global norm);
+    time limits (Rejax treats them as terminations). A row whose work Rejax cannot do is refused.
+    """
+    agent = config.agent
+    if agent not in ("ppo", "dqn", "sac", "td3"):
+        return None, f"Rejax has no {agent.upper()}"
+    if config.env.startswith("brax/"):
+        return None, "Rejax's brax wrapper is not installable beside the gymnax 0.0.9 it pins"
+    if config.episode_length is not None:
+        return None, "Rejax runs gymnax's own time limits"
+    if getattr(config, "n_step", 1) != 1:
+        return None, "Rejax has no n-step returns"
+    settings: dict[str, Any] = dict(env=config.env, total_timesteps=config.total_timesteps, num_envs=config.num_envs,
+                                    gamma=config.gamma, normalize_observations=config.normalize_observations)
+    activation = dict(activation=config.activation)
+    if agent == "ppo":
+        if config.continuous_policy == "tanh_gaussian":
+            return None, "Rejax PPO's Gaussian policy is clipped, not tanh-squashed"
+        settings.update(num_steps=config.rollout_length, num_epochs=config.num_epochs,
+                        num_minibatches=config.num_minibatches, learning_rate=config.learning_rate,
+                        max_grad_norm=config.max_grad_norm, gae_lambda=config.gae_lambda, clip_eps=config.clip_eps,
+                        ent_coef=config.ent_coef, vf_coef=config.vf_coef,
+                        agent_kwargs=dict(activation, hidden_layer_sizes=list(config.hidden_sizes)))
+        return agent, settings
+    # Off-policy: Rejax steps the env batch once, then makes `num_epochs` updates.
+    updates = config.updates_per_step * config.num_envs / config.train_every
+    if updates < 1 or updates != int(updates):
+        return None, f"Rejax updates a whole number of times per step of the env batch, not {updates:g}"
+    settings.update(buffer_size=config.buffer_size, batch_size=config.batch_size, fill_buffer=config.learning_starts,
+                    num_epochs=int(updates))
+    fixed_64 = tuple(config.hidden_sizes) != (64, 64)
+    if agent == "dqn":
+        for field, plain in (("prioritized", False), ("num_atoms", None), ("loss", "mse")):
+            if getattr(config, field) != plain:
+                return None, f"Rejax DQN has no {field}={getattr(config, field)!r}"
+        if fixed_64:
+            return None, "Rejax DQN's network is fixed at (64, 64)"
+        settings.update(learning_rate=config.learning_rate, max_grad_norm=config.max_grad_norm,
+                        target_update_freq=config.target_update_every, polyak=1.0 - config.tau,
+                        eps_start=config.epsilon_start, eps_end=config.epsilon_end,
+                        exploration_fraction=config.exploration_fraction, ddqn=config.double,
+                        agent="DuelingQNetwork" if config.dueling else "QNetwork", agent_kwargs=activation)
+        return agent, settings
+    learning_rates = {config.actor_learning_rate, config.critic_learning_rate}
+    if agent == "sac":
+        learning_rates.add(config.temperature_learning_rate)
+        if config.init_temperature != 1.0 or config.target_entropy_per_dim != -1.0:
+            return None, "Rejax SAC starts at temperature 1 with target entropy -|A|"
+    if len(learning_rates) != 1:
+        return None, f"Rejax {agent.upper()} has one learning rate for all its optimizers"
+    settings.update(learning_rate=learning_rates.pop(), polyak=1.0 - config.tau, target_update_freq=1)
+    if agent == "sac":
+        settings.update(hidden_layer_sizes=list(config.hidden_sizes), agent_kwargs=activation)
+        return agent, settings
+    if fixed_64:
+        return None, "Rejax TD3's networks are fixed at (64, 64)"
+    settings.update(exploration_noise=config.exploration_noise, target_noise=config.target_noise,
+                    target_noise_clip=config.target_noise_clip, policy_delay=config.policy_delay,
+                    actor_kwargs=activation, critic_kwargs=dict(activation))
+    return agent, settings
+
+
+PEER_SCRIPT = os.path.join(ROOT, "experiments", "baselines_rejax.py")
+
+
+def default_peer_python() -> str:
+    """Where `../shared/peers/setup.sh` puts the peer's Python (or $JAXRL_PEER_PYTHON)."""
+    return os.environ.get("JAXRL_PEER_PYTHON",
+                          os.path.join(os.environ.get("TMPDIR", "/tmp"), "jaxrl-peers", "bin", "python"))
+
+
+def run_peer_row(row: Row, seeds: int, peer_python: str, jaxrl_steps_per_s: float) -> dict[str, Any]:
+    """Runs Rejax on `row`'s work in the peer's Python; returns its stored fields (library "rejax")
+    with `speed_ratio`, jaxrl's env steps/s (measured just before, in the same invocation) over Rejax's."""
+    import json
+
+    algo, settings = rejax_settings(row.make_config())
+    if algo is None:
+        raise ValueError(f"{row.key}: no Rejax row ({settings})")
+    spec = json.dumps(dict(algo=algo, seeds=seeds, settings=settings))
+    done = subprocess.run([peer_python, PEER_SCRIPT, spec], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{row.key}: Rejax run failed ({peer_python}):\n{done.stderr[-3000:]}")
+    peer = json.loads(done.stdout.strip().splitlines()[-1])
+    finals = np.asarray(peer["finals"], np.float64)
+    point, low, high = iqm_interval(finals)
+    return dict(
+        library="rejax", agent=row.agent, env=row.env, env_steps=peer["env_steps"], seeds=seeds, iqm=point,
+        ci_low=low, ci_high=high, mean=float(finals.mean()), min=float(finals.min()), eval_mean=float(finals.mean()),
+        bar="" if row.bar is None else row.bar, wall_s=peer["wall_s"], compile_s=peer["compile_s"],
+        env_steps_per_s=peer["env_steps_per_s"], speed_ratio=round(jaxrl_steps_per_s / peer["env_steps_per_s"], 3),
+        version=f"rejax {peer['rejax']}", commit="", date=datetime.date.today().isoformat(), machine=_machine(),
+        config=" ".join(f"{k}={v}" for k, v in sorted(row.config.items())),
+        finals=" ".join(f"{x:.6g}" for x in finals), evals=" ".join(f"{x:.6g}" for x in finals),
     )
 
 
@@ -292,11 +416,17 @@ def _fmt(x: str | float, digits: int = 1) -> str:
         return str(x) if x not in (None, "") else "-"
 
 
-def markdown_table(results: list[dict[str, str]], profile: str) -> str:
+def library(result: dict[str, str]) -> str:
+    """Which library a stored row is from (rows written before peers were stored are jaxrl's)."""
+    return result.get("library") or "jaxrl"
+
+
+def markdown_table(results: list[dict[str, str]], profile: str, agents_: Sequence[str] | None = None) -> str:
+    """The jaxrl rows of `profile` (only `agents_`' if given) as a markdown table."""
     lines = ["| agent | env | env steps | seeds | IQM [95% CI] | mean | min | greedy eval | bar | wall s | "
              "env steps/s |", "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |"]
     for r in results:
-        if r["profile"] != profile:
+        if r["profile"] != profile or library(r) != "jaxrl" or (agents_ and r["agent"] not in agents_):
             continue
         bar = "-" if r["bar"] in ("", None) else (f"{_fmt(r['bar'], 0)} " + (
             "yes" if float(r["iqm"]) >= float(r["bar"]) else "**below**"))
@@ -307,8 +437,70 @@ def markdown_table(results: list[dict[str, str]], profile: str) -> str:
     return "\n".join(lines)
 
 
+def peer_comparison(results: list[dict[str, str]], profile: str) -> list[dict[str, Any]]:
+    """jaxrl beside Rejax on every row both have: each side's after-training IQM and interval
+    (jaxrl's greedy evaluation, Rejax's own evaluation), whether jaxrl's IQM is inside or above
+    Rejax's interval, and the env steps/s of each with their same-invocation ratio."""
+    mine = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "jaxrl"}
+    pairs = []
+    for peer in results:
+        if peer["profile"] != profile or library(peer) != "rejax" or (peer["agent"], peer["env"]) not in mine:
+            continue
+        r = mine[(peer["agent"], peer["env"])]
+        point, low, high = iqm_interval(np.array(r["evals"].split(), np.float64))
+        pairs.append(dict(agent=r["agent"], env=r["env"], env_steps=int(float(r["env_steps"])), seeds=r["seeds"],
+                          iqm=point, ci_low=low, ci_high=high, peer_iqm=float(peer["iqm"]),
+                          peer_low=float(peer["ci_low"]), peer_high=float(peer["ci_high"]),
+                          holds=point >= float(peer["ci_low"]), steps_per_s=int(float(r["env_steps_per_s"])),
+                          peer_steps_per_s=int(float(peer["env_steps_per_s"])), ratio=float(peer["speed_ratio"])))
+    return pairs
+
+
+def peer_table(pairs: list[dict[str, Any]]) -> str:
+    lines = ["| agent | env | env steps | seeds | jaxrl greedy IQM [95% CI] | Rejax IQM [95% CI] | jaxrl inside or "
+             "above | jaxrl env steps/s | Rejax env steps/s | ratio |",
+             "| --- | --- | ---: | ---: | --- | --- | --- | ---: | ---: | ---: |"]
+    for p in pairs:
+        lines.append(f"| {p['agent']} | {p['env']} | {p['env_steps']:,} | {p['seeds']} | {_fmt(p['iqm'])} "
+                     f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}] | {_fmt(p['peer_iqm'])} [{_fmt(p['peer_low'])}, "
+                     f"{_fmt(p['peer_high'])}] | {'yes' if p['holds'] else '**no**'} | {p['steps_per_s']:,} | "
+                     f"{p['peer_steps_per_s']:,} | {p['ratio']:.2f}x |")
+    return "\n".join(lines)
+
+
+# Figures the peers publish for rows of this table: (agent, env, source, reported return, budget, where).
+_CLEANRL = "https://docs.cleanrl.dev/rl-algorithms/{}/"
+PUBLISHED = [
+    ("ppo", "CartPole-v1", "CleanRL ppo.py", "488.75 ± 18.40", "500k steps", _CLEANRL.format("ppo")),
+    ("ppo", "CartPole-v1", "openai/baselines PPO2 (as CleanRL ran it)", "497.54 ± 4.02", "500k steps",
+     _CLEANRL.format("ppo")),
+    ("ppo", "Acrobot-v1", "CleanRL ppo.py", "-82.48 ± 5.93", "500k steps", _CLEANRL.format("ppo")),
+    ("ppo", "MountainCar-v0", "CleanRL ppo.py", "-200.00 ± 0.00", "500k steps", _CLEANRL.format("ppo")),
+    ("dqn", "CartPole-v1", "CleanRL dqn_jax.py (3 seeds)", "498.38 ± 2.29", "500k steps", _CLEANRL.format("dqn")),
+    ("dqn", "Acrobot-v1", "CleanRL dqn_jax.py (3 seeds)", "-88.89 ± 1.56", "500k steps", _CLEANRL.format("dqn")),
+    ("dqn", "MountainCar-v0", "CleanRL dqn_jax.py (3 seeds)", "-188.90 ± 11.78", "500k steps",
+     _CLEANRL.format("dqn")),
+]
+PUBLISHED_NOTE = """As each source reports them (mean ± standard deviation over its seeds of the average episodic
+return of training), on gymnasium's versions of the environments at the budgets shown: a
+different statistic from this table's IQM, and not rerun here. CleanRL's DQN runs use a
+120-84 network, 500k steps, 10k warm-up and an update every 10 steps."""
+
+
+PEER_NOTES = """Rejax 0.1.3 (Liesen et al. 2024, `rejax` on PyPI) runs each shared row with the same environment,
+budget, seeds (one `jax.jit(jax.vmap(train))` program), env batch, network widths and activation,
+batch sizes, learning rates and updates per env step (`experiments.baselines.rejax_settings`), in
+the same invocation, right after jaxrl's row. Scores compare the policy a user gets after
+training: jaxrl's greedy evaluation (10 episodes per seed) and Rejax's own evaluation (128
+episodes per seed; it samples from PPO's and SAC's policies and uses epsilon 0.005 for DQN). Env
+steps/s count the training run only, compilation and evaluation excluded, for both. What Rejax
+has no setting for is left as each library does it: PPO's learning rate is annealed in jaxrl and
+constant in Rejax, and Rejax clips each gradient element where jaxrl clips the global norm; Rejax
+bootstraps no time limits (a truncated CartPole episode counts as a termination)."""
+
+
 def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str:
-    rows = [r for r in results if r["profile"] == profile]
+    rows = [r for r in results if r["profile"] == profile and library(r) == "jaxrl"]
     provenance = sorted({(r["version"], r["commit"], r["date"], r["machine"]) for r in rows})
     text = [
         "# Baselines",
@@ -325,11 +517,85 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         "Runs: " + "; ".join(f"jaxrl {v} at {c}, {d}, {m}" for v, c, d, m in provenance),
         "",
     ]
+    pairs = peer_comparison(results, profile)
+    if pairs:
+        unpaired = []
+        for row in PROFILES[profile]():
+            algo, why = rejax_settings(row.make_config())
+            if algo is None and row.agent in ("ppo", "dqn", "sac", "td3"):
+                unpaired.append(f"{row.key} ({why})")
+        text += ["## Beside Rejax", "", PEER_NOTES, "", peer_table(pairs), ""]
+        if unpaired:
+            text += ["Rows without a Rejax run: " + "; ".join(unpaired) + ".", ""]
+    published = [p for p in PUBLISHED if any((r["agent"], r["env"]) == p[:2] for r in rows)]
+    if published:
+        text += ["## Published figures", "", PUBLISHED_NOTE, "",
+                 "| agent | env | source | reported return | budget | where |", "| --- | --- | --- | --- | --- | --- |"]
+        text += [f"| {a} | {e} | {who} | {value} | {budget} | {url} |" for a, e, who, value, budget, url in published]
+        text.append("")
     path = os.path.join(out, "baselines.md")
     with open(path + ".tmp", "w") as f:
         f.write("\n".join(text))
     os.replace(path + ".tmp", path)
     return path
+
+
+# An agent page's results: the table after `<!-- baselines: ppo -->` (or `ddpg,td3,d4pg`).
+PAGE_MARKER = re.compile(r"^<!-- baselines: ([\w,]+) -->\n((?:\|.*\n)*)", flags=re.M)
+
+
+def update_agent_pages(out: str, results: list[dict[str, str]], profile: str) -> list[str]:
+    """Rewrites the table after each `<!-- baselines: NAMES -->` marker in `<out>/agents/*.md` with
+    those agents' rows of `profile`; returns the pages it changed."""
+    changed = []
+    folder = os.path.join(out, "agents")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        path = os.path.join(folder, name)
+        text = open(path).read()
+        new = PAGE_MARKER.sub(lambda m: f"<!-- baselines: {m.group(1)} -->\n"
+                              f"{markdown_table(results, profile, m.group(1).split(','))}\n", text)
+        if new != text:
+            with open(path + ".tmp", "w") as f:
+                f.write(new)
+            os.replace(path + ".tmp", path)
+            changed.append(path)
+    return changed
+
+
+# The rows README.md shows, after `<!-- baselines: headline -->`.
+HEADLINE = [("ppo", "CartPole-v1"), ("dqn", "CartPole-v1"), ("ppo", "Acrobot-v1"), ("dqn", "Acrobot-v1"),
+            ("sac", "Pendulum-v1"), ("td3", "Pendulum-v1")]
+HEADLINE_MARKER = re.compile(r"^<!-- baselines: headline -->\n((?:\|.*\n)*)", flags=re.M)
+
+
+def headline_table(results: list[dict[str, str]], profile: str = "cpu") -> str:
+    """The front page's rows: IQM with its interval, greedy return, and env steps/s beside Rejax's."""
+    mine = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "jaxrl"}
+    theirs = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "rejax"}
+    lines = ["| agent | env | env steps x seeds | final return, IQM [95% CI] | greedy | env steps/s | vs Rejax |",
+             "| --- | --- | --- | --- | ---: | ---: | ---: |"]
+    for key in HEADLINE:
+        if key not in mine:
+            continue
+        r = mine[key]
+        ratio = f"{float(theirs[key]['speed_ratio']):.2f}x" if key in theirs else "-"
+        lines.append(f"| {r['agent']} | {r['env']} | {int(float(r['env_steps'])):,} x {r['seeds']} | {_fmt(r['iqm'])} "
+                     f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['eval_mean'])} | "
+                     f"{int(float(r['env_steps_per_s'])):,} | {ratio} |")
+    return "\n".join(lines)
+
+
+def update_readme(path: str, results: list[dict[str, str]]) -> bool:
+    """Rewrites the table after README's `<!-- baselines: headline -->`; whether it changed."""
+    if not os.path.isfile(path):
+        return False
+    text = open(path).read()
+    new = HEADLINE_MARKER.sub(lambda m: f"<!-- baselines: headline -->\n{headline_table(results)}\n", text)
+    if new != text:
+        with open(path + ".tmp", "w") as f:
+            f.write(new)
+        os.replace(path + ".tmp", path)
+    return new != text
 
 
 def _color(agent: str) -> str:
@@ -367,7 +633,7 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
     for env in envs:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
         for r in results:
-            if r["profile"] != profile or r["env"] != env:
+            if r["profile"] != profile or r["env"] != env or library(r) != "jaxrl":
                 continue
             path = curve_path(out, profile, r["agent"], env)
             if not os.path.isfile(path):
@@ -392,7 +658,8 @@ FAMILIES = {"discrete actions": ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"),
 def normalized_scores(results: list[dict[str, str]], profile: str, envs: Sequence[str]) -> dict[str, np.ndarray]:
     """{agent: [seeds, envs] normalised final returns} for the agents with a row on every env in
     `envs` that has a reference (others are left out of the profile, as rliable needs a full matrix)."""
-    rows = [r for r in results if r["profile"] == profile and r["env"] in envs and r["env"] in REFERENCES]
+    rows = [r for r in results if r["profile"] == profile and r["env"] in envs and r["env"] in REFERENCES
+            and library(r) == "jaxrl"]
     used = sorted({r["env"] for r in rows})
     scores: dict[str, np.ndarray] = {}
     for agent in sorted({r["agent"] for r in rows}):
@@ -449,29 +716,60 @@ def select(rows: Sequence[Row], agents_: Sequence[str] | None, envs: Sequence[st
     return [r for r in rows if (not agents_ or r.agent in agents_) and (not envs or r.env in envs)]
 
 
+def stored_rows(results: list[dict[str, str]], profile: str, lib: str, row: Row) -> list[dict[str, str]]:
+    wanted = (profile, lib, row.agent, row.env)
+    return [r for r in results if (r["profile"], library(r), r["agent"], r["env"]) == wanted]
+
+
 def build(args: argparse.Namespace) -> int:
     rows = select(PROFILES[args.profile](), args.agents, args.envs)
-    for row in rows:  # every config is checked before anything trains
-        row.make_config()
+    peers = {row.key: rejax_settings(row.make_config()) for row in rows}  # every config is checked first
+    if args.peers:
+        if not os.path.isfile(args.peer_python):
+            raise SystemExit(f"error: --peers rejax needs Rejax's Python at {args.peer_python}; make it with "
+                             "../shared/peers/setup.sh .venv/bin/python or pass --peer-python")
+        for key, (algo, why) in peers.items():
+            if algo is None:
+                print(f"{key}: no Rejax row ({why})", flush=True)
     results_path = os.path.join(args.out, "baselines", "results.csv")
     results = read_results(results_path)
+
+    def store(result: dict[str, Any], replaces: list[dict[str, str]]) -> list[dict[str, str]]:
+        result["profile"] = args.profile
+        kept = [r for r in results if r not in replaces] + [{k: str(v) for k, v in result.items()}]
+        write_results(results_path, kept)
+        write_markdown(args.out, kept, args.profile)
+        return kept
+
     for row in rows:
-        stored = [r for r in results if (r["profile"], r["agent"], r["env"]) == (args.profile, row.agent, row.env)]
-        if stored and not args.force and int(stored[0]["seeds"]) == args.seeds:
-            print(f"{row.key}: stored ({stored[0]['date']}), skipped; --force reruns it", flush=True)
+        mine = stored_rows(results, args.profile, "jaxrl", row)
+        with_peer = bool(args.peers) and peers[row.key][0] is not None
+        theirs = stored_rows(results, args.profile, "rejax", row) if with_peer else []
+        current = [r for r in mine + theirs if int(r["seeds"]) == args.seeds]
+        if not args.force and len(current) == 1 + with_peer:
+            print(f"{row.key}: stored ({mine[0]['date']}), skipped; --force reruns it", flush=True)
             continue
+        # A missing peer row reruns jaxrl's too: their speed ratio is only taken within one invocation.
         print(f"{row.key}: training {args.seeds} seeds ...", flush=True)
         result = run_row(row, args.seeds)
         steps, returns = result.pop("curve")
         write_curve(curve_path(args.out, args.profile, row.agent, row.env), steps, returns)
-        result["profile"] = args.profile
-        results = [r for r in results if r not in stored] + [{k: str(v) for k, v in result.items()}]
-        write_results(results_path, results)
-        write_markdown(args.out, results, args.profile)
+        results = store(result, mine)
         print(f"{row.key}: IQM {result['iqm']:.1f} [{result['ci_low']:.1f}, {result['ci_high']:.1f}], "
               f"greedy {result['eval_mean']:.1f}, {result['wall_s']:.0f} s, {result['env_steps_per_s']:,} steps/s",
               flush=True)
+        if with_peer:
+            print(f"{row.key}: Rejax, {args.seeds} seeds ...", flush=True)
+            peer = run_peer_row(row, args.seeds, args.peer_python, result["env_steps_per_s"])
+            results = store(peer, theirs)
+            print(f"{row.key}: Rejax IQM {peer['iqm']:.1f} [{peer['ci_low']:.1f}, {peer['ci_high']:.1f}], "
+                  f"{peer['wall_s']:.0f} s, {peer['env_steps_per_s']:,} steps/s; jaxrl {peer['speed_ratio']:.2f}x",
+                  flush=True)
     write_markdown(args.out, results, args.profile)
+    if args.profile == "cpu":  # the agent pages and the front page show the cpu profile's rows
+        update_agent_pages(args.out, results, args.profile)
+        if os.path.abspath(args.out) == os.path.abspath(os.path.join(ROOT, "docs")):
+            update_readme(os.path.join(ROOT, "README.md"), results)
     plot_curves(args.out, results, args.profile)
     plot_profiles(args.out, results, args.profile)
     return 0
@@ -536,6 +834,11 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="rerun rows already stored (with --check: re-record)")
     parser.add_argument("--check", action="store_true", help="rerun the regression slice against its intervals")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"), help="where baselines.md and baselines/ go")
+    parser.add_argument("--peers", nargs="+", choices=["rejax"], default=[],
+                        help="also run these libraries on the same rows (installed as in ../shared/peers/setup.sh)")
+    parser.add_argument("--peer-python", default=default_peer_python(),
+                        help="the Python with the peers installed (default $JAXRL_PEER_PYTHON or "
+                             "$TMPDIR/jaxrl-peers/bin/python)")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be >= 1, got {args.seeds}")

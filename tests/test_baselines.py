@@ -105,6 +105,150 @@ def test_every_profile_row_builds_a_valid_config():
         row.make_config()
 
 
+def test_agent_pages_show_their_rows_of_the_committed_table(tmp_path):
+    results = baselines.read_results(os.path.join(ROOT, "docs", "baselines", "results.csv"))
+    pages = os.path.join(ROOT, "docs", "agents")
+    shown = set()
+    for name in sorted(os.listdir(pages)):
+        text = open(os.path.join(pages, name)).read()
+        for marker in baselines.PAGE_MARKER.finditer(text):
+            agents_ = marker.group(1).split(",")
+            assert marker.group(2) == baselines.markdown_table(results, "cpu", agents_) + "\n", name
+            shown.update(agents_)
+    assert shown == {"ppo", "dqn", "ddpg", "td3", "d4pg", "sac"}
+    # The command rewrites a stale table and leaves the rest of the page alone.
+    os.makedirs(tmp_path / "agents")
+    (tmp_path / "agents" / "x.md").write_text("# X\n\n<!-- baselines: ppo,sac -->\n| old |\n| --- |\n\nafter\n")
+    assert baselines.update_agent_pages(str(tmp_path), results, "cpu") == [str(tmp_path / "agents" / "x.md")]
+    text = (tmp_path / "agents" / "x.md").read_text()
+    assert text.endswith("\n\nafter\n") and "| old |" not in text
+    assert "| ppo | CartPole-v1 |" in text and "| sac | Pendulum-v1 |" in text and "| dqn |" not in text
+    assert baselines.update_agent_pages(str(tmp_path), results, "cpu") == []
+
+
+def test_readme_shows_the_headline_rows_of_the_committed_table():
+    results = baselines.read_results(os.path.join(ROOT, "docs", "baselines", "results.csv"))
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    marker = baselines.HEADLINE_MARKER.search(readme)
+    assert marker and marker.group(1) == baselines.headline_table(results) + "\n"
+    assert marker.group(1).count("\n") == 2 + len(baselines.HEADLINE)  # every headline row is stored
+
+
+# ---- Rejax on the same rows ------------------------------------------------------------------------
+
+
+def _cpu_row(agent, env):
+    return next(row for row in baselines.PROFILES["cpu"]() if (row.agent, row.env) == (agent, env))
+
+
+def test_rejax_settings_do_the_rows_work():
+    algo, dqn = baselines.rejax_settings(_cpu_row("dqn", "CartPole-v1").make_config())
+    # PureJaxRL's DQN (10 envs, one update per step of the batch) with a soft target step every 50.
+    assert algo == "dqn" and dqn == dict(
+        env="CartPole-v1", total_timesteps=500_000, num_envs=10, gamma=0.99, normalize_observations=False,
+        buffer_size=10_000, batch_size=128, fill_buffer=10_000, num_epochs=1, learning_rate=2.5e-4,
+        max_grad_norm=10.0, target_update_freq=50, polyak=pytest.approx(0.9), eps_start=1.0, eps_end=0.05,
+        exploration_fraction=0.5, ddqn=True, agent="QNetwork", agent_kwargs=dict(activation="relu"))
+    algo, ppo = baselines.rejax_settings(_cpu_row("ppo", "Pendulum-v1").make_config())
+    assert algo == "ppo" and (ppo["num_envs"], ppo["num_steps"], ppo["num_epochs"], ppo["num_minibatches"]) == (
+        64, 100, 10, 10)
+    assert ppo["normalize_observations"] and ppo["agent_kwargs"] == dict(activation="tanh", hidden_layer_sizes=[64, 64])
+    algo, sac = baselines.rejax_settings(_cpu_row("sac", "Pendulum-v1").make_config())
+    assert algo == "sac" and sac["hidden_layer_sizes"] == [64, 64] and sac["polyak"] == pytest.approx(0.995)
+    assert (sac["num_epochs"], sac["fill_buffer"], sac["learning_rate"]) == (1, 1_000, 3e-4)
+    algo, td3 = baselines.rejax_settings(_cpu_row("td3", "Pendulum-v1").make_config())
+    assert algo == "td3" and (td3["policy_delay"], td3["exploration_noise"], td3["target_noise"]) == (2, 0.1, 0.2)
+    # Four updates per step of a 4-env batch; a quarter of an update per step has no Rejax setting.
+    from jaxrl.agents import dqn, sac as sac_agent, td3 as td3_agent
+
+    assert baselines.rejax_settings(dqn.Config(num_envs=4, train_every=1, learning_starts=1_000))[1]["num_epochs"] == 4
+    refused = {
+        "updates a whole number": dqn.Config(num_envs=10, train_every=40, target_update_every=520),
+        "n-step": dqn.Config(n_step=3),
+        "prioritized": dqn.Config(prioritized=True),
+        "fixed at (64, 64)": td3_agent.Config(),
+        "one learning rate": sac_agent.Config(critic_learning_rate=1e-3),
+        "brax": sac_agent.Config(env="brax/inverted_pendulum"),
+        "no DDPG": _cpu_row("ddpg", "Pendulum-v1").make_config(),
+    }
+    for why, config in refused.items():
+        algo, message = baselines.rejax_settings(config)
+        assert algo is None and why in message, (why, message)
+
+
+def _fake_peer(calls):
+    def run_peer_row(row, seeds, peer_python, jaxrl_steps_per_s):
+        calls.append("rejax " + row.key)
+        finals = np.linspace(300.0, 500.0, seeds)
+        return dict(library="rejax", agent=row.agent, env=row.env, env_steps=1000, seeds=seeds, iqm=400.0,
+                    ci_low=350.0, ci_high=480.0, mean=400.0, min=300.0, eval_mean=400.0, bar=475.0, wall_s=2.0,
+                    compile_s=1.0, env_steps_per_s=1000, speed_ratio=jaxrl_steps_per_s / 1000, version="rejax 0.1.3",
+                    commit="", date="2026-12-01", machine="cpu", config="", finals=" ".join(map(str, finals)),
+                    evals=" ".join(map(str, finals)))
+    return run_peer_row
+
+
+def test_peer_rows_run_beside_jaxrl_and_are_compared(tmp_path, monkeypatch):
+    argv = ["--agents", "ppo", "dqn", "--envs", "CartPole-v1", "--seeds", "3", "--out", str(tmp_path),
+            "--peers", "rejax", "--peer-python", __import__("sys").executable]
+    calls = []
+    monkeypatch.setattr(baselines, "run_row", _fake_run_row(calls))
+    monkeypatch.setattr(baselines, "run_peer_row", _fake_peer(calls))
+    baselines.build(baselines.parse(argv))
+    # Each peer row right after its jaxrl row, so their speed ratio shares the machine's state.
+    assert calls == ["ppo/CartPole-v1", "rejax ppo/CartPole-v1", "dqn/CartPole-v1", "rejax dqn/CartPole-v1"]
+    stored = baselines.read_results(str(tmp_path / "baselines" / "results.csv"))
+    assert sorted((baselines.library(r), r["agent"]) for r in stored) == [("jaxrl", "dqn"), ("jaxrl", "ppo"),
+                                                                   ("rejax", "dqn"), ("rejax", "ppo")]
+    table = (tmp_path / "baselines.md").read_text()
+    # jaxrl's greedy IQM (of 400, 450, 500: 450) against Rejax's interval, and 2000 / 1000 env steps/s.
+    assert "| ppo | CartPole-v1 | 1,000 | 3 | 450.0 [" in table
+    assert "| 400.0 [350.0, 480.0] | yes | 2,000 | 1,000 | 2.00x |" in table
+    main, beside = table.split("## Beside Rejax")
+    beside = beside.split("## Published figures")[0]
+    # The peer's row is not one of jaxrl's: one line in the main table, one beside Rejax.
+    assert main.count("| ppo | CartPole-v1 |") == 1 and beside.count("| ppo | CartPole-v1 |") == 1
+    assert "CleanRL ppo.py | 488.75 ± 18.40" in table  # the published figures for the rows shown
+    calls.clear()
+    baselines.build(baselines.parse(argv))
+    assert calls == []
+    # A stored jaxrl row without its peer reruns both: a ratio is only taken within one invocation.
+    kept = [r for r in stored if not (baselines.library(r) == "rejax" and r["agent"] == "dqn")]
+    baselines.write_results(str(tmp_path / "baselines" / "results.csv"), kept)
+    baselines.build(baselines.parse(argv))
+    assert calls == ["dqn/CartPole-v1", "rejax dqn/CartPole-v1"]
+    assert len(baselines.read_results(str(tmp_path / "baselines" / "results.csv"))) == 4
+
+
+def test_peer_row_reads_the_peer_scripts_json(tmp_path):
+    """`run_peer_row` runs the peer's Python on experiments/baselines_rejax.py with the row's settings
+    and turns its JSON line into a stored row (a stand-in Python echoes a fixed answer)."""
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\n"
+                    "case \"$2\" in *'\"algo\": \"ppo\"'*'\"num_steps\": 128'*) ;; "
+                    "*) echo bad spec >&2; exit 3;; esac\n"
+                    "echo '{\"finals\": [100, 200, 300, 400], \"env_steps\": 499712, \"seeds\": 4, \"compile_s\": 1.5, "
+                    "\"wall_s\": 9.5, \"env_steps_per_s\": 250000, \"rejax\": \"0.1.3\", \"jax\": \"0\"}'\n")
+    fake.chmod(0o755)
+    row = _cpu_row("ppo", "CartPole-v1")
+    peer = baselines.run_peer_row(row, 4, str(fake), jaxrl_steps_per_s=500_000)
+    assert (peer["library"], peer["iqm"], peer["mean"], peer["min"]) == ("rejax", 250.0, 250.0, 100.0)
+    assert peer["speed_ratio"] == 2.0 and peer["env_steps"] == 499712 and peer["version"] == "rejax 0.1.3"
+    with pytest.raises(ValueError, match="no Rejax row"):
+        baselines.run_peer_row(_cpu_row("ddpg", "Pendulum-v1"), 4, str(fake), 1.0)
+    broken = tmp_path / "broken"
+    broken.write_text("#!/bin/sh\necho boom >&2\nexit 1\n")
+    broken.chmod(0o755)
+    with pytest.raises(RuntimeError, match="(?s)Rejax run failed.*boom"):
+        baselines.run_peer_row(row, 4, str(broken), 1.0)
+
+
+def test_peers_need_the_peer_python(tmp_path):
+    with pytest.raises(SystemExit, match="--peers rejax needs Rejax's Python at /nowhere/python"):
+        baselines.build(baselines.parse(["--peers", "rejax", "--peer-python", "/nowhere/python",
+                                         "--out", str(tmp_path)]))
+
+
 # ---- the regression slice --------------------------------------------------------------------------
 
 
