@@ -102,7 +102,7 @@ def _cpu_profile() -> list[Row]:
         Row("dqn", "CartPole-v1", dict(tau=0.1, target_update_every=50)),
         Row("dqn", "Acrobot-v1", dict(total_timesteps=200_000, learning_starts=1_000, target_update_every=500)),
         Row("dqn", "MountainCar-v0", dict(total_timesteps=500_000, learning_starts=1_000)),
-        Row("ppo", "Pendulum-v1", dict(num_envs=64, rollout_length=100, total_timesteps=1_024_000, num_epochs=10,
+        Row("ppo", "Pendulum-v1", dict(num_envs=64, rollout_length=100, total_timesteps=2_048_000, num_epochs=10,
                                        num_minibatches=10, gamma=0.95, learning_rate=1e-3, normalize_observations=True,
                                        ent_coef=0.0, max_grad_norm=10.0)),
     ]
