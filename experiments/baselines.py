@@ -144,7 +144,8 @@ PROFILES = {"cpu": _cpu_profile, "full": _full_profile}
 COLUMNS = ["profile", "agent", "env", "env_steps", "seeds", "iqm", "ci_low", "ci_high", "mean", "min", "eval_mean",
            "random", "bar", "wall_s", "compile_s", "env_steps_per_s", "version", "commit", "date", "machine", "config",
            "finals", "evals", "library", "speed_ratio"]
-LIBRARIES = ("jaxrl", "rejax")
+# The agents Rejax 0.1.3 has.
+REJAX_AGENTS = ("ppo", "dqn", "sac", "td3")
 
 
 # ---- running a row -------------------------------------------------------------------------------
@@ -257,7 +258,7 @@ def rejax_settings(config: Any) -> tuple[str | None, dict[str, Any] | str]:
     time limits (Rejax treats them as terminations). A row whose work Rejax cannot do is refused.
     """
     agent = config.agent
-    if agent not in ("ppo", "dqn", "sac", "td3"):
+    if agent not in REJAX_AGENTS:
         return None, f"Rejax has no {agent.upper()}"
     if config.env.startswith("brax/"):
         return None, "Rejax's brax wrapper is not installable beside the gymnax 0.0.9 it pins"
@@ -421,12 +422,17 @@ def library(result: dict[str, str]) -> str:
     return result.get("library") or "jaxrl"
 
 
+def library_rows(results: list[dict[str, str]], profile: str, lib: str = "jaxrl") -> list[dict[str, str]]:
+    """The stored rows of one library in `profile`, in stored order."""
+    return [r for r in results if r["profile"] == profile and library(r) == lib]
+
+
 def markdown_table(results: list[dict[str, str]], profile: str, agents_: Sequence[str] | None = None) -> str:
     """The jaxrl rows of `profile` (only `agents_`' if given) as a markdown table."""
     lines = ["| agent | env | env steps | seeds | IQM [95% CI] | mean | min | greedy eval | bar | wall s | "
              "env steps/s |", "| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: |"]
-    for r in results:
-        if r["profile"] != profile or library(r) != "jaxrl" or (agents_ and r["agent"] not in agents_):
+    for r in library_rows(results, profile):
+        if agents_ and r["agent"] not in agents_:
             continue
         bar = "-" if r["bar"] in ("", None) else (f"{_fmt(r['bar'], 0)} " + (
             "yes" if float(r["iqm"]) >= float(r["bar"]) else "**below**"))
@@ -441,10 +447,10 @@ def peer_comparison(results: list[dict[str, str]], profile: str) -> list[dict[st
     """jaxrl beside Rejax on every row both have: each side's after-training IQM and interval
     (jaxrl's greedy evaluation, Rejax's own evaluation), whether jaxrl's IQM is inside or above
     Rejax's interval, and the env steps/s of each with their same-invocation ratio."""
-    mine = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "jaxrl"}
+    mine = {(r["agent"], r["env"]): r for r in library_rows(results, profile)}
     pairs = []
-    for peer in results:
-        if peer["profile"] != profile or library(peer) != "rejax" or (peer["agent"], peer["env"]) not in mine:
+    for peer in library_rows(results, profile, "rejax"):
+        if (peer["agent"], peer["env"]) not in mine:
             continue
         r = mine[(peer["agent"], peer["env"])]
         point, low, high = iqm_interval(np.array(r["evals"].split(), np.float64))
@@ -500,7 +506,7 @@ bootstraps no time limits (a truncated CartPole episode counts as a termination)
 
 
 def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str:
-    rows = [r for r in results if r["profile"] == profile and library(r) == "jaxrl"]
+    rows = library_rows(results, profile)
     provenance = sorted({(r["version"], r["commit"], r["date"], r["machine"]) for r in rows})
     text = [
         "# Baselines",
@@ -522,7 +528,7 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         unpaired = []
         for row in PROFILES[profile]():
             algo, why = rejax_settings(row.make_config())
-            if algo is None and row.agent in ("ppo", "dqn", "sac", "td3"):
+            if algo is None and row.agent in REJAX_AGENTS:
                 unpaired.append(f"{row.key} ({why})")
         text += ["## Beside Rejax", "", PEER_NOTES, "", peer_table(pairs), ""]
         if unpaired:
@@ -534,10 +540,26 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         text += [f"| {a} | {e} | {who} | {value} | {budget} | {url} |" for a, e, who, value, budget, url in published]
         text.append("")
     path = os.path.join(out, "baselines.md")
-    with open(path + ".tmp", "w") as f:
-        f.write("\n".join(text))
-    os.replace(path + ".tmp", path)
+    write_text(path, "\n".join(text))
     return path
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes `text` to `path` atomically (a temporary file renamed over it)."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+
+
+def rewrite_marked_tables(path: str, marker: re.Pattern, table: Any) -> bool:
+    """Replaces the markdown table after each match of `marker` (group 1: the marker line's
+    argument, if any; the last group: the table) in the file at `path` with `table(match)`;
+    whether the file changed."""
+    text = open(path).read()
+    new = marker.sub(lambda m: m.group(0)[:m.start(m.lastindex) - m.start()] + table(m) + "\n", text)
+    if new != text:
+        write_text(path, new)
+    return new != text
 
 
 # An agent page's results: the table after `<!-- baselines: ppo -->` (or `ddpg,td3,d4pg`).
@@ -547,19 +569,10 @@ PAGE_MARKER = re.compile(r"^<!-- baselines: ([\w,]+) -->\n((?:\|.*\n)*)", flags=
 def update_agent_pages(out: str, results: list[dict[str, str]], profile: str) -> list[str]:
     """Rewrites the table after each `<!-- baselines: NAMES -->` marker in `<out>/agents/*.md` with
     those agents' rows of `profile`; returns the pages it changed."""
-    changed = []
     folder = os.path.join(out, "agents")
-    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
-        path = os.path.join(folder, name)
-        text = open(path).read()
-        new = PAGE_MARKER.sub(lambda m: f"<!-- baselines: {m.group(1)} -->\n"
-                              f"{markdown_table(results, profile, m.group(1).split(','))}\n", text)
-        if new != text:
-            with open(path + ".tmp", "w") as f:
-                f.write(new)
-            os.replace(path + ".tmp", path)
-            changed.append(path)
-    return changed
+    pages = [os.path.join(folder, name) for name in sorted(os.listdir(folder))] if os.path.isdir(folder) else []
+    return [path for path in pages if rewrite_marked_tables(
+        path, PAGE_MARKER, lambda m: markdown_table(results, profile, m.group(1).split(",")))]
 
 
 # The rows README.md shows, after `<!-- baselines: headline -->`.
@@ -570,8 +583,8 @@ HEADLINE_MARKER = re.compile(r"^<!-- baselines: headline -->\n((?:\|.*\n)*)", fl
 
 def headline_table(results: list[dict[str, str]], profile: str = "cpu") -> str:
     """The front page's rows: IQM with its interval, greedy return, and env steps/s beside Rejax's."""
-    mine = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "jaxrl"}
-    theirs = {(r["agent"], r["env"]): r for r in results if r["profile"] == profile and library(r) == "rejax"}
+    mine = {(r["agent"], r["env"]): r for r in library_rows(results, profile)}
+    theirs = {(r["agent"], r["env"]): r for r in library_rows(results, profile, "rejax")}
     lines = ["| agent | env | env steps x seeds | final return, IQM [95% CI] | greedy | env steps/s | vs Rejax |",
              "| --- | --- | --- | --- | ---: | ---: | ---: |"]
     for key in HEADLINE:
@@ -587,15 +600,7 @@ def headline_table(results: list[dict[str, str]], profile: str = "cpu") -> str:
 
 def update_readme(path: str, results: list[dict[str, str]]) -> bool:
     """Rewrites the table after README's `<!-- baselines: headline -->`; whether it changed."""
-    if not os.path.isfile(path):
-        return False
-    text = open(path).read()
-    new = HEADLINE_MARKER.sub(lambda m: f"<!-- baselines: headline -->\n{headline_table(results)}\n", text)
-    if new != text:
-        with open(path + ".tmp", "w") as f:
-            f.write(new)
-        os.replace(path + ".tmp", path)
-    return new != text
+    return os.path.isfile(path) and rewrite_marked_tables(path, HEADLINE_MARKER, lambda m: headline_table(results))
 
 
 def _color(agent: str) -> str:
@@ -632,8 +637,8 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
     envs = sorted({r["env"] for r in results if r["profile"] == profile})
     for env in envs:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
-        for r in results:
-            if r["profile"] != profile or r["env"] != env or library(r) != "jaxrl":
+        for r in library_rows(results, profile):
+            if r["env"] != env:
                 continue
             path = curve_path(out, profile, r["agent"], env)
             if not os.path.isfile(path):
@@ -658,8 +663,7 @@ FAMILIES = {"discrete actions": ("CartPole-v1", "Acrobot-v1", "MountainCar-v0"),
 def normalized_scores(results: list[dict[str, str]], profile: str, envs: Sequence[str]) -> dict[str, np.ndarray]:
     """{agent: [seeds, envs] normalised final returns} for the agents with a row on every env in
     `envs` that has a reference (others are left out of the profile, as rliable needs a full matrix)."""
-    rows = [r for r in results if r["profile"] == profile and r["env"] in envs and r["env"] in REFERENCES
-            and library(r) == "jaxrl"]
+    rows = [r for r in library_rows(results, profile) if r["env"] in envs and r["env"] in REFERENCES]
     used = sorted({r["env"] for r in rows})
     scores: dict[str, np.ndarray] = {}
     for agent in sorted({r["agent"] for r in rows}):
