@@ -12,7 +12,9 @@ evaluates inside `train` every `eval_freq` steps; here training runs with a no-o
 the timed run is training alone (as jaxrl's env steps/s), and each seed's trained policy is then
 evaluated once by Rejax's own evaluation (128 episodes of `make_act`: a sample from the PPO and
 SAC policies, epsilon 0.005 for DQN, TD3's deterministic actor). Prints one JSON line: per-seed
-final returns, env steps/s of the timed run, compile and wall seconds.
+final returns, env steps/s of the timed run, compile and wall seconds. As jaxrl's rows
+(`experiments.baselines.timed`, not importable here), the compiled program reruns while its runs
+took under `min_timed_s` in all, at most `max_timed_runs` times, and the fastest run is kept.
 """
 
 import importlib.metadata
@@ -40,15 +42,19 @@ def main(spec: dict) -> dict:
     start = time.perf_counter()
     program = jax.jit(jax.vmap(quiet.train)).lower(keys).compile()
     compiled = time.perf_counter()
-    train_state, _ = jax.block_until_ready(program(keys))
-    trained = time.perf_counter()
+    times = []
+    while not times or (sum(times) < spec.get("min_timed_s", 0.0) and len(times) < spec.get("max_timed_runs", 1)):
+        run_start = time.perf_counter()
+        train_state, _ = jax.block_until_ready(program(keys))
+        times.append(time.perf_counter() - run_start)
 
     eval_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, 1)
     _, returns = jax.jit(jax.vmap(lambda ts, key: evaluate(algo, ts, key)))(train_state, eval_keys)
     finals = [float(x) for x in jnp.mean(returns, axis=-1)]  # [seeds]: mean over the 128 episodes
     env_steps = int(train_state.global_step[0])
     return dict(finals=finals, env_steps=env_steps, seeds=spec["seeds"], compile_s=round(compiled - start, 2),
-                wall_s=round(trained - start, 2), env_steps_per_s=int(env_steps * spec["seeds"] / (trained - compiled)),
+                wall_s=round(compiled - start + times[0], 2),
+                env_steps_per_s=int(env_steps * spec["seeds"] / min(times)),
                 rejax=importlib.metadata.version("rejax"), jax=jax.__version__)
 
 

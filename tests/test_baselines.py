@@ -41,11 +41,29 @@ def test_prediction_interval_of_a_four_seed_iqm():
     assert low < narrow[0] < narrow[1] < high
 
 
+def test_timed_reruns_short_programs_and_keeps_the_fastest(monkeypatch):
+    clock = {"now": 0.0}
+    durations = iter([25.0, 20.0, 30.0, 99.0])
+    monkeypatch.setattr(baselines.time, "perf_counter", lambda: clock["now"])
+
+    def run():
+        clock["now"] += next(durations)
+        return clock["now"]
+
+    # 25 + 20 < 60: a third run, then the cap of 3; the first and the fastest come back.
+    assert baselines.timed(run, 60.0, 3) == (75.0, 25.0, 20.0)
+    durations = iter([70.0, 1.0])
+    assert baselines.timed(run, 60.0, 3) == (145.0, 70.0, 70.0)  # a long first run is not repeated
+    durations = iter([5.0, 1.0])
+    assert baselines.timed(run, 0.0, 3) == (150.0, 5.0, 5.0)  # the --check slice: one run
+
+
 # ---- rows stored as they finish --------------------------------------------------------------------
 
 
 def _fake_run_row(calls, fail_on=None):
-    def run_row(row, seeds, seed=0):
+    def run_row(row, seeds, seed=0, min_timed_s=0.0):
+        assert min_timed_s == baselines.TIMED_SECONDS  # the table's rows time the way the peer's do
         calls.append(row.key)
         if row.key == fail_on:
             raise KeyboardInterrupt  # the sitting ends in the middle of this row
@@ -225,7 +243,7 @@ def test_peer_row_reads_the_peer_scripts_json(tmp_path):
     and turns its JSON line into a stored row (a stand-in Python echoes a fixed answer)."""
     fake = tmp_path / "python"
     fake.write_text("#!/bin/sh\n"
-                    "case \"$2\" in *'\"algo\": \"ppo\"'*'\"num_steps\": 128'*) ;; "
+                    "case \"$2\" in *'\"algo\": \"ppo\"'*'\"num_steps\": 128'*'\"min_timed_s\": 60.0'*) ;; "
                     "*) echo bad spec >&2; exit 3;; esac\n"
                     "echo '{\"finals\": [100, 200, 300, 400], \"env_steps\": 499712, \"seeds\": 4, \"compile_s\": 1.5, "
                     "\"wall_s\": 9.5, \"env_steps_per_s\": 250000, \"rejax\": \"0.1.3\", \"jax\": \"0\"}'\n")

@@ -227,7 +227,8 @@ def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tupl
             if row is None:
                 continue
             share = row["env_steps_per_s"] / ceiling
-            print(f"{seeds:5d}  {name:18s} {row['env_steps_per_s']:12,d}   {share:15.1%}   {row['compile_plus_run_s']:10.2f}")
+            print(f"{seeds:5d}  {name:18s} {row['env_steps_per_s']:12,d}   {share:15.1%}   "
+                  f"{row['compile_plus_run_s']:10.2f}")
         best_ours = max((rows[name]["env_steps_per_s"] for name in ours if rows.get(name) is not None), default=None)
         if rows.get(theirs) and best_ours:
             ratio = best_ours / rows[theirs]["env_steps_per_s"]
