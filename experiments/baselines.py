@@ -487,6 +487,16 @@ def peer_comparison(results: list[dict[str, str]], profile: str) -> list[dict[st
     return pairs
 
 
+# The speed floor per agent against Rejax on the same row (issue 15): 1.5x for PPO and DQN, at
+# least equal for SAC and TD3 (compute-bound at equal network sizes). A ratio below it is marked.
+SPEED_FLOORS = {"ppo": 1.5, "dqn": 1.5, "sac": 1.0, "td3": 1.0}
+
+
+def _ratio_cell(agent: str, ratio: float) -> str:
+    floor = SPEED_FLOORS.get(agent)
+    return f"{ratio:.2f}x" + (f" (**below {floor:g}x**)" if floor is not None and ratio < floor else "")
+
+
 def peer_table(pairs: list[dict[str, Any]]) -> str:
     lines = ["| agent | env | env steps | seeds | jaxrl greedy IQM [95% CI] | Rejax IQM [95% CI] | jaxrl inside or "
              "above | jaxrl env steps/s | Rejax env steps/s | ratio |",
@@ -495,7 +505,7 @@ def peer_table(pairs: list[dict[str, Any]]) -> str:
         lines.append(f"| {p['agent']} | {p['env']} | {p['env_steps']:,} | {p['seeds']} | {_fmt(p['iqm'])} "
                      f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}] | {_fmt(p['peer_iqm'])} [{_fmt(p['peer_low'])}, "
                      f"{_fmt(p['peer_high'])}] | {'yes' if p['holds'] else '**no**'} | {p['steps_per_s']:,} | "
-                     f"{p['peer_steps_per_s']:,} | {p['ratio']:.2f}x |")
+                     f"{p['peer_steps_per_s']:,} | {_ratio_cell(p['agent'], p['ratio'])} |")
     return "\n".join(lines)
 
 
@@ -528,7 +538,8 @@ steps/s count training only, compilation and evaluation excluded, and both libra
 rerun the same way (the fastest of up to 3 runs, while their runs took under a minute). What Rejax
 has no setting for is left as each library does it: PPO's learning rate is annealed in jaxrl and
 constant in Rejax, and Rejax clips each gradient element where jaxrl clips the global norm; Rejax
-bootstraps no time limits (a truncated CartPole episode counts as a termination)."""
+bootstraps no time limits (a truncated CartPole episode counts as a termination). A ratio below
+jaxrl's speed floor (1.5x Rejax for PPO and DQN, 1x for SAC and TD3) is marked: a defect to fix."""
 
 
 def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str:
@@ -618,7 +629,7 @@ def headline_table(results: list[dict[str, str]], profile: str = "cpu") -> str:
         if key not in mine:
             continue
         r = mine[key]
-        ratio = f"{float(theirs[key]['speed_ratio']):.2f}x" if key in theirs else "-"
+        ratio = _ratio_cell(key[0], float(theirs[key]["speed_ratio"])) if key in theirs else "-"
         lines.append(f"| {r['agent']} | {r['env']} | {int(float(r['env_steps'])):,} x {r['seeds']} | {_fmt(r['iqm'])} "
                      f"[{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['eval_mean'])} | "
                      f"{int(float(r['env_steps_per_s'])):,} | {ratio} |")

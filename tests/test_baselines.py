@@ -238,6 +238,13 @@ def test_peer_rows_run_beside_jaxrl_and_are_compared(tmp_path, monkeypatch):
     assert len(baselines.read_results(str(tmp_path / "baselines" / "results.csv"))) == 4
 
 
+def test_ratios_below_the_speed_floor_are_marked():
+    assert baselines._ratio_cell("ppo", 1.32) == "1.32x (**below 1.5x**)"
+    assert baselines._ratio_cell("dqn", 2.31) == "2.31x"
+    assert baselines._ratio_cell("td3", 0.9) == "0.90x (**below 1x**)"
+    assert baselines._ratio_cell("sac", 1.0) == "1.00x"
+
+
 def test_peer_row_reads_the_peer_scripts_json(tmp_path):
     """`run_peer_row` runs the peer's Python on experiments/baselines_rejax.py with the row's settings
     and turns its JSON line into a stored row (a stand-in Python echoes a fixed answer)."""
