@@ -52,7 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import numpy as np
@@ -143,10 +143,10 @@ CHECK = [
                                    hidden_sizes=(32, 32))),
 ] + [Row(agent, "Pendulum-v1", dict(total_timesteps=8_000, learning_starts=500, steps_per_iteration=500,
                                     batch_size=64, hidden_sizes=(32, 32))) for agent in _CONTINUOUS]
-# 8k steps, not 4k: at 4k every continuous agent but SAC was still near random actions' -1215 and
-# the intervals of TD3, DDPG and D4PG held it; at 8k their upper ends are -443/-109/-156, so an
-# agent that learns slower fails, and TD3's and DDPG's intervals exclude random play. SAC's and
-# D4PG's still reach below -1215: at (32, 32) a few of the 64 recorded seeds have not learned by 8k.
+# 8k steps, not 4k: at 4k every continuous agent but SAC was still near random actions' return and
+# the intervals of TD3, DDPG and D4PG held it; at 8k their upper ends are far above it (check.csv),
+# so an agent that learns slower fails. SAC's and D4PG's intervals still reach down to random play:
+# at (32, 32) a few of the 64 recorded seeds have not learned by 8k.
 
 PROFILES = {"cpu": _cpu_profile, "full": _full_profile}
 
@@ -225,7 +225,7 @@ def _random_return(env_name: str, episode_length: int | None, episodes: int) -> 
     return float(jax.jit(evaluate)(state, jax.random.key(0)))
 
 
-def timed(run: Any, min_seconds: float, max_runs: int) -> tuple[Any, float, float]:
+def timed(run: Callable[[], Any], min_seconds: float, max_runs: int) -> tuple[Any, float, float]:
     """Calls `run()` once, then again while all calls so far took under `min_seconds`, at most
     `max_runs` times in all; returns (its last result, the first call's seconds, the fastest's)."""
     times = []
@@ -535,11 +535,12 @@ the same invocation, right after jaxrl's row. Scores compare the policy a user g
 training: jaxrl's greedy evaluation (10 episodes per seed) and Rejax's own evaluation (128
 episodes per seed; it samples from PPO's and SAC's policies and uses epsilon 0.005 for DQN). Env
 steps/s count training only, compilation and evaluation excluded, and both libraries' programs
-rerun the same way (the fastest of up to 3 runs, while their runs took under a minute). What Rejax
+rerun the same way (`experiments.baselines.timed`). What Rejax
 has no setting for is left as each library does it: PPO's learning rate is annealed in jaxrl and
 constant in Rejax, and Rejax clips each gradient element where jaxrl clips the global norm; Rejax
 bootstraps no time limits (a truncated CartPole episode counts as a termination). A ratio below
-jaxrl's speed floor (1.5x Rejax for PPO and DQN, 1x for SAC and TD3) is marked: a defect to fix."""
+jaxrl's speed floor ({floors}) is marked: a defect to fix.""".format(
+    floors=", ".join(f"{floor:g}x Rejax for {agent.upper()}" for agent, floor in SPEED_FLOORS.items()))
 
 
 def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str:
