@@ -185,6 +185,7 @@ def test_rejax_settings_do_the_rows_work():
         "n-step": dqn.Config(n_step=3),
         "prioritized": dqn.Config(prioritized=True),
         "fixed at (64, 64)": td3_agent.Config(),
+        "Gaussian noise only": td3_agent.Config(hidden_sizes=(64, 64), exploration="ou"),
         "one learning rate": sac_agent.Config(critic_learning_rate=1e-3),
         "brax": sac_agent.Config(env="brax/inverted_pendulum"),
         "no DDPG": _cpu_row("ddpg", "Pendulum-v1").make_config(),

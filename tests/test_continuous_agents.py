@@ -204,6 +204,53 @@ def test_act_explores_within_the_unit_box_and_is_deterministic_in_eval(name):
     assert np.all(np.abs(explore) <= 1.0) and np.all(np.abs(greedy_1) <= 1.0)
 
 
+def test_ou_noise_step_by_hand_and_its_stationary_statistics():
+    noise, key = jnp.array([[0.4], [-0.2]]), jax.random.key(3)
+    eps = jax.random.normal(key, (2, 1))
+    # n' = (1 - theta) n + scale * sqrt(1 - (1 - theta)^2) eps, theta 0.15, scale 0.5
+    expected = 0.85 * noise + 0.5 * math.sqrt(1.0 - 0.85 ** 2) * eps
+    np.testing.assert_allclose(ddpg.learning.ou_noise_step(noise, key, 0.5, 0.15), expected, rtol=1e-6)
+    # Run long: the stationary std is the scale, the lag-k correlation (1 - theta)^k.
+    def step(n, key):
+        n = ddpg.learning.ou_noise_step(n, key, 0.5, 0.15)
+        return n, n
+    _, path = jax.lax.scan(step, jnp.zeros((256, 1)), jax.random.split(jax.random.key(0), 400))
+    path = np.asarray(path[100:, :, 0])  # [steps, envs], after the ~1/theta-step ramp from zero
+    assert abs(path.std() - 0.5) < 0.02
+    lag = lambda k: np.corrcoef(path[:-k].ravel(), path[k:].ravel())[0, 1]  # noqa: E731
+    assert abs(lag(1) - 0.85) < 0.02 and abs(lag(5) - 0.85 ** 5) < 0.03
+
+
+@pytest.mark.parametrize("name", ["ddpg", "td3", "d4pg"])
+def test_ou_exploration_carries_its_noise_per_env_and_zeroes_it_where_an_episode_ends(name):
+    config, agent, spec = _agent(AGENTS[name], exploration="ou", exploration_noise=0.3)
+    state = agent.init(jax.random.key(0), spec, config.hparams())
+    hparams = config.hparams()
+    observation = jax.random.normal(jax.random.key(1), (4, 3))
+    act = jax.jit(agent.act, static_argnums=5)
+    noise = agent.init_actor(state, 4)
+    np.testing.assert_array_equal(noise, np.zeros((4, 1)))
+    greedy, _, _ = act(state, noise, observation, jax.random.key(2), hparams, True)
+    action, noise_1, _ = act(state, noise, observation, jax.random.key(2), hparams, False)
+    # The first step from zero noise: the noise is the OU step's, the action mu(s) + noise clipped.
+    np.testing.assert_allclose(noise_1, ddpg.learning.ou_noise_step(noise, jax.random.key(2), 0.3, config.ou_theta))
+    np.testing.assert_allclose(action, np.clip(greedy + noise_1, -1.0, 1.0), rtol=1e-6)
+    _, noise_2, _ = act(state, noise_1, observation, jax.random.key(3), hparams, False)
+    np.testing.assert_allclose(noise_2, ddpg.learning.ou_noise_step(noise_1, jax.random.key(3), 0.3,
+                                                                    config.ou_theta), rtol=1e-6)
+    # The greedy action neither reads nor moves the noise.
+    greedy_2, kept, _ = act(state, noise_2, observation, jax.random.key(4), hparams, True)
+    np.testing.assert_array_equal(greedy_2, greedy)
+    np.testing.assert_array_equal(kept, noise_2)
+    reset, noise_2 = np.asarray(agent.reset_actor(noise_2, jnp.array([False, True, False, True]))), np.asarray(noise_2)
+    np.testing.assert_array_equal(reset[[1, 3]], 0.0)
+    np.testing.assert_array_equal(reset[[0, 2]], noise_2[[0, 2]])
+    assert np.all(noise_2 != 0.0)
+    # Gaussian exploration keeps no actor state.
+    _, gaussian, _ = _agent(AGENTS[name])
+    assert gaussian.init_actor(state, 4) is None
+
+
 def test_td3_delays_actor_and_target_updates():
     config, agent, spec = _agent(td3, policy_delay=2)
     state = agent.init(jax.random.key(0), spec, config.hparams())
@@ -297,6 +344,8 @@ BAD_CONFIGS = [
     ("td3", dict(target_noise=-0.1), "target_noise"),
     ("td3", dict(target_noise_clip=float("inf")), "target_noise_clip"),
     ("ddpg", dict(exploration_noise=-1.0), "exploration_noise"),
+    ("td3", dict(exploration="ornstein"), "exploration"),
+    ("d4pg", dict(ou_theta=0.0), "ou_theta"),
     ("d4pg", dict(n_step=0), "n_step"),
     ("d4pg", dict(num_atoms=1), "num_atoms"),
     ("d4pg", dict(v_min=0.0, v_max=-10.0), "v_max"),
@@ -358,6 +407,16 @@ def test_one_run_jits_and_its_train_program_evaluates(name):
     assert np.all(metrics["critic_loss"] > 0)
     ret = jax.jit(train.evaluate)(out.state, jax.random.key(1))
     assert -16.3 * 200 <= float(ret) <= 0.0
+
+
+def test_ou_exploration_trains_with_its_noise_in_the_train_state():
+    # Episodes of 150 steps: the 400th step is 100 steps into the third, so the noise is live.
+    config = td3.Config(**SMALL, exploration="ou", exploration_noise=0.5, episode_length=150)
+    train = td3.make_train(config)
+    out = jax.jit(train)(jax.random.key(0))
+    noise = np.asarray(out.state.actor_state)
+    assert noise.shape == (2, 1) and np.all(np.isfinite(noise)) and np.all(noise != 0.0)
+    assert all(np.all(np.isfinite(np.asarray(v))) for v in out.metrics.values())
 
 
 # ---- learning on Pendulum-v1 ----------------------------------------------------------------

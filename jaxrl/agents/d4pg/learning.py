@@ -15,7 +15,7 @@ from jaxrl import losses
 from jaxrl.agents import builder
 from jaxrl.agents.d4pg.config import Config, HParams
 from jaxrl.agents.d4pg.networks import make_networks
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, init_deterministic
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_actor, deterministic_update, init_deterministic
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, Array, EnvSpec, PRNGKey
@@ -46,7 +46,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         return deterministic_update(state, actor, t.observation, critic_loss, q_value, hparams, config.dqda_clipping)
 
-    return Agent(init=init, act=deterministic_act(actor), update=update)
+    return Agent(init=init, update=update, **deterministic_actor(actor, config, spec))
 
 
 def make_train(config: Config) -> Train:

@@ -1,11 +1,12 @@
 """DDPG's actor and learner (Lillicrap et al. 2016, "Continuous control with deep reinforcement
 learning", arXiv:1509.02971), run on the generic off-policy loop, and the pieces of every agent
-with a deterministic actor, which TD3 and D4PG import: the state, Gaussian exploration, and the
-Adam + Polyak step.
+with a deterministic actor, which TD3 and D4PG import: the state, the exploring actor (Gaussian
+or Ornstein-Uhlenbeck noise), and the Adam + Polyak step.
 
-The actor acts with mu(s) plus Gaussian noise. Each update regresses the critic on
-r + gamma * d * Q'(s', mu'(s')) of the target networks, moves the actor along the deterministic
-policy gradient dQ/da * dmu/dtheta (Silver et al. 2014), and Polyak-averages both targets.
+The actor acts with mu(s) plus Gaussian noise, or plus the paper's Ornstein-Uhlenbeck noise.
+Each update regresses the critic on r + gamma * d * Q'(s', mu'(s')) of the target networks, moves
+the actor along the deterministic policy gradient dQ/da * dmu/dtheta (Silver et al. 2014), and
+Polyak-averages both targets.
 With `n_step` > 1 the target is the n-step return bootstrapped from the n-th next state.
 """
 
@@ -57,18 +58,55 @@ def gaussian_exploration(action: Array, key: PRNGKey, noise_scale: Array) -> Arr
     return jnp.clip(action + noise_scale * jax.random.normal(key, action.shape, action.dtype), -1.0, 1.0)
 
 
-def deterministic_act(actor: networks.FlatNetwork) -> Callable:
-    """`act` of a deterministic actor: mu(s), plus clipped Gaussian noise of scale
-    `hparams.exploration_noise` unless `eval`."""
+def ou_noise_step(noise: Array, key: PRNGKey, noise_scale: Array, theta: float) -> Array:
+    """One step of the Ornstein-Uhlenbeck exploration noise of DDPG (Lillicrap et al. 2016;
+    Uhlenbeck & Ornstein 1930), discretised as the AR(1) process
 
-    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: Any,
-            eval: bool = False, env_steps: Array | None = None):
+        n' = (1 - theta) * n + noise_scale * sqrt(1 - (1 - theta)^2) * N(0, I),
+
+    whose stationary standard deviation is `noise_scale` (so `exploration_noise` means the same
+    for both kinds of noise) and whose correlation after k steps is (1 - theta)^k."""
+    keep = 1.0 - theta
+    fresh = jnp.sqrt(1.0 - keep * keep) * jax.random.normal(key, noise.shape, noise.dtype)
+    return keep * noise + noise_scale * fresh
+
+
+def deterministic_actor(actor: networks.FlatNetwork, config: Config, spec: EnvSpec) -> dict[str, Callable]:
+    """The actor functions of an agent with a deterministic actor (`Agent` fields `act`, and for
+    Ornstein-Uhlenbeck noise `init_actor` and `reset_actor`).
+
+    `act` returns mu(s) where `eval`, else mu(s) plus noise, clipped to [-1, 1]: Gaussian of scale
+    `hparams.exploration_noise` (`config.exploration="gaussian"`), or one `ou_noise_step` of the
+    actor state, a noise vector per env that starts at zero and is zeroed where an episode ends,
+    as the paper resets its process per episode (`"ou"`). The greedy action never reads the noise.
+    """
+
+    def gaussian_act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: Any,
+                     eval: bool = False, env_steps: Array | None = None):
         action = actor.apply(state.actor_params, observation)
         if eval:
             return action, actor_state, {}
         return gaussian_exploration(action, key, hparams.exploration_noise), actor_state, {}
 
-    return act
+    if config.exploration == "gaussian":
+        return dict(act=gaussian_act)
+    action_shape = spec.action.shape
+
+    def init_actor(state: AgentState, num_envs: int) -> Array:
+        return jnp.zeros((num_envs,) + action_shape, jnp.float32)
+
+    def reset_actor(noise: Array, last: Array) -> Array:
+        return jnp.where(jnp.reshape(last, last.shape + (1,) * len(action_shape)), 0.0, noise)
+
+    def ou_act(state: AgentState, noise: Array, observation: Array, key: PRNGKey, hparams: Any,
+               eval: bool = False, env_steps: Array | None = None):
+        action = actor.apply(state.actor_params, observation)
+        if eval:
+            return action, noise, {}
+        noise = ou_noise_step(noise, key, hparams.exploration_noise, config.ou_theta)
+        return jnp.clip(action + noise, -1.0, 1.0), noise, {}
+
+    return dict(act=ou_act, init_actor=init_actor, reset_actor=reset_actor)
 
 
 def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Array, hparams: Any,
@@ -141,7 +179,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             lambda critic_params: losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets),
             critic.apply, hparams)
 
-    return Agent(init=init, act=deterministic_act(actor), update=update)
+    return Agent(init=init, update=update, **deterministic_actor(actor, config, spec))
 
 
 def make_train(config: Config) -> Train:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from jaxrl import losses, networks
 from jaxrl.agents import builder
-from jaxrl.agents.ddpg.learning import AgentState, deterministic_act, deterministic_update, init_deterministic
+from jaxrl.agents.ddpg.learning import AgentState, deterministic_actor, deterministic_update, init_deterministic
 from jaxrl.agents.td3.config import Config, HParams
 from jaxrl.agents.td3.networks import make_networks
 from jaxrl.loops import off_policy
@@ -48,7 +48,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             lambda critic_params: losses.squared_td_loss(critic.apply(critic_params, t.observation, t.action), targets),
             first_q, hparams, update_actor=state.num_updates % config.policy_delay == 0)
 
-    return Agent(init=init, act=deterministic_act(actor), update=update)
+    return Agent(init=init, update=update, **deterministic_actor(actor, config, spec))
 
 
 def make_train(config: Config) -> Train:
