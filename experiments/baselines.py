@@ -412,7 +412,10 @@ def _commit() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+        # "+" marks code that differs from the commit; the files this command writes (docs/, README.md)
+        # do not count, or every row after a sitting's first would carry it.
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)docs", ":(exclude)README.md"], cwd=ROOT, capture_output=True,
                                text=True, check=True).stdout.strip()
         return out + ("+" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
