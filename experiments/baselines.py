@@ -94,6 +94,21 @@ _SMALL = dict(hidden_sizes=(64, 64))
 _CONTINUOUS = ("sac", "td3", "ddpg", "d4pg")
 
 
+def _off_policy_rows(env: str, total_timesteps: int, d4pg: dict[str, Any],
+                     deterministic: dict[str, Any] | None = None) -> list[Row]:
+    """SAC, TD3, DDPG and D4PG on `env` with (64, 64) networks after 1,000 warm-up steps; `d4pg`
+    holds D4PG's atom support, `deterministic` what the deterministic actors (not SAC) change."""
+    rows = []
+    for agent in _CONTINUOUS:
+        config = dict(_SMALL, total_timesteps=total_timesteps, learning_starts=1_000)
+        if agent != "sac":
+            config.update(deterministic or {})
+        if agent == "d4pg":
+            config.update(d4pg)
+        rows.append(Row(agent, env, config))
+    return rows
+
+
 def _cpu_profile() -> list[Row]:
     rows = [
         Row("ppo", "CartPole-v1", {}),
@@ -108,44 +123,31 @@ def _cpu_profile() -> list[Row]:
                                        num_minibatches=10, gamma=0.95, learning_rate=1e-3, normalize_observations=True,
                                        ent_coef=0.0, max_grad_norm=10.0)),
     ]
-    for agent in _CONTINUOUS:
-        config = dict(_SMALL, total_timesteps=20_000, learning_starts=1_000)
-        if agent == "d4pg":  # atoms down to Pendulum's worst discounted return, -16.3 / (1 - 0.99)
-            config.update(v_min=-1_600.0)
-        rows.append(Row(agent, "Pendulum-v1", config))
+    # D4PG's atoms down to Pendulum's worst discounted return, -16.3 / (1 - 0.99).
+    rows += _off_policy_rows("Pendulum-v1", 20_000, d4pg=dict(v_min=-1_600.0))
     # MountainCarContinuous-v0. PPO: Rejax's own settings for it (its configs/gymnax/
     # continuous_mountaincar.yaml); neither library's PPO leaves the valley with them. Independent
     # action noise never builds the momentum to reach the flag (SAC stays in the valley too), so
     # the deterministic actors explore with DDPG's Ornstein-Uhlenbeck noise (stationary std 0.5):
-    # at 30k steps all 8 seeds of each reach ~91.
+    # at 30k steps all 8 seeds of each reach ~91. D4PG's atoms span the discounted returns, from
+    # -0.1 / (1 - 0.99) to the flag's 100.
     rows.append(Row("ppo", "MountainCarContinuous-v0", dict(
         num_envs=5, rollout_length=100, num_epochs=10, num_minibatches=10, learning_rate=3e-4, max_grad_norm=10.0,
         total_timesteps=200_000, gamma=0.9, ent_coef=0.0, activation="relu")))
-    for agent in _CONTINUOUS:
-        config = dict(_SMALL, total_timesteps=20_000, learning_starts=1_000)
-        if agent != "sac":
-            config.update(total_timesteps=30_000, exploration="ou", exploration_noise=0.5)
-        if agent == "d4pg":  # atoms over the discounted returns: -0.1 / (1 - 0.99) to the flag's 100
-            config.update(v_min=-10.0, v_max=100.0)
-        rows.append(Row(agent, "MountainCarContinuous-v0", config))
+    rows += _off_policy_rows("MountainCarContinuous-v0", 20_000, d4pg=dict(v_min=-10.0, v_max=100.0),
+                             deterministic=dict(total_timesteps=30_000, exploration="ou", exploration_noise=0.5))
     # brax: 32 envs x 32 steps, normalised observations; at lr 3e-4 and 262k steps PPO reached 329.
     # Off-policy at 20k steps only SAC's greedy policy balanced (900); at 40k all four reach 1000.
+    # D4PG's atoms over the discounted returns of reward 1 per step: 0 to 100.
     rows.append(Row("ppo", "brax/inverted_pendulum", dict(num_envs=32, rollout_length=32, total_timesteps=1_048_576,
                                                           learning_rate=1e-3, normalize_observations=True)))
-    for agent in _CONTINUOUS:
-        config = dict(_SMALL, total_timesteps=40_000, learning_starts=1_000)
-        if agent == "d4pg":  # atoms over the discounted returns of reward 1 per step: 0 to 100
-            config.update(v_min=0.0, v_max=100.0)
-        rows.append(Row(agent, "brax/inverted_pendulum", config))
+    rows += _off_policy_rows("brax/inverted_pendulum", 40_000, d4pg=dict(v_min=0.0, v_max=100.0))
     # brax/hopper, the larger brax env, at what the 2-core machine affords (its physics steps ~6k
-    # env steps/s here): early learning, no bar. PPO reached 285 and SAC 304 when tuned.
+    # env steps/s here): early learning, no bar. PPO reached 285 and SAC 304 when tuned. D4PG's
+    # atoms over hopper's discounted returns (a few reward per step alive).
     rows.append(Row("ppo", "brax/hopper", dict(num_envs=32, rollout_length=32, total_timesteps=262_144,
                                                learning_rate=3e-4, normalize_observations=True)))
-    for agent in _CONTINUOUS:
-        config = dict(_SMALL, total_timesteps=20_000, learning_starts=1_000)
-        if agent == "d4pg":  # atoms over hopper's discounted returns (a few reward per step alive)
-            config.update(v_min=-100.0, v_max=300.0)
-        rows.append(Row(agent, "brax/hopper", config))
+    rows += _off_policy_rows("brax/hopper", 20_000, d4pg=dict(v_min=-100.0, v_max=300.0))
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
 
 
