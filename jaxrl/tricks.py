@@ -5,7 +5,8 @@ weight-gradient matmuls behind an optimization barrier), `prng.fast_key` (JAX's 
 unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a cache-sized
 chunk of members at a time). On GPU and TPU those weak spots are not known to exist, so there the
 plain forms run (flax's `nn.Dense` arithmetic, JAX's own threefry lowering) until a device
-measurement says otherwise. Both paths compute the same values from the same parameters and keys.
+measurement says otherwise. Both paths compute the same values from the same parameters and keys,
+up to float summation order where a sum is regrouped (`networks.dense`).
 
 The choice is made by `lax.platform_dependent`: both paths are traced and the lowering for a
 platform keeps only that platform's branch, so the compiler never sees a conditional and the

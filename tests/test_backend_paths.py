@@ -84,7 +84,9 @@ def test_paths_train_the_same_params_to_float_tolerance(one_calls):
 
 
 def test_params_from_one_path_give_the_same_policy_on_the_other(one_calls):
-    # Forward values are the same arithmetic on both paths, so they agree bit for bit.
+    # Forward values are the same arithmetic on both paths but for the order of the sums in the
+    # first layer (4 inputs: multiply-adds on the CPU path, a matmul on the other), so they agree
+    # to float rounding and give the same greedy actions.
     params = jax.tree.map(lambda p: p[0], one_calls[True].state.agent_state.params)
     network = ppo.make_network(builder.make_env(CONFIG).spec(), CONFIG.hidden_sizes, CONFIG.activation, None, None)
     observation = jax.random.normal(jax.random.key(1), (5, 4))
@@ -93,5 +95,7 @@ def test_params_from_one_path_give_the_same_policy_on_the_other(one_calls):
         with tricks.cpu_tricks(on):
             # A fresh function per setting: a jitted function keeps the path of its first trace.
             policy, value = jax.jit(lambda p, o: network.apply(p, o))(params, observation)
-            outputs[on] = (policy.logits, value)
-    assert_trees_equal(outputs[True], outputs[False])
+            outputs[on] = (policy.logits, value, policy.greedy_action())
+    for on_cpu_path, elsewhere in zip(outputs[True][:2], outputs[False][:2]):
+        np.testing.assert_allclose(on_cpu_path, elsewhere, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(outputs[True][2], outputs[False][2])

@@ -10,8 +10,14 @@ with one or two outputs the gap is larger still.
 `dense` therefore materialises the transpose of the narrower operand (x for a first layer on
 4-d observations, g for a 2-logit head) behind `lax.optimization_barrier`, which XLA cannot
 fold, and computes the weight gradient as a row-major matmul; where x is the transposed one,
-the bias gradient comes out of the same matmul against an appended row of ones. Values equal
-`x @ kernel + bias` exactly and its autodiff gradients up to float summation order.
+the bias gradient comes out of the same matmul against an appended row of ones.
+
+A layer with few inputs (at most `FEW_INPUTS`: a first layer on CartPole's 4-d observations)
+is also slow as a matmul on XLA:CPU: a K=4 dot over [8 seeds, 128, 4] ran ~4x slower than the
+same sum written as 4 broadcast multiply-adds along the output axis, which XLA fuses into one
+vectorised loop (experiments/benchmarks/README.md). So `dense` computes those layers that way.
+Values equal `x @ kernel + bias` up to float summation order (exactly, for wider layers), and so
+do its gradients.
 
 `dense` is a `jax.custom_vjp`: reverse mode only (`jax.grad`, `jax.vjp`, under `vmap`/`jit`);
 forward-mode differentiation through it (`jax.jvp`, `jax.jacfwd`) raises.
@@ -40,10 +46,21 @@ def _as_matrix(x: Array) -> Array:
     return jnp.reshape(x, (-1, x.shape[-1]))
 
 
+# Layers with at most this many inputs compute `x @ kernel` as multiply-adds, not a matmul.
+FEW_INPUTS = 8
+
+
 @jax.custom_vjp
 def dense(x: Array, kernel: Array, bias: Array) -> Array:
     """`x @ kernel + bias` over x's last axis ([..., in] -> [..., out])."""
-    return jnp.dot(x, kernel) + bias
+    num_in = kernel.shape[0]
+    if num_in > FEW_INPUTS:
+        return jnp.dot(x, kernel) + bias
+    # sum_i x[..., i] * kernel[i], each term a broadcast over the output axis: one fused loop.
+    y = x[..., 0:1] * kernel[0]
+    for i in range(1, num_in):
+        y = y + x[..., i:i + 1] * kernel[i]
+    return y + bias
 
 
 def _dense_fwd(x, kernel, bias):

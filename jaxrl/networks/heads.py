@@ -73,14 +73,24 @@ class CategoricalPolicy:
         return self.distribution.logits
 
     def sample(self, seed: PRNGKey) -> Array:
-        return self.distribution.sample(seed=seed)
+        # distrax's draw (Gumbel-max over the normalised logits, with its [1, ...] sample
+        # shape, so the same bits), without its check that softmax(logits) is a valid
+        # distribution: a softmax, two reductions and a select in every rollout step.
+        logits = self.logits
+        draws = jax.random.categorical(seed, logits, axis=-1, shape=(1,) + logits.shape[:-1])
+        return draws[0].astype(jnp.int32)
 
     def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]:
         action = self.sample(seed)
         return action, self.log_prob(action)
 
     def log_prob(self, action: Array) -> Array:
-        return self.distribution.log_prob(action)
+        """log p(action); -inf for an action outside range(A), as distrax gives."""
+        logits = self.logits
+        num_actions = logits.shape[-1]
+        index = jnp.clip(action, 0, num_actions - 1).astype(jnp.int32)
+        log_prob = jnp.take_along_axis(logits, index[..., None], axis=-1)[..., 0]
+        return jnp.where((action >= 0) & (action < num_actions), log_prob, -jnp.inf)
 
     def greedy_action(self) -> Array:
         """The most probable action (the first of ties)."""
