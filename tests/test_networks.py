@@ -273,8 +273,8 @@ def test_policies_carry_the_equivalent_distrax_distribution():
         np.testing.assert_allclose(policy.distribution.log_prob(action), policy.log_prob(action), rtol=1e-5)
     categorical = networks.CategoricalPolicy.from_logits(jnp.array([[0.0, 1.0, 2.0]]))
     np.testing.assert_allclose(categorical.distribution.entropy(), categorical.entropy(), rtol=1e-6)
-    # The categorical draws and scores without distrax's validity checks, bit for bit as distrax
-    # does: the same actions from the same keys, the same log-probabilities, -inf outside range(A).
+    # The categorical scores without distrax, bit for bit as distrax does (-inf outside range(A)),
+    # and draws distrax's actions.
     logits = jax.random.normal(jax.random.key(3), (2, 5, 4)) * 3.0
     categorical = networks.CategoricalPolicy.from_logits(logits)
     for seed in range(4):

@@ -73,12 +73,11 @@ class CategoricalPolicy:
         return self.distribution.logits
 
     def sample(self, seed: PRNGKey) -> Array:
-        # distrax's draw (Gumbel-max over the normalised logits, with its [1, ...] sample
-        # shape, so the same bits), without its check that softmax(logits) is a valid
-        # distribution: a softmax, two reductions and a select in every rollout step.
-        logits = self.logits
-        draws = jax.random.categorical(seed, logits, axis=-1, shape=(1,) + logits.shape[:-1])
-        return draws[0].astype(jnp.int32)
+        # distrax's own draw. Drawing with `jax.random.categorical` directly (the same bits,
+        # without distrax's softmax validity check) saved ~1 us per rollout step but let two
+        # differently compiled PPO programs (fast and plain keys) round their parameters
+        # differently in the last bit; not worth it (experiments/benchmarks/README.md).
+        return self.distribution.sample(seed=seed)
 
     def sample_and_log_prob(self, seed: PRNGKey) -> tuple[Array, Array]:
         action = self.sample(seed)
