@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import sys
 import zlib
 from typing import Any, Callable, Mapping, Self
 
@@ -243,14 +244,18 @@ class Checkpointer:
         # barrier that a process whose read failed would never reach, leaving the others waiting.
         handler = ocp.StandardCheckpointHandler()
         local_error = None
+        hook = _ignore_late_read_callbacks()
         try:
             arrays = handler.restore(epath.Path(where) / _STATE, args=ocp.args.StandardRestore(stored_target))
         except Exception as error:
+            # The hook stays: reads still in flight report into the closed loop after we return.
             _silence_unretrieved_read_errors()
             local_error = CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
                                           f"({type(error).__name__}: {_first_line(error)})")
             local_error.__cause__ = error
         else:
+            if sys.unraisablehook is hook:  # every read finished: nothing left to report late
+                sys.unraisablehook = hook.previous
             for i, (name, entry) in enumerate(zip(names, record["leaves"])):
                 damaged = _damaged_part(arrays[f"{i:05d}"], entry)
                 if damaged is not None:
@@ -420,6 +425,44 @@ def _silence_unretrieved_read_errors() -> None:
     asyncio_log = logging.getLogger("asyncio")
     if not any(isinstance(f, _UnretrievedReadErrors) for f in asyncio_log.filters):
         asyncio_log.addFilter(_UnretrievedReadErrors())
+
+
+class _LateReadCallbacks:
+    """A `sys.unraisablehook` that drops the "Event loop is closed" errors of tensorstore reads
+    that finish after a failed restore, and passes everything else to the hook it wraps.
+
+    When one read of a damaged step fails, orbax closes its event loop with the step's other reads
+    still running; each of them then calls `loop.call_soon_threadsafe` from a tensorstore thread
+    and raises into `sys.unraisablehook`: about 130 tracebacks on stderr for one bad step, none
+    of which says more than the `CheckpointError` already does. Worse, printing them runs
+    `ast.parse` (3.11's caret anchors) on those threads, and CPython 3.11 keeps the AST
+    builder's depth counter in interpreter-wide state (python/cpython#106905), so a parse on the
+    main thread at the same moment (tyro reading docstrings when a resume starts) failed with
+    "AST constructor recursion depth mismatch".
+    """
+
+    def __init__(self, previous: Callable[[Any], Any]):
+        self.previous = previous
+
+    def __call__(self, unraisable: Any) -> None:
+        error = unraisable.exc_value
+        if isinstance(error, RuntimeError) and str(error) == "Event loop is closed" and any(
+                frame.f_code.co_name == "call_soon_threadsafe" for frame, _ in _tb_frames(error.__traceback__)):
+            return
+        self.previous(unraisable)
+
+
+def _tb_frames(tb: Any):
+    while tb is not None:
+        yield tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
+def _ignore_late_read_callbacks() -> _LateReadCallbacks:
+    """Installs `_LateReadCallbacks` (once) around the current `sys.unraisablehook`."""
+    if not isinstance(sys.unraisablehook, _LateReadCallbacks):
+        sys.unraisablehook = _LateReadCallbacks(sys.unraisablehook)
+    return sys.unraisablehook
 
 
 def _first_line(error: BaseException) -> str:

@@ -166,27 +166,12 @@ def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usa
     kwargs = {} if default is None else {"default": command_type(*default)}
     try:
         # Help text comes from field docstrings only: a comment above a field is not its help.
-        command = _tyro_cli(command_type, args=rest, prog=f"{prog} {name}",
-                            description=f"{about}\n\n{name}: {agent_summary(name)}.",
-                            config=(tyro.conf.OmitArgPrefixes, tyro.conf.HelptextFromCommentsOff), **kwargs)
+        command = tyro.cli(command_type, args=rest, prog=f"{prog} {name}",
+                           description=f"{about}\n\n{name}: {agent_summary(name)}.",
+                           config=(tyro.conf.OmitArgPrefixes, tyro.conf.HelptextFromCommentsOff), **kwargs)
     except ValueError as error:  # a Config's own range checks
         raise SystemExit(f"error: {error}") from None
     return name, command.config, getattr(command, group)
-
-
-def _tyro_cli(*args, **kwargs):
-    """`tyro.cli`, retried once on CPython 3.11's spurious "AST constructor recursion depth
-    mismatch" SystemError (python/cpython#106905: `ast.parse`, which tyro runs via
-    `inspect.getsource` to read field docstrings, keeps its depth counter in interpreter-wide
-    state that another thread or a finaliser can move mid-parse). Seen twice in `make test`, in a
-    test that resumes a run while orbax's threads from an earlier checkpointer were alive; a
-    second parse succeeds."""
-    try:
-        return tyro.cli(*args, **kwargs)
-    except SystemError as error:
-        if "AST constructor recursion depth mismatch" not in str(error):
-            raise
-        return tyro.cli(*args, **kwargs)
 
 
 # -- jaxrl train ------------------------------------------------------------------------------
@@ -423,7 +408,7 @@ class EvaluateOptions:
 def evaluate_main(argv: list[str] | None = None, prog: str = "jaxrl evaluate") -> np.ndarray:
     """`jaxrl evaluate RUN_DIR [--episodes N]`: prints each seed's mean greedy return and their mean."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    options = _tyro_cli(EvaluateOptions, args=argv, prog=prog, description=COMMANDS["evaluate"])
+    options = tyro.cli(EvaluateOptions, args=argv, prog=prog, description=COMMANDS["evaluate"])
     if options.episodes < 1:
         raise SystemExit(f"error: --episodes must be >= 1, got {options.episodes}")
     try:

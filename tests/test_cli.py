@@ -127,28 +127,6 @@ def test_cli_errors_name_the_problem(args, message, capsys):
     assert message in str(error.value) + capsys.readouterr().err
 
 
-def test_parse_retries_cpythons_spurious_ast_recursion_error_once(monkeypatch):
-    calls = []
-    real_cli = cli.tyro.cli
-
-    def flaky_cli(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 1:
-            raise SystemError("AST constructor recursion depth mismatch (before=189, after=20)")
-        return real_cli(*args, **kwargs)
-
-    monkeypatch.setattr(cli.tyro, "cli", flaky_cli)
-    name, config, _ = cli.parse_train(["ppo", "--env", "CartPole-v1", "--num-envs", "2"])
-    assert (name, config.num_envs, len(calls)) == ("ppo", 2, 2)
-
-    def broken_cli(*args, **kwargs):
-        raise SystemError("something else")
-
-    monkeypatch.setattr(cli.tyro, "cli", broken_cli)
-    with pytest.raises(SystemError, match="something else"):
-        cli.parse_train(["ppo"])
-
-
 def run_help(argv, capsys, monkeypatch):
     """The stdout of `jaxrl ARGV --help`, which exits with status 0."""
     monkeypatch.setenv("COLUMNS", "129")  # tyro lays groups out side by side from 130 columns

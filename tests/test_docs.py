@@ -15,6 +15,7 @@ import textwrap
 from typing import Any, ClassVar
 
 import pytest
+import tyro
 
 from jaxrl import agents, cli, sweep
 
@@ -70,7 +71,7 @@ def test_readme_command_lines_parse(argv):
         name, config, options = cli.parse_train(rest)
         assert config.agent == name
     elif command == "evaluate":
-        options = cli._tyro_cli(cli.EvaluateOptions, args=rest)
+        options = tyro.cli(cli.EvaluateOptions, args=rest)
         assert options.run_dir == rest[0] and options.episodes >= 1
     else:
         name, config, options = cli.parse_sweep(rest)
