@@ -530,8 +530,31 @@ def test_register_rejects_bad_arguments():
         jaxrl.register(unique("NotCallable"), Counter())
 
 
+def test_masked_cartpole_is_cartpole_without_its_velocities():
+    # Same dynamics, keys and episodes as CartPole-v1; only the observation differs, with the cart's
+    # and the pole's velocities (entries 1 and 3) zeroed, also in the true successor observation.
+    masked, plain = envs.make_batched("MaskedCartPole-v1", 3), envs.make_batched("CartPole-v1", 3)
+    assert masked.spec().name == "MaskedCartPole-v1" and masked.spec().observation == plain.spec().observation
+    assert masked.spec().max_episode_steps == plain.spec().max_episode_steps == 500
+    assert "MaskedCartPole-v1" in envs.known_names()
+    actions = jax.random.bernoulli(jax.random.key(1), 0.5, (60, 3)).astype(jnp.int32)
+    first_m, steps_m, _ = jax.jit(lambda: rollout(masked, actions))()
+    first_p, steps_p, _ = jax.jit(lambda: rollout(plain, actions))()
+    assert bool(jnp.any(steps_p.last()))  # episodes end and restart inside the rollout
+    keep = jnp.array([1.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(first_m.observation, first_p.observation * keep)
+    np.testing.assert_array_equal(steps_m.observation, steps_p.observation * keep)
+    np.testing.assert_array_equal(steps_m.extras["next_observation"], steps_p.extras["next_observation"] * keep)
+    np.testing.assert_array_equal(steps_m.reward, steps_p.reward)
+    np.testing.assert_array_equal(steps_m.step_type, steps_p.step_type)
+    assert bool(jnp.all(jnp.abs(steps_p.observation[..., 1]) > 0))
+    assert envs.make("MaskedCartPole-v1", episode_length=20).spec().max_episode_steps == 20
+    with pytest.raises(ValueError, match=r"MaskObservation: keep has 2 entries for observations of shape \(4,\)"):
+        envs.MaskObservation(jaxrl.make("CartPole-v1"), (True, False))
+
+
 def test_register_cannot_replace_builtin_names():
-    for name in ("CartPole-v1", "brax/ant"):
+    for name in ("CartPole-v1", "brax/ant", "MaskedCartPole-v1"):
         with pytest.raises(ValueError, match="already registered"):
             jaxrl.register(name, lambda: None)
 

@@ -108,6 +108,28 @@ def test_trajectory_values_are_the_values_of_observations_and_true_successors():
     np.testing.assert_array_equal(next_values, expected)
 
 
+def test_trajectory_values_from_the_actors_values_evaluate_only_the_successors_it_never_saw():
+    # PQN hands over max_a Q(s_t, a) from its actor: the result is the same, and value_fn sees only
+    # the N final successors and the truncated ones (here: 3 + 6 rows, in 1 + 2 calls).
+    observation, next_observation, last, discount = _values_fixture()
+    flat = lambda x: x.reshape((-1,) + x.shape[2:])  # noqa: E731
+    rows_seen = []
+
+    def counting_value_fn(rows):
+        rows_seen.append(rows.shape[0])
+        return _value_fn(rows)
+
+    given = _value_fn(flat(observation)).reshape(6, 3)
+    values, next_values = trajectory_values(counting_value_fn, observation, next_observation, last, discount,
+                                            values=given)
+    expected = trajectory_values(_value_fn, observation, next_observation, last, discount)
+    np.testing.assert_array_equal(values, expected[0])
+    np.testing.assert_array_equal(next_values, expected[1])
+    assert rows_seen == [3, 3]  # traced once each: the final successors, then one loop chunk
+    with pytest.raises(AssertionError):
+        trajectory_values(_value_fn, observation, next_observation, last, discount, values=given[:-1])
+
+
 def test_trajectory_values_under_vmap_match_each_member():
     observation, next_observation, last, discount = _values_fixture()
     # Member 1 has no truncations: the loop runs for member 0 and must leave member 1 alone.

@@ -49,6 +49,39 @@ def test_gae_rejects_mismatched_shapes():
         )
 
 
+def test_lambda_returns_hand_computed_with_termination_and_truncation():
+    # One env, 4 steps, gamma 0.5, lambda 0.5. Step 1 terminates (LAST, discount 0), step 2 is
+    # truncated (LAST, discount 1: it bootstraps from its true successor's value, 30, and cuts the
+    # trace), step 3 is the rollout's last (bootstrapped from 40, nothing after it).
+    rewards = jnp.array([[1.0], [2.0], [3.0], [4.0]])
+    env_discounts = jnp.array([[1.0], [0.0], [1.0], [1.0]])
+    last = jnp.array([[False], [True], [True], [False]])
+    next_values = jnp.array([[10.0], [20.0], [30.0], [40.0]])
+    returns = losses.lambda_returns(rewards, 0.5 * env_discounts, next_values, 0.5, last)
+    # G3 = 4 + .5 * 40 = 24; G2 = 3 + .5 * 30 = 18; G1 = 2; G0 = 1 + .5 * (.5 * 10 + .5 * 2) = 4.
+    np.testing.assert_allclose(returns[:, 0], [4.0, 2.0, 18.0, 24.0], rtol=1e-6)
+    # lambda 0: one-step targets r + gamma * d * v'; lambda 1: Monte Carlo within each episode.
+    one_step = losses.lambda_returns(rewards, 0.5 * env_discounts, next_values, 0.0, last)
+    np.testing.assert_allclose(one_step[:, 0], [6.0, 2.0, 18.0, 24.0], rtol=1e-6)
+    monte_carlo = losses.lambda_returns(rewards, 0.5 * env_discounts, next_values, 1.0, last)
+    np.testing.assert_allclose(monte_carlo[:, 0], [2.0, 2.0, 18.0, 24.0], rtol=1e-6)
+
+
+def test_lambda_returns_match_rlax_without_cuts():
+    rng = np.random.default_rng(1)
+    T, N = 19, 3
+    rewards = rng.normal(size=(T, N)).astype(np.float32)
+    discounts = rng.uniform(0.5, 1.0, size=(T, N)).astype(np.float32)
+    next_values = rng.normal(size=(T, N)).astype(np.float32)
+    ours = losses.lambda_returns(jnp.asarray(rewards), jnp.asarray(discounts), jnp.asarray(next_values), 0.8,
+                                 jnp.zeros((T, N), bool))
+    for n in range(N):
+        reference = rlax.lambda_returns(rewards[:, n], discounts[:, n], next_values[:, n], 0.8)
+        np.testing.assert_allclose(ours[:, n], reference, rtol=1e-5, atol=1e-5)
+    with pytest.raises(AssertionError):
+        losses.lambda_returns(jnp.zeros((4, 2)), jnp.zeros((4, 2)), jnp.zeros((5, 2)), 0.9, jnp.zeros((4, 2)))
+
+
 def test_ppo_clipped_surrogate_hand_computed():
     ratio = jnp.array([0.5, 1.0, 1.5])
     advantages = jnp.array([1.0, -1.0, 2.0])

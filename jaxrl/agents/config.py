@@ -211,7 +211,8 @@ class AgentConfig:
                              f"{spec.name} has {spec.action}; use sac, td3, ddpg, d4pg or ppo for continuous actions")
         if self.actions == "continuous" and spec.discrete_actions:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs continuous actions, but "
-                             f"{spec.name} has discrete actions ({spec.action}); use dqn or ppo for discrete actions")
+                             f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn or ppo for discrete "
+                             f"actions")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,6 +19,8 @@ _BUILTIN = {
     "td3": "jaxrl.agents.td3",
     "sac": "jaxrl.agents.sac",
     "d4pg": "jaxrl.agents.d4pg",
+    "pqn": "jaxrl.agents.pqn",
+    "recurrent_ppo": "jaxrl.agents.recurrent_ppo",
 }
 _REGISTERED: dict[str, Any] = {}
 

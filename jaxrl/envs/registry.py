@@ -11,6 +11,9 @@ from jaxrl.types import Box
 
 _BRAX_PREFIX = "brax/"
 _registry: dict[str, Callable[..., Environment]] = {}
+# jaxrl's own variants of gymnax envs: name -> (gymnax id, which observation entries are kept).
+# MaskedCartPole-v1 hides both velocities (cart and pole), so acting well needs memory.
+_MASKED = {"MaskedCartPole-v1": ("CartPole-v1", (True, False, True, False))}
 
 
 def register(name: str, factory: Callable[..., Environment]) -> None:
@@ -21,7 +24,7 @@ def register(name: str, factory: Callable[..., Environment]) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"environment name must be a non-empty string, got {name!r}")
-    if name in _registry or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
+    if name in _registry or name in _MASKED or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
         raise ValueError(f"environment {name!r} is already registered (built-in names cannot be replaced)")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {factory!r}")
@@ -38,7 +41,7 @@ def known_names() -> list[str]:
     """All names `make` accepts (brax names listed with their `brax/` prefix)."""
     from jaxrl.envs.brax import brax_names
 
-    return sorted(_registry) + _gymnax_names() + [_BRAX_PREFIX + n for n in brax_names()]
+    return sorted(_registry) + _gymnax_names() + list(_MASKED) + [_BRAX_PREFIX + n for n in brax_names()]
 
 
 def _unknown(name: str) -> ValueError:
@@ -55,8 +58,9 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     """Makes one (unbatched, non-resetting) environment by name.
 
     Args:
-      name: a registered name, a gymnax id ("CartPole-v1", "Pendulum-v1", ...) or
-        "brax/<env>" ("brax/ant", "brax/inverted_pendulum", ...).
+      name: a registered name, a gymnax id ("CartPole-v1", "Pendulum-v1", ...),
+        "brax/<env>" ("brax/ant", "brax/inverted_pendulum", ...) or one of jaxrl's own variants
+        ("MaskedCartPole-v1": CartPole-v1 without its velocities in the observation).
       episode_length: time limit; gymnax keeps its own (e.g. 500 for CartPole-v1) unless this
         overrides it, brax defaults to 1000, registered envs get a `TimeLimit` if it is set.
       **kwargs: passed to the environment's factory (gymnax: env params fields).
@@ -69,6 +73,9 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     if name in _registry:
         env = _registry[name](**kwargs)
         return env if episode_length is None else wrappers.TimeLimit(env, episode_length)
+    if name in _MASKED:
+        base, keep = _MASKED[name]
+        return wrappers.MaskObservation(make(base, episode_length=episode_length, **kwargs), keep, name)
     if name.startswith(_BRAX_PREFIX):
         from jaxrl.envs.brax import brax_names, make_brax
 

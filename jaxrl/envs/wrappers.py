@@ -1,5 +1,5 @@
 """Environment wrappers, each one concern: time limits, auto-reset, episode statistics,
-batching, observation normalisation, action rescaling and clipping.
+batching, observation normalisation and masking, action rescaling and clipping.
 
 The training stack, innermost first, is
 `TimeLimit -> AutoReset -> EpisodeStatistics -> VmapEnv [-> NormalizeObservation]`;
@@ -281,6 +281,37 @@ class RescaleAction(Wrapper):
         low, high = jnp.asarray(box.low), jnp.asarray(box.high)
         action = low + (jnp.clip(action, -1.0, 1.0) + 1.0) * 0.5 * (high - low)
         return self.env.step(state, action, key)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskObservation(Wrapper):
+    """Zeroes the observation's entries where `keep` is False (a partially observable variant of
+    a flat-observation env, e.g. CartPole without its velocities, as popgym's stateless CartPole,
+    Morad et al. 2023); `name`, if given, is the spec's new name."""
+
+    keep: tuple[bool, ...] = ()
+    name: str | None = None
+
+    def __post_init__(self):
+        shape = self.env.spec().observation.shape
+        if len(shape) != 1 or len(self.keep) != shape[0]:
+            raise ValueError(f"MaskObservation: keep has {len(self.keep)} entries for observations of shape {shape}")
+
+    def spec(self) -> EnvSpec:
+        spec = self.env.spec()
+        return spec if self.name is None else dataclasses.replace(spec, name=self.name)
+
+    def _mask(self, timestep: TimeStep) -> TimeStep:
+        keep = jnp.asarray(self.keep, timestep.observation.dtype)
+        return timestep._replace(observation=timestep.observation * keep)
+
+    def reset(self, key: PRNGKey) -> tuple[Any, TimeStep]:
+        state, timestep = self.env.reset(key)
+        return state, self._mask(timestep)
+
+    def step(self, state: Any, action: Array, key: PRNGKey) -> tuple[Any, TimeStep]:
+        state, timestep = self.env.step(state, action, key)
+        return state, self._mask(timestep)
 
 
 @dataclasses.dataclass(frozen=True)

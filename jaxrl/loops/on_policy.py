@@ -92,6 +92,7 @@ def trajectory_values(
     next_observation: PyTree,
     last: Array,
     discount: Array,
+    values: Array | None = None,
 ) -> tuple[Array, Array]:
     """V(s_t) and V(s'_t) for a time-major trajectory, evaluating `value_fn` on few extra rows.
 
@@ -105,6 +106,9 @@ def trajectory_values(
     rounds as the member with the most truncations needs, typically 0 or 1: about half the rows
     of one `value_fn` call over [s; s'].
 
+    `values` [T, N], if given, are V(s_t) already computed (e.g. by the actor, from the same
+    parameters): then `value_fn` runs only on the N final successors and the truncated ones.
+
     Returns:
       (values, next_values), each [T, N].
     """
@@ -114,8 +118,12 @@ def trajectory_values(
     size = rollout_length * num_envs
     flat = lambda x: jnp.reshape(x, (size,) + x.shape[2:])  # noqa: E731
     final = jax.tree.map(lambda x: x[-1], next_observation)
-    rows = jax.tree.map(lambda o, f: jnp.concatenate([flat(o), f]), observation, final)
-    all_values = value_fn(rows)
+    if values is None:
+        rows = jax.tree.map(lambda o, f: jnp.concatenate([flat(o), f]), observation, final)
+        all_values = value_fn(rows)
+    else:
+        chex.assert_shape(values, (rollout_length, num_envs))
+        all_values = jnp.concatenate([values.reshape(size), value_fn(final)])
     if all_values.shape != (size + num_envs,):
         raise ValueError(f"value_fn must map [B, ...] observations to [B] values, got {all_values.shape}")
     values = all_values[:size]

@@ -10,7 +10,7 @@ from jaxrl.losses.actor_critic import (
     smoothed_target_actions,
     squared_td_loss,
 )
-from jaxrl.losses.advantages import generalized_advantage_estimation
+from jaxrl.losses.advantages import generalized_advantage_estimation, lambda_returns
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
     normalize_advantages,
@@ -34,6 +34,7 @@ __all__ = [
     "deterministic_policy_gradient_loss",
     "generalized_advantage_estimation",
     "huber",
+    "lambda_returns",
     "normalize_advantages",
     "ppo_clipped_surrogate_loss",
     "q_learning_td_errors",

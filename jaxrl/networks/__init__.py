@@ -1,6 +1,7 @@
-"""flax.linen torsos and heads (policy heads return policy objects that answer sample, log-prob,
-greedy action and entropy, each carrying a distrax distribution); Q(s, a) critics and a
-deterministic actor for continuous control."""
+"""flax.linen torsos (MLPs; LSTM and GRU cores whose state resets per episode) and heads (policy
+heads return policy objects that answer sample, log-prob, greedy action and entropy, each
+carrying a distrax distribution); Q(s, a) critics and a deterministic actor for continuous
+control."""
 
 from jaxrl.networks import initializers
 from jaxrl.networks.critics import (
@@ -23,10 +24,12 @@ from jaxrl.networks.heads import (
     TanhGaussianPolicy,
     ValueHead,
 )
+from jaxrl.networks.recurrent import CORES, RecurrentCore, initial_carry, reset_carry
 from jaxrl.networks.torsos import ACTIVATIONS, MLP, activation_fn, flatten_observation
 
 __all__ = [
     "ACTIVATIONS",
+    "CORES",
     "MLP",
     "CategoricalHead",
     "CategoricalPolicy",
@@ -38,6 +41,7 @@ __all__ = [
     "GaussianPolicy",
     "Policy",
     "QHead",
+    "RecurrentCore",
     "TANH_EDGE",
     "TanhGaussianPolicy",
     "ValueHead",
@@ -46,5 +50,7 @@ __all__ = [
     "ensemble_member_params",
     "flat_network",
     "flatten_observation",
+    "initial_carry",
     "initializers",
+    "reset_carry",
 ]

@@ -39,6 +39,9 @@ class MLP(nn.Module):
     # are on, by default on CPU only, weight gradients as row-major matmuls, which XLA:CPU runs
     # faster, equal up to float summation order).
     row_major_grads: bool = False
+    # LayerNorm (Ba et al. 2016) between each hidden layer and its activation: what lets PQN learn
+    # without a target network (Gallici et al. 2024, arXiv:2407.04811).
+    layer_norm: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -46,6 +49,8 @@ class MLP(nn.Module):
         layer = Dense if self.row_major_grads else nn.Dense
         for i, size in enumerate(self.hidden_sizes):
             x = layer(size, kernel_init=initializers.orthogonal(np.sqrt(2.0)))(x)
+            if self.layer_norm:
+                x = nn.LayerNorm()(x)
             if i < len(self.hidden_sizes) - 1 or self.activate_final:
                 x = act(x)
         return x

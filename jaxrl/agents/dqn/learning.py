@@ -19,7 +19,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxrl import losses, optim, replay
-from jaxrl.agents import builder
+from jaxrl.agents import builder, exploration
 from jaxrl.agents.dqn.config import Config, HParams
 from jaxrl.agents.dqn.networks import QNetwork, make_network
 from jaxrl.loops import off_policy
@@ -49,9 +49,8 @@ def _optimizer(hparams: HParams) -> optax.GradientTransformation:
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
     """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the
     run's env steps, then constant (Mnih et al. 2015 anneal over the first 1M frames)."""
-    anneal_steps = hparams.exploration_fraction * config.total_timesteps
-    fraction = jnp.clip(env_steps.astype(jnp.float32) / anneal_steps, 0.0, 1.0)
-    return hparams.epsilon_start + fraction * (hparams.epsilon_end - hparams.epsilon_start)
+    return exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
+                                      config.total_timesteps, env_steps)
 
 
 def dqn_loss(
@@ -132,10 +131,8 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
             return action, actor_state, {}
         if env_steps is None:
             env_steps = jnp.zeros((), jnp.int32)
-        explore_key, random_key = jax.random.split(key)
-        explore = jax.random.uniform(explore_key, action.shape) < epsilon(config, hparams, env_steps)
-        random_action = jax.random.randint(random_key, action.shape, 0, num_actions, jnp.int32)
-        return jnp.where(explore, random_action, action), actor_state, {}
+        action = exploration.epsilon_greedy(key, action, num_actions, epsilon(config, hparams, env_steps))
+        return action, actor_state, {}
 
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         del key  # DQN's update is deterministic given the batch

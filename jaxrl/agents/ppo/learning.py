@@ -39,7 +39,7 @@ class Minibatch(NamedTuple):
     target: Array
 
 
-def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
+def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam (eps 1e-5, as PureJaxRL) after global-norm clipping; with `anneal_lr`, PureJaxRL's
     linear schedule: constant within an iteration's update, down to 0 over the run."""
     steps_per_update = config.num_epochs * config.num_minibatches
@@ -58,15 +58,26 @@ def ppo_loss(
 ) -> tuple[Array, Metrics]:
     """PPO's total loss on a minibatch: clipped surrogate + vf_coef * value loss - ent_coef * entropy."""
     policy, value = network.apply(params, batch.observation)
-    log_ratio = policy.log_prob(batch.action) - batch.log_prob
-    advantage = batch.advantage
+    return ppo_objective(config, policy, value, batch, hparams)
+
+
+def ppo_objective(
+    config: Config, policy: Any, value: Array, batch: Minibatch, hparams: HParams
+) -> tuple[Array, Metrics]:
+    """`ppo_loss` from the minibatch's policy and values, however they were computed (recurrent
+    PPO unrolls its core over sequences to get them); every field of `batch` but `observation`
+    is read, with the policy's and values' shape (any: the losses see them flattened)."""
+    flat = lambda x: jnp.reshape(x, (-1,))  # noqa: E731
+    log_ratio = flat(policy.log_prob(batch.action) - batch.log_prob)
+    advantage = flat(batch.advantage)
     if config.normalize_advantages:
         advantage = losses.normalize_advantages(advantage)
     policy_loss = losses.ppo_clipped_surrogate_loss(log_ratio, advantage, hparams.clip_eps)
+    value, old_value, target = flat(value), flat(batch.value), flat(batch.target)
     if config.clip_value_loss:
-        value_loss = losses.clipped_value_loss(value, batch.value, batch.target, hparams.clip_eps)
+        value_loss = losses.clipped_value_loss(value, old_value, target, hparams.clip_eps)
     else:
-        value_loss = losses.value_loss(value, batch.target)
+        value_loss = losses.value_loss(value, target)
     # A tanh-Gaussian's entropy is its pre-squash Gaussian's, the usual proxy (networks.heads).
     entropy = jnp.mean(policy.entropy())
     total = policy_loss + hparams.vf_coef * value_loss - hparams.ent_coef * entropy
@@ -92,7 +103,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
         params = network.init(key, dummy)
-        return AgentState(params=params, opt_state=_optimizer(config, hparams).init(params))
+        return AgentState(params=params, opt_state=optimizer(config, hparams).init(params))
 
     def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):
@@ -138,13 +149,13 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             target=advantages + values,
         )
         batch = jax.lax.stop_gradient(batch)
-        optimizer = _optimizer(config, hparams)
+        transformation = optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, p, mb, hparams), has_aux=True)
 
         def minibatch_step(carry, minibatch):
             params, opt_state = carry
             grads, metrics = grad_fn(params, minibatch)
-            params, opt_state = optim.step(optimizer, params, grads, opt_state)
+            params, opt_state = optim.step(transformation, params, grads, opt_state)
             return (params, opt_state), metrics
 
         # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches

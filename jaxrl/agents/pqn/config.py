@@ -1,0 +1,87 @@
+"""PQN's configuration: static `Config` (shapes, control flow) and traced `HParams` (numbers)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.struct
+
+from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, OptimizerConfig, at_least
+from jaxrl.types import Array
+
+
+@flax.struct.dataclass
+class HParams:
+    """PQN's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+
+    learning_rate: Array
+    max_grad_norm: Array
+    gamma: Array
+    td_lambda: Array
+    epsilon_start: Array
+    epsilon_end: Array
+    exploration_fraction: Array
+    reward_scale: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(OptimizerConfig):
+    """Parallelised Q-Network (Gallici et al. 2024, "Simplifying Deep Temporal Difference
+    Learning", arXiv:2407.04811): Q-learning from many parallel envs without replay or target
+    network, LayerNorm in the Q-network, Q(lambda) targets over each rollout.
+
+    Defaults are purejaxql's CartPole-v1 settings, with Adam (jaxrl's one optimiser) for its RAdam.
+    Fields named like `HParams` fields are the defaults of `hparams()`, which `train(key, hparams)`
+    may override.
+    """
+
+    agent = "pqn"
+    HParams = HParams
+    actions = "discrete"
+    defaults = dict(num_envs=32, hidden_sizes=(256, 256), activation="relu", learning_rate=1e-4, max_grad_norm=10.0)
+
+    rollout_length: int = 64
+    """Env steps per env per iteration; an iteration's batch is num_envs * rollout_length."""
+    num_epochs: int = 4
+    """Passes over each iteration's batch."""
+    num_minibatches: int = 16
+    """Minibatches per pass; each is one gradient step."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over the run's gradient steps."""
+    layer_norm: bool = True
+    """LayerNorm before each hidden activation (the paper's stabiliser in place of a target network)."""
+    td_lambda: float = 0.95
+    """lambda of the Q(lambda) targets (0: one-step Q-learning targets)."""
+    epsilon_start: float = 1.0
+    """Initial exploration rate of the epsilon-greedy actor."""
+    epsilon_end: float = 0.2
+    """Final exploration rate."""
+    exploration_fraction: float = 0.2
+    """Fraction of total_timesteps over which epsilon anneals linearly."""
+    reward_scale: float = 0.1
+    """Rewards are multiplied by this before the targets are formed."""
+
+    ranges = dict(rollout_length=at_least(1), num_epochs=at_least(1), num_minibatches=at_least(1), anneal_lr=BOOL,
+                  layer_norm=BOOL, td_lambda=UNIT, epsilon_start=UNIT, epsilon_end=UNIT,
+                  exploration_fraction=STEP, reward_scale=POSITIVE)
+
+    def check(self) -> None:
+        super().check()
+        require = self.require
+        batch = self.num_envs * self.rollout_length
+        require(batch % self.num_minibatches == 0, "num_minibatches",
+                f"must divide the batch num_envs * rollout_length = {batch}")
+        require(self.total_timesteps >= batch, "total_timesteps",
+                f"must be at least one iteration's batch num_envs * rollout_length = {batch}")
+
+    @property
+    def batch_size(self) -> int:
+        return self.num_envs * self.rollout_length
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.batch_size
