@@ -87,7 +87,7 @@ class Row:
 BARS = {"CartPole-v1": 475.0, "Acrobot-v1": -100.0, "Pendulum-v1": -200.0, "brax/inverted_pendulum": 900.0}
 # Returns that count as 1 in the performance profiles' normalised scores, (return - random) /
 # (reference - random): the bars, and gym's reward thresholds where no bar is asked for.
-REFERENCES = {**BARS, "MountainCar-v0": -110.0, "MountainCarContinuous-v0": 90.0}
+REFERENCES = {**BARS, "MountainCar-v0": -110.0, "MountainCarContinuous-v0": 90.0, "MaskedCartPole-v1": 475.0}
 
 # Continuous off-policy agents at (64, 64), as in their tests: affordable on two cores.
 _SMALL = dict(hidden_sizes=(64, 64))
@@ -148,6 +148,16 @@ def _cpu_profile() -> list[Row]:
     rows.append(Row("ppo", "brax/hopper", dict(num_envs=32, rollout_length=32, total_timesteps=262_144,
                                                learning_rate=3e-4, normalize_observations=True)))
     rows += _off_policy_rows("brax/hopper", 20_000, d4pg=dict(v_min=-100.0, v_max=300.0))
+    # PQN at purejaxql's CartPole-v1 settings (its defaults), also on Acrobot-v1.
+    rows += [Row("pqn", "CartPole-v1", {}), Row("pqn", "Acrobot-v1", {})]
+    # Recurrent PPO at PureJaxRL ppo_rnn's CartPole-v1 settings (its defaults); on the velocity-
+    # masked CartPole, the settings of its learning test (a small LSTM, normalised observations)
+    # for twice the budget. Feed-forward PPO's row there shows what memory adds.
+    masked = dict(num_envs=32, rollout_length=32, num_minibatches=4, learning_rate=1e-3, core="lstm", core_size=64,
+                  hidden_sizes=(64,), normalize_observations=True, total_timesteps=1_000_000)
+    rows += [Row("recurrent_ppo", "CartPole-v1", {}), Row("recurrent_ppo", "MaskedCartPole-v1", masked)]
+    rows.append(Row("ppo", "MaskedCartPole-v1", {k: v for k, v in masked.items() if k not in ("core", "core_size")}
+                    | dict(hidden_sizes=(64, 64))))
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
 
 
@@ -318,6 +328,8 @@ def rejax_settings(config: Any) -> tuple[str | None, dict[str, Any] | str]:
         return None, f"Rejax has no {agent.upper()}"
     if config.env.startswith("brax/"):
         return None, "Rejax's brax wrapper is not installable beside the gymnax 0.0.9 it pins"
+    if config.env in jaxrl.envs.registry.VARIANTS:
+        return None, f"Rejax has no {config.env} (a jaxrl variant of a gymnax env)"
     if config.episode_length is not None:
         return None, "Rejax runs gymnax's own time limits"
     if getattr(config, "n_step", 1) != 1:

@@ -189,6 +189,7 @@ def test_rejax_settings_do_the_rows_work():
         "one learning rate": sac_agent.Config(critic_learning_rate=1e-3),
         "brax": sac_agent.Config(env="brax/inverted_pendulum"),
         "no DDPG": _cpu_row("ddpg", "Pendulum-v1").make_config(),
+        "no MaskedCartPole-v1": _cpu_row("ppo", "MaskedCartPole-v1").make_config(),
     }
     for why, config in refused.items():
         algo, message = baselines.rejax_settings(config)

@@ -13,7 +13,7 @@ _BRAX_PREFIX = "brax/"
 _registry: dict[str, Callable[..., Environment]] = {}
 # jaxrl's own variants of gymnax envs: name -> (gymnax id, which observation entries are kept).
 # MaskedCartPole-v1 hides both velocities (cart and pole), so acting well needs memory.
-_MASKED = {"MaskedCartPole-v1": ("CartPole-v1", (True, False, True, False))}
+VARIANTS = {"MaskedCartPole-v1": ("CartPole-v1", (True, False, True, False))}
 
 
 def register(name: str, factory: Callable[..., Environment]) -> None:
@@ -24,7 +24,7 @@ def register(name: str, factory: Callable[..., Environment]) -> None:
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"environment name must be a non-empty string, got {name!r}")
-    if name in _registry or name in _MASKED or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
+    if name in _registry or name in VARIANTS or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
         raise ValueError(f"environment {name!r} is already registered (built-in names cannot be replaced)")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {factory!r}")
@@ -41,7 +41,7 @@ def known_names() -> list[str]:
     """All names `make` accepts (brax names listed with their `brax/` prefix)."""
     from jaxrl.envs.brax import brax_names
 
-    return sorted(_registry) + _gymnax_names() + list(_MASKED) + [_BRAX_PREFIX + n for n in brax_names()]
+    return sorted(_registry) + _gymnax_names() + list(VARIANTS) + [_BRAX_PREFIX + n for n in brax_names()]
 
 
 def _unknown(name: str) -> ValueError:
@@ -73,8 +73,8 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     if name in _registry:
         env = _registry[name](**kwargs)
         return env if episode_length is None else wrappers.TimeLimit(env, episode_length)
-    if name in _MASKED:
-        base, keep = _MASKED[name]
+    if name in VARIANTS:
+        base, keep = VARIANTS[name]
         return wrappers.MaskObservation(make(base, episode_length=episode_length, **kwargs), keep, name)
     if name.startswith(_BRAX_PREFIX):
         from jaxrl.envs.brax import brax_names, make_brax
