@@ -83,3 +83,17 @@ def step(transformation: optax.GradientTransformation, params: Any, grads: Any,
     """`params` after one step of `transformation` on `grads`, and its new state."""
     updates, state = transformation.update(grads, state, params)
     return optax.apply_updates(params, updates), state
+
+
+def minibatch_steps(grad_fn: Callable[[Any, Any], tuple[Any, Any]], transformation: optax.GradientTransformation,
+                    params: Any, state: Any, minibatches: Any) -> tuple[tuple[Any, Any], Any]:
+    """One step of `transformation` per minibatch, in a `lax.scan` over the leading axis of
+    `minibatches`: `grad_fn(params, minibatch) -> (grads, metrics)`. Returns the final
+    `(params, state)` and the metrics stacked per step (the epochs of PPO-style learners)."""
+
+    def minibatch_step(carry, minibatch):
+        params, state = carry
+        grads, metrics = grad_fn(params, minibatch)
+        return step(transformation, params, grads, state), metrics
+
+    return jax.lax.scan(minibatch_step, (params, state), minibatches)

@@ -152,16 +152,11 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         transformation = optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, p, mb, hparams), has_aux=True)
 
-        def minibatch_step(carry, minibatch):
-            params, opt_state = carry
-            grads, metrics = grad_fn(params, minibatch)
-            params, opt_state = optim.step(transformation, params, grads, opt_state)
-            return (params, opt_state), metrics
-
         # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches
         # steps: no nested loop, no per-epoch sort or gather inside it.
         minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = jax.lax.scan(minibatch_step, (state.params, state.opt_state), minibatches)
+        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, transformation, state.params, state.opt_state,
+                                                             minibatches)
         chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
         return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 

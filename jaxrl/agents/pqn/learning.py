@@ -115,17 +115,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         batch = Minibatch(observation=flat(trajectory.observation), action=flat(trajectory.action),
                           target=flat(targets))
         batch = jax.lax.stop_gradient(batch)
-        optimizer = _optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, mb: pqn_loss(network, p, mb), has_aux=True)
-
-        def minibatch_step(carry, minibatch):
-            params, opt_state = carry
-            grads, metrics = grad_fn(params, minibatch)
-            params, opt_state = optim.step(optimizer, params, grads, opt_state)
-            return (params, opt_state), metrics
-
         minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = jax.lax.scan(minibatch_step, (state.params, state.opt_state), minibatches)
+        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, _optimizer(config, hparams), state.params,
+                                                             state.opt_state, minibatches)
         chex.assert_shape(metrics["loss"], (num_steps_per_update,))
         return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 

@@ -163,17 +163,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         sequences = Sequences(minibatch, sequence(resets), start_state, burn_observation, burn_resets, active)
         chex.assert_shape(sequences.resets, (config.num_sequences, length))
         sequences = jax.lax.stop_gradient(sequences)
-        transformation = optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, s: sequence_loss(p, s, hparams), has_aux=True)
-
-        def minibatch_step(carry, minibatch):
-            params, opt_state = carry
-            grads, metrics = grad_fn(params, minibatch)
-            params, opt_state = optim.step(transformation, params, grads, opt_state)
-            return (params, opt_state), metrics
-
         minibatches = shuffled_minibatches(key, sequences, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = jax.lax.scan(minibatch_step, (state.params, state.opt_state), minibatches)
+        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, optimizer(config, hparams), state.params,
+                                                             state.opt_state, minibatches)
         chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
         return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 
