@@ -248,13 +248,15 @@ class Checkpointer:
         try:
             arrays = handler.restore(epath.Path(where) / _STATE, args=ocp.args.StandardRestore(stored_target))
         except Exception as error:
-            # The hook stays: reads still in flight report into the closed loop after we return.
+            # The hook stays for good: reads still in flight report into the closed loop after we
+            # return, possibly while a later restore is already running.
+            hook.keep = True
             _silence_unretrieved_read_errors()
             local_error = CheckpointError(f"checkpoint {where} is corrupted or incomplete: cannot read its arrays "
                                           f"({type(error).__name__}: {_first_line(error)})")
             local_error.__cause__ = error
         else:
-            if sys.unraisablehook is hook:  # every read finished: nothing left to report late
+            if sys.unraisablehook is hook and not hook.keep:  # no read of any restore is left to report
                 sys.unraisablehook = hook.previous
             for i, (name, entry) in enumerate(zip(names, record["leaves"])):
                 damaged = _damaged_part(arrays[f"{i:05d}"], entry)
@@ -443,6 +445,7 @@ class _LateReadCallbacks:
 
     def __init__(self, previous: Callable[[Any], Any]):
         self.previous = previous
+        self.keep = False  # set once a restore failed: its late reports may come at any time
 
     def __call__(self, unraisable: Any) -> None:
         error = unraisable.exc_value
