@@ -158,6 +158,8 @@ def _cpu_profile() -> list[Row]:
     rows += [Row("recurrent_ppo", "CartPole-v1", {}), Row("recurrent_ppo", "MaskedCartPole-v1", masked)]
     rows.append(Row("ppo", "MaskedCartPole-v1", {k: v for k, v in masked.items() if k not in ("core", "core_size")}
                     | dict(hidden_sizes=(64, 64))))
+    # IMPALA at its defaults (CartPole-v1 settings; actors on-policy, policy_lag 0), also on Acrobot-v1.
+    rows += [Row("impala", "CartPole-v1", {}), Row("impala", "Acrobot-v1", {})]
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
 
 

@@ -78,6 +78,20 @@ def adam(learning_rate: LearningRate, max_grad_norm: Array | float | None = None
     return optax.GradientTransformation(init, update)
 
 
+def linear_anneal(learning_rate: Array | float, num_decrements: int,
+                  steps_per_decrement: int = 1) -> Callable[[Array], Array]:
+    """The schedule `count -> learning_rate * (1 - (count // steps_per_decrement) / num_decrements)`
+    for `adam`: linear decay to 0 over `num_decrements * steps_per_decrement` steps, held constant
+    within each `steps_per_decrement` steps (PPO: once per iteration's update, as PureJaxRL; PQN:
+    every gradient step, as purejaxql)."""
+
+    def schedule(count: Array) -> Array:
+        done = count if steps_per_decrement == 1 else count // steps_per_decrement
+        return learning_rate * (1.0 - done.astype(jnp.float32) / num_decrements)
+
+    return schedule
+
+
 def step(transformation: optax.GradientTransformation, params: Any, grads: Any,
          state: Any) -> tuple[Any, Any]:
     """`params` after one step of `transformation` on `grads`, and its new state."""

@@ -16,19 +16,19 @@ from jaxrl.envs.wrappers import EpisodeStatisticsState
 from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.types import Agent
 
-AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo"]
+AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:8] == AGENT_NAMES
+    assert jaxrl.agents.names()[:9] == AGENT_NAMES
     for name in AGENT_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name
         assert callable(agent.make_train) and callable(agent.make_agent)
     with pytest.raises(ValueError, match=r"unknown agent 'nope'; known agents: ppo, dqn, ddpg, td3, sac, d4pg, pqn, "
-                                         r"recurrent_ppo"):
+                                         r"recurrent_ppo, impala"):
         jaxrl.agents.get("nope")
 
 
@@ -83,6 +83,9 @@ TINY = {
                 num_minibatches=2, hidden_sizes=(16,)),
     "recurrent_ppo": dict(env="MaskedCartPole-v1", total_timesteps=512, num_envs=4, rollout_length=32, num_epochs=1,
                           num_minibatches=2, hidden_sizes=(16,), core_size=8),
+    # Lagged actors: their parameter queue is actor state, chunked and resumed with the rest.
+    "impala": dict(env="CartPole-v1", total_timesteps=512, num_envs=4, rollout_length=32, num_minibatches=2,
+                   policy_lag=1, hidden_sizes=(16,)),
 }
 for _name in ("ddpg", "td3", "sac", "d4pg"):
     TINY[_name] = dict(env="Pendulum-v1", total_timesteps=800, learning_starts=200, steps_per_iteration=200,
@@ -106,7 +109,8 @@ def test_two_chunks_of_a_vmapped_population_equal_one_call(name):
         np.testing.assert_array_equal(chunked[metric], one.metrics[metric], err_msg=f"{name}: {metric}")
     assert_trees_equal(state, one.state)
     # The run learned something: the learner's losses moved (the test is not of a frozen program).
-    loss = "total_loss" if name in ("ppo", "recurrent_ppo") else "loss" if name in ("dqn", "pqn") else "critic_loss"
+    loss = {"ppo": "total_loss", "recurrent_ppo": "total_loss", "impala": "total_loss", "dqn": "loss",
+            "pqn": "loss"}.get(name, "critic_loss")
     assert not np.all(one.metrics[loss][:, -1] == one.metrics[loss][:, -2])
 
 

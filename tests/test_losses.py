@@ -82,6 +82,70 @@ def test_lambda_returns_match_rlax_without_cuts():
         losses.lambda_returns(jnp.zeros((4, 2)), jnp.zeros((4, 2)), jnp.zeros((5, 2)), 0.9, jnp.zeros((4, 2)))
 
 
+def test_vtrace_hand_computed_with_termination_and_truncation():
+    # One env, 5 steps, gamma 0.5, lambda 1, both clips 1. Step 1 terminates (LAST, discount 0);
+    # step 3 is truncated (LAST, discount gamma): it bootstraps from its true successor's value
+    # (30), not the reset observation's, and cuts the trace; step 4 bootstraps from 40.
+    rewards = jnp.array([[1.0], [2.0], [3.0], [4.0], [5.0]])
+    discounts = 0.5 * jnp.array([[1.0], [0.0], [1.0], [1.0], [1.0]])
+    last = jnp.array([[False], [True], [False], [True], [False]])
+    values = jnp.array([[2.0], [4.0], [6.0], [8.0], [10.0]])
+    next_values = jnp.array([[4.0], [6.0], [8.0], [30.0], [40.0]])
+    log_rhos = jnp.log(jnp.array([[0.5], [2.0], [1.0], [0.25], [3.0]]))
+    out = losses.vtrace(rewards, discounts, values, next_values, log_rhos, last)
+    # rho = c = [.5, 1, 1, .25, 1]; deltas = rho (r + d V' - V) = [.5, -2, 1, 2.75, 15];
+    # corrections A4 = 15, A3 = 2.75 (cut), A2 = 1 + .5 * 2.75 = 2.375, A1 = -2 (cut),
+    # A0 = .5 + .5 * .5 * (-2) = 0; targets = V + A.
+    np.testing.assert_allclose(out.targets[:, 0], [2.0, 2.0, 8.375, 10.75, 25.0], rtol=1e-6)
+    # v'_t = V' + A_{t+1} where the trace goes on: [2, 6, 10.75, 30, 40];
+    # pg = rho (r + d v' - V) = [.5 * 0, -2, 3 + 5.375 - 6, .25 * 11, 15].
+    np.testing.assert_allclose(out.pg_advantages[:, 0], [0.0, -2.0, 2.375, 2.75, 15.0], rtol=1e-6)
+    # rlax cuts and bootstraps with one discount: at the truncation it would bootstrap from the
+    # next stored observation's value (10) and carry the next step's correction into step 3.
+    reference = rlax.vtrace_td_error_and_advantage(values[:-1, 0], values[1:, 0], rewards[:-1, 0],
+                                                   discounts[:-1, 0], jnp.exp(log_rhos[:-1, 0]))
+    assert not np.allclose(reference.errors[3] + values[3, 0], out.targets[3, 0])
+
+
+def test_vtrace_matches_rlax_where_no_episode_is_cut_short():
+    # Terminations (discount 0) cut the trace in both; no truncations. rlax's v_t is V(s_{t+1})
+    # of the next stored step, and the final successor's value for the last step.
+    rng = np.random.default_rng(3)
+    T, N = 17, 3
+    rewards = rng.normal(size=(T, N)).astype(np.float32)
+    env_discounts = (rng.uniform(size=(T, N)) > 0.15).astype(np.float32)
+    discounts = 0.9 * env_discounts
+    values = rng.normal(size=(T, N)).astype(np.float32)
+    final = rng.normal(size=(1, N)).astype(np.float32)
+    next_values = np.concatenate([values[1:], final])
+    log_rhos = rng.normal(scale=0.7, size=(T, N)).astype(np.float32)
+    last = env_discounts == 0
+    out = losses.vtrace(*(jnp.asarray(x) for x in (rewards, discounts, values, next_values, log_rhos, last)),
+                        lambda_=0.8, clip_rho=1.2, clip_pg_rho=0.9)
+    for n in range(N):
+        reference = rlax.vtrace_td_error_and_advantage(
+            values[:, n], next_values[:, n], rewards[:, n], discounts[:, n], np.exp(log_rhos[:, n]),
+            lambda_=0.8, clip_rho_threshold=1.2, clip_pg_rho_threshold=0.9)
+        np.testing.assert_allclose(out.targets[:, n], reference.errors + values[:, n], rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(out.pg_advantages[:, n], reference.pg_advantage, rtol=1e-5, atol=1e-5)
+
+
+def test_vtrace_on_policy_is_the_n_step_return():
+    # IMPALA with no policy lag: pi = mu, so with lambda 1 every target is the discounted sum of the
+    # rollout's remaining rewards plus the bootstrap from its last successor (Espeholt et al. 2018,
+    # remark 1), and the policy-gradient advantage is that return minus V(s_t).
+    rng = np.random.default_rng(4)
+    T, gamma = 6, 0.9
+    rewards = rng.normal(size=(T, 1)).astype(np.float32)
+    values = rng.normal(size=(T, 1)).astype(np.float32)
+    next_values = np.concatenate([values[1:], [[2.5]]]).astype(np.float32)
+    out = losses.vtrace(jnp.asarray(rewards), jnp.full((T, 1), gamma), jnp.asarray(values), jnp.asarray(next_values),
+                        jnp.zeros((T, 1)), jnp.zeros((T, 1), bool))
+    n_step = [sum(gamma ** (k - t) * rewards[k, 0] for k in range(t, T)) + gamma ** (T - t) * 2.5 for t in range(T)]
+    np.testing.assert_allclose(out.targets[:, 0], n_step, rtol=1e-5)
+    np.testing.assert_allclose(out.pg_advantages[:, 0], np.array(n_step) - values[:, 0], rtol=1e-5, atol=1e-5)
+
+
 def test_ppo_clipped_surrogate_hand_computed():
     ratio = jnp.array([0.5, 1.0, 1.5])
     advantages = jnp.array([1.0, -1.0, 2.0])

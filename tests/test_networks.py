@@ -180,6 +180,14 @@ def test_categorical_head_greedy_log_prob_and_entropy_by_hand():
     np.testing.assert_allclose(np.mean(many[:, 1][:, None] == np.arange(3), 0), [0.6, 0.2, 0.2], atol=0.015)
 
 
+def test_policy_head_picks_the_head_for_the_action_space():
+    from jaxrl import networks
+
+    assert networks.policy_head(True, 3) == networks.CategoricalHead(3)
+    assert networks.policy_head(False, 2, "gaussian", -0.5) == networks.GaussianHead(2, "none", -0.5)
+    assert networks.policy_head(False, 2, "tanh_gaussian") == networks.GaussianHead(2, "tanh", 0.0)
+
+
 # Features x = [[1, 0], [0, 1], [2, 1]] through kernel K and bias b give the means; log std
 # [log 0.5, log 2] (std 0.5 and 2) sums to 0, so the Gaussian's entropy is 2 (1 + log 2 pi) / 2.
 _FEATURES = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]], np.float32)

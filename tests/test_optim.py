@@ -62,3 +62,11 @@ def test_adam_schedule_sees_the_steps_taken_before_each_step():
         rates.append(float(-updates[0]))  # |step| = rate * ~1
     np.testing.assert_allclose(rates, [1.0, 0.5, 1.0 / 3.0], rtol=1e-4)  # float32 bias corrections
     assert [int(c) for c in seen] == [0, 1, 2]
+
+
+def test_linear_anneal_falls_to_zero_in_steps_of_its_decrement():
+    counts = jnp.arange(8, dtype=jnp.int32)
+    # PQN: every step, 1 - t / 8; PPO: constant within each update of 2 steps, 1 - (t // 2) / 4.
+    np.testing.assert_allclose(optim.linear_anneal(2.0, 8)(counts), 2.0 * (1.0 - np.arange(8) / 8), rtol=1e-6)
+    np.testing.assert_allclose(optim.linear_anneal(2.0, 4, 2)(counts), 2.0 * (1.0 - np.arange(8) // 2 / 4),
+                               rtol=1e-6)

@@ -26,7 +26,7 @@ def test_the_actor_explores_at_its_epsilon_and_evaluation_is_greedy():
     hparams = SMALL.hparams()
     state = agent.init(jax.random.key(0), spec, hparams)
     observation = jax.random.normal(jax.random.key(1), (4096, 4))
-    q = pqn.QNetwork(2, 1, (16,)).apply(state.params, observation)
+    q = pqn.make_network(spec, SMALL.hidden_sizes, SMALL.activation, SMALL.layer_norm).apply(state.params, observation)
     greedy, _, extras = agent.act(state, None, observation, None, hparams, True)
     np.testing.assert_array_equal(greedy, jnp.argmax(q, axis=-1))
     assert extras == {}

@@ -15,6 +15,15 @@ With `--work dqn` (1 seed only; the default runs both) it times against the 10-e
   dqn            jaxrl Double DQN at PureJaxRL's CartPole defaults (10 envs, buffer 10k, batch
                  128, one update per 10 env steps, target copy every 500), the off-policy issue's;
   sac            jaxrl SAC at its defaults on Pendulum-v1 (steps/s only; no peer times it).
+With `--work recurrent_ppo` (--seeds, 200k env steps per seed) against the 4-env ceiling:
+  recurrent_ppo  jaxrl recurrent PPO at its defaults, PureJaxRL ppo_rnn's CartPole-v1 settings
+                 (4 envs x 128 steps, 4 epochs x 4 minibatches of whole sequences, GRU 128);
+  purejaxrl-ppo-rnn  with --purejaxrl CHECKOUT (a clone of luchris429/purejaxrl), ppo_rnn.py on
+                 the same work, run by experiments/benchmarks/purejaxrl_rnn.py (patched in memory
+                 for the current stack, never copied).
+With `--work impala` (--seeds) against the 16-env ceiling:
+  impala         jaxrl IMPALA at its defaults on CartPole-v1 (16 envs x 16 steps, 4 gradient
+                 steps per iteration), policy lag 0 and 4 (steps/s only; no peer times it).
 With `--work ppo-sweep` it runs the population sweep: jaxrl PPO at the same config but 100k env
 steps per seed, `jax.jit(jax.vmap(train))` over 1 / 8 / 32 / 128 seeds (`--sweep-seeds`), each
 point the fastest of `--sweep-processes` (3) fresh processes, each timing its second call (the
@@ -52,7 +61,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxrl
-from jaxrl.agents import dqn, ppo
+from jaxrl.agents import dqn, impala, ppo, recurrent_ppo
 
 STEPS = 500_000
 NUM_ENVS = 4
@@ -146,6 +155,35 @@ def sac_train():
     return lambda key: train(key).metrics["episode_return"][-1], config.total_timesteps
 
 
+RECURRENT_STEPS = 200_000
+
+
+def recurrent_ppo_train(steps: int = RECURRENT_STEPS):
+    train = recurrent_ppo.make_train(recurrent_ppo.Config(env="CartPole-v1", total_timesteps=steps))
+    return lambda key: train(key).metrics["episode_return"][-1]
+
+
+def impala_train(policy_lag: int = 0):
+    train = impala.make_train(impala.Config(env="CartPole-v1", total_timesteps=STEPS, policy_lag=policy_lag))
+    return lambda key: train(key).metrics["episode_return"][-1]
+
+
+def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
+    """PureJaxRL's ppo_rnn.py on recurrent_ppo's work, the fastest of `processes` fresh processes."""
+    rows = []
+    for _ in range(max(processes, 1)):
+        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.purejaxrl_rnn", checkout, str(seeds),
+                                 str(RECURRENT_STEPS)], capture_output=True, text=True, check=False,
+                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
+        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+        if result.returncode != 0 or not lines:
+            print(f"purejaxrl ppo_rnn failed: {result.stderr[-500:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    return _best_of(rows, f"purejaxrl-ppo-rnn-best-of-{len(rows)}")
+
+
 def measure(name: str, fn, seeds: int, steps: int = STEPS, repeats: int = 3) -> dict:
     keys = jax.random.split(jax.random.key(0), seeds)
     first, median = timed(jax.jit(jax.vmap(fn)), keys, repeats=repeats)
@@ -194,7 +232,7 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, ste
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
 
-FRESH_WORK = ("ceiling", "ppo", "dqn", "ppo-sweep")
+FRESH_WORK = ("ceiling", "ppo", "dqn", "ppo-sweep", "recurrent_ppo", "impala", "impala-lag4")
 SWEEP_STEPS = 100_000
 
 
@@ -271,9 +309,14 @@ def sweep(seed_counts: list[int], processes: int, peer_python: str | None) -> No
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8], help="seed counts for PPO")
-    parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"], choices=["ppo", "dqn", "sac", "ppo-sweep"],
-                        help="ppo-sweep (not in the default): PPO at 100k steps per seed over --sweep-seeds")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8],
+                        help="seed counts for PPO, recurrent PPO and IMPALA")
+    parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"],
+                        choices=["ppo", "dqn", "sac", "ppo-sweep", "recurrent_ppo", "impala"],
+                        help="not in the default: ppo-sweep (PPO at 100k steps per seed over --sweep-seeds), "
+                             "recurrent_ppo, impala")
+    parser.add_argument("--purejaxrl", default=None, metavar="CHECKOUT",
+                        help="a clone of luchris429/purejaxrl: times its ppo_rnn.py beside --work recurrent_ppo")
     parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[1, 8, 32, 128],
                         help="seed counts of --work ppo-sweep")
     parser.add_argument("--sweep-processes", type=int, default=3,
@@ -291,7 +334,11 @@ def main(argv=None) -> None:
         if work == "ppo-sweep":  # one timed call after the compiling one: the processes repeat it
             measure("jaxrl-ppo-100k", ppo_train(SWEEP_STEPS), seeds, SWEEP_STEPS, repeats=1)
             return
-        fn = {"ceiling": lambda: raw_ceiling(num_envs), "ppo": ppo_train, "dqn": dqn_train}[work]()
+        if work == "recurrent_ppo":
+            measure(work, recurrent_ppo_train(), seeds, RECURRENT_STEPS)
+            return
+        fn = {"ceiling": lambda: raw_ceiling(num_envs), "ppo": ppo_train, "dqn": dqn_train, "impala": impala_train,
+              "impala-lag4": lambda: impala_train(4)}[work]()
         measure(work, fn, seeds)
         return
     print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "jax": jax.__version__,
@@ -311,6 +358,32 @@ def main(argv=None) -> None:
             summary.append((seeds, rows))
         print_table("PPO, CartPole-v1, 4 envs", summary, ("ceiling", "ceiling-fresh"), ("ppo", "ppo-fresh"),
                     "rejax-ppo")
+    if "recurrent_ppo" in args.work:
+        summary = []
+        for seeds in args.seeds:
+            rows = {"ceiling": measure("ceiling", raw_ceiling(NUM_ENVS), seeds),
+                    "recurrent_ppo": measure("jaxrl-recurrent-ppo", recurrent_ppo_train(), seeds, RECURRENT_STEPS)}
+            if args.processes:
+                rows["ceiling-fresh"] = fresh("ceiling", NUM_ENVS, seeds, args.processes)
+                rows["recurrent_ppo-fresh"] = fresh("recurrent_ppo", NUM_ENVS, seeds, args.processes)
+            if args.purejaxrl:
+                rows["purejaxrl-ppo-rnn"] = purejaxrl_rnn(args.purejaxrl, seeds, args.processes)
+            summary.append((seeds, rows))
+        print_table(f"Recurrent PPO, CartPole-v1, 4 envs, {RECURRENT_STEPS:,d} env steps per seed", summary,
+                    ("ceiling", "ceiling-fresh"), ("recurrent_ppo", "recurrent_ppo-fresh"), "purejaxrl-ppo-rnn")
+    if "impala" in args.work:
+        summary = []
+        for seeds in args.seeds:
+            rows = {"ceiling-16": measure("ceiling-16", raw_ceiling(16), seeds),
+                    "impala": measure("jaxrl-impala", impala_train(), seeds),
+                    "impala-lag4": measure("jaxrl-impala-lag4", impala_train(4), seeds)}
+            if args.processes:
+                rows["ceiling-16-fresh"] = fresh("ceiling", 16, seeds, args.processes)
+                rows["impala-fresh"] = fresh("impala", 16, seeds, args.processes)
+                rows["impala-lag4-fresh"] = fresh("impala-lag4", 16, seeds, args.processes)
+            summary.append((seeds, rows))
+        print_table("IMPALA, CartPole-v1, 16 envs", summary, ("ceiling-16", "ceiling-16-fresh"),
+                    ("impala", "impala-fresh"), "none")
     if "ppo-sweep" in args.work:
         sweep(args.sweep_seeds, args.sweep_processes, args.peer_python)
     if "dqn" in args.work or "sac" in args.work:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -26,6 +27,16 @@ def flat_actor_critic(spec: EnvSpec, actor_module: Any, critic_module: Any) -> t
     observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
     action = jnp.zeros((1,) + spec.action.shape, jnp.float32)
     return networks.flat_network(actor_module, observation), networks.flat_network(critic_module, observation, action)
+
+
+@flax.struct.dataclass
+class AgentState:
+    """The learner state of an agent with one network trained by one `jaxrl.optim.adam` (PPO,
+    recurrent PPO, PQN): the parameters (a tree) and Adam's state, whose step count drives the
+    learning-rate annealing."""
+
+    params: Any
+    opt_state: optim.AdamState
 
 
 class ActorCriticInit(NamedTuple):
@@ -104,4 +115,4 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
-__all__ = ["build_agent", "make_env", "make_eval_env", "off_policy_train", "on_policy_train"]
+__all__ = ["AgentState", "build_agent", "make_env", "make_eval_env", "off_policy_train", "on_policy_train"]

@@ -1,5 +1,6 @@
-"""The agent kit's configuration bases: the fields every agent has, checked once, and the
-off-policy schedule block that DQN and the continuous-control agents share.
+"""The agent kit's configuration bases: the fields every agent has, checked once, the
+epochs-of-minibatches block that PPO and PQN share, and the off-policy schedule block that DQN and
+the continuous-control agents share.
 
 An agent's `Config` subclasses one of these and declares only its own fields; a different
 default for an inherited field goes in its `defaults` dict (the field keeps its one declaration
@@ -230,6 +231,46 @@ class OptimizerConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
+class EpochsConfig(OptimizerConfig):
+    """The on-policy schedule block of PPO-style learners (PPO, PQN): each iteration rolls out
+    `rollout_length` steps of every env, then takes `num_epochs` passes over that batch in
+    `num_minibatches` gradient steps each, with Adam's rate optionally annealed to 0 over the run."""
+
+    rollout_length: int = 128
+    """Env steps per env per iteration; an iteration's batch is num_envs * rollout_length."""
+    num_epochs: int = 4
+    """Passes over each iteration's batch."""
+    num_minibatches: int = 4
+    """Minibatches per pass; each is one gradient step."""
+    anneal_lr: bool = True
+    """Anneal the learning rate linearly to 0 over the run."""
+
+    ranges = dict(rollout_length=at_least(1), num_epochs=at_least(1), num_minibatches=at_least(1), anneal_lr=BOOL)
+
+    def check(self) -> None:
+        super().check()
+        require = self.require
+        batch = self.batch_size
+        require(batch % self.num_minibatches == 0, "num_minibatches",
+                f"must divide the batch num_envs * rollout_length = {batch}")
+        require(self.total_timesteps >= batch, "total_timesteps",
+                f"must be at least one iteration's batch num_envs * rollout_length = {batch}")
+
+    @property
+    def batch_size(self) -> int:
+        """Transitions per iteration: num_envs * rollout_length."""
+        return self.num_envs * self.rollout_length
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.batch_size
+
+
+@dataclasses.dataclass(frozen=True)
 class OffPolicyConfig(AgentConfig):
     """The off-policy schedule block (Acme's replay ratio): counts are env steps summed over the env
     batch; every `train_every` env steps are followed by `updates_per_step` gradient updates, each
@@ -338,5 +379,5 @@ def config_from_json(config_cls: type, data: dict) -> Any:
 
 
 __all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "AgentConfig", "ContinuousOffPolicyConfig",
-           "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "at_least", "config_from_json", "finite_in",
-           "is_int", "jsonable"]
+           "EpochsConfig", "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "at_least", "config_from_json",
+           "finite_in", "is_int", "jsonable"]

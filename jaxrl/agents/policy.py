@@ -173,6 +173,13 @@ def _build(config_cls: type, make_agent: Any, config: AgentConfig) -> _Built:
     return _Built(env, agent, abstract_agent_state, abstract_env_state, tuple(timestep.observation.shape[1:]))
 
 
+def _acting_agent_maker(module: Any) -> Any:
+    """How a policy builds `module`'s agent: `make_acting_agent(config, spec)` where the agent has
+    one (its training actors hold state that acting alone does not need, e.g. IMPALA's lagged
+    parameters), else `make_agent`."""
+    return getattr(module, "make_acting_agent", module.make_agent)
+
+
 def _resolve(config: Any, agent: Any) -> tuple[Any, str | None]:
     """The agent module (or object) for `config` and its registry name."""
     if agent is None:
@@ -234,7 +241,7 @@ def make_policy(config: AgentConfig, state: TrainState, member: int | None = Non
     if not isinstance(state, TrainState):
         raise TypeError(f"make_policy takes a TrainState (train(key).state or a restored checkpoint), got "
                         f"{type(state).__name__}")
-    built = _build(module.Config, module.make_agent, config)
+    built = _build(module.Config, _acting_agent_maker(module), config)
     size = _population_size(state.agent_state, built.abstract_agent_state, name or config.agent)
     stats = find_normalization_stats(state.env_state)
     parts = (state.agent_state, state.hparams, state.env_steps, stats)
@@ -349,7 +356,7 @@ def load_policy(directory: str) -> Policy:
             raise checkpoint.CheckpointError(f"{directory} holds no saved policy of format {FORMAT_VERSION}")
         module = registry.get(record["agent"])
         config = config_from_json(module.Config, record["config"])
-        built = _build(module.Config, module.make_agent, config)
+        built = _build(module.Config, _acting_agent_maker(module), config)
         with_paths, treedef = jax.tree_util.tree_flatten_with_path(built.abstract_agent_state)
         paths = [jax.tree_util.keystr(p) for p, _ in with_paths]
         kept = set(record["agent_state_leaves"])

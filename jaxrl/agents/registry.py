@@ -21,6 +21,7 @@ _BUILTIN = {
     "d4pg": "jaxrl.agents.d4pg",
     "pqn": "jaxrl.agents.pqn",
     "recurrent_ppo": "jaxrl.agents.recurrent_ppo",
+    "impala": "jaxrl.agents.impala",
 }
 _REGISTERED: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@ from jaxrl.losses.actor_critic import (
     smoothed_target_actions,
     squared_td_loss,
 )
-from jaxrl.losses.advantages import generalized_advantage_estimation, lambda_returns
+from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
     normalize_advantages,
@@ -25,6 +25,7 @@ from jaxrl.losses.value_based import (
 )
 
 __all__ = [
+    "VTrace",
     "categorical_mean",
     "categorical_q_learning_losses",
     "categorical_td_losses",
@@ -43,4 +44,5 @@ __all__ = [
     "smoothed_target_actions",
     "squared_td_loss",
     "value_loss",
+    "vtrace",
 ]

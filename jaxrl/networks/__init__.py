@@ -23,15 +23,26 @@ from jaxrl.networks.heads import (
     QHead,
     TanhGaussianPolicy,
     ValueHead,
+    policy_head,
 )
 from jaxrl.networks.recurrent import CORES, RecurrentCore, initial_carry, reset_carry
-from jaxrl.networks.torsos import ACTIVATIONS, MLP, activation_fn, flatten_observation
+from jaxrl.networks.torsos import (
+    ACTIVATIONS,
+    MLP,
+    TORSOS,
+    ConvTorso,
+    activation_fn,
+    flatten_observation,
+    make_torso,
+    torso_input,
+)
 
 __all__ = [
     "ACTIVATIONS",
     "CORES",
     "MLP",
     "CategoricalHead",
+    "ConvTorso",
     "CategoricalPolicy",
     "ContinuousQ",
     "CriticEnsemble",
@@ -43,6 +54,7 @@ __all__ = [
     "QHead",
     "RecurrentCore",
     "TANH_EDGE",
+    "TORSOS",
     "TanhGaussianPolicy",
     "ValueHead",
     "activation_fn",
@@ -52,5 +64,8 @@ __all__ = [
     "flatten_observation",
     "initial_carry",
     "initializers",
+    "make_torso",
+    "policy_head",
     "reset_carry",
+    "torso_input",
 ]

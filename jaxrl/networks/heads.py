@@ -227,6 +227,17 @@ class GaussianHead(nn.Module):
         return (TanhGaussianPolicy if self.squash == "tanh" else GaussianPolicy)(mean, log_std)
 
 
+def policy_head(discrete: bool, action_size: int, continuous_policy: str = "gaussian",
+                init_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
+    """The policy head of an actor-critic (PPO's): a `CategoricalHead` over `action_size` actions
+    if `discrete`, else a `GaussianHead` of `action_size` dimensions, tanh-squashed if
+    `continuous_policy` is "tanh_gaussian" and clipped by the environment if it is "gaussian"."""
+    if discrete:
+        return CategoricalHead(action_size)
+    squash = "tanh" if continuous_policy == "tanh_gaussian" else "none"
+    return GaussianHead(action_size, squash, init_log_std)
+
+
 class ValueHead(nn.Module):
     """A scalar state value V(s)."""
 

@@ -56,6 +56,53 @@ class MLP(nn.Module):
         return x
 
 
+class ConvTorso(nn.Module):
+    """A small conv torso for MinAtar-sized images [..., H, W, C] (Young & Tian 2019, arXiv:1903.03176:
+    one 3x3 convolution of 16 filters, stride 1, then dense layers), ending in an `MLP` of
+    `hidden_sizes` on the flattened feature map. Leading axes (time, envs, batch) are any."""
+
+    hidden_sizes: Sequence[int] = (128,)
+    activation: str = "relu"
+    filters: int = 16
+    kernel_size: int = 3
+    row_major_grads: bool = False
+    layer_norm: bool = False
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        if x.ndim < 3:
+            raise ValueError(f"ConvTorso needs image observations [..., H, W, C], got shape {x.shape}")
+        lead = x.shape[:-3]
+        images = jnp.reshape(x, (-1,) + x.shape[-3:])
+        k = self.kernel_size
+        features = nn.Conv(self.filters, (k, k), padding="SAME", kernel_init=initializers.orthogonal(np.sqrt(2.0)))(
+            images)
+        features = activation_fn(self.activation)(features)
+        features = jnp.reshape(features, lead + (-1,))
+        return MLP(self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
+                   layer_norm=self.layer_norm)(features)
+
+
+TORSOS = ("mlp", "conv")
+
+
+def make_torso(name: str, hidden_sizes: Sequence[int], activation: str, *, row_major_grads: bool = False,
+               layer_norm: bool = False) -> nn.Module:
+    """The torso an agent's config names: "mlp" (on observations flattened by `torso_input`) or
+    "conv" (`ConvTorso`, on image observations [..., H, W, C])."""
+    if name == "conv":
+        return ConvTorso(tuple(hidden_sizes), activation, row_major_grads=row_major_grads, layer_norm=layer_norm)
+    if name != "mlp":
+        raise ValueError(f"torso must be one of {TORSOS}, got {name!r}")
+    return MLP(tuple(hidden_sizes), activation, row_major_grads=row_major_grads, layer_norm=layer_norm)
+
+
+def torso_input(name: str, observation: jax.Array, observation_ndim: int) -> jax.Array:
+    """What the torso `name` reads: the observation as it is for "conv", its trailing
+    `observation_ndim` axes flattened for "mlp"."""
+    return observation if name == "conv" else flatten_observation(observation, observation_ndim)
+
+
 def flatten_observation(x: jax.Array, observation_ndim: int) -> jax.Array:
     """Flattens the trailing `observation_ndim` axes (e.g. MinAtar's HxWxC) for an MLP."""
     if observation_ndim <= 1:

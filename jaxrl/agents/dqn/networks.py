@@ -1,4 +1,5 @@
-"""DQN's Q-network: an MLP torso and a Q head (optionally dueling, optionally C51 logits)."""
+"""DQN's Q-network: an MLP torso and a Q head (optionally dueling, optionally C51 logits). PQN's
+is the same network with LayerNorm in the torso."""
 
 from __future__ import annotations
 
@@ -20,16 +21,21 @@ class QNetwork(nn.Module):
     activation: str = "relu"
     dueling: bool = False
     num_atoms: int | None = None
+    # LayerNorm before each hidden activation (PQN's stabiliser in place of a target network).
+    layer_norm: bool = False
+    # Row-major weight gradients where the CPU tricks are on (networks/dense.py); PQN's setting.
+    row_major_grads: bool = False
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
         x = networks.flatten_observation(observation, self.observation_ndim)
-        x = networks.MLP(self.hidden_sizes, self.activation)(x)
+        x = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
+                         layer_norm=self.layer_norm)(x)
         return networks.QHead(self.num_actions, self.dueling, self.num_atoms)(x)
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, dueling: bool,
-                 num_atoms: int | None) -> QNetwork:
+                 num_atoms: int | None, layer_norm: bool = False, row_major_grads: bool = False) -> QNetwork:
     return QNetwork(
         num_actions=spec.action.num_values,
         observation_ndim=len(spec.observation.shape),
@@ -37,4 +43,6 @@ def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, du
         activation=activation,
         dueling=dueling,
         num_atoms=num_atoms,
+        layer_norm=layer_norm,
+        row_major_grads=row_major_grads,
     )

@@ -10,8 +10,9 @@ from jaxrl.agents.ppo.learning import (
     optimizer,
     ppo_loss,
     ppo_objective,
+    training_batch,
 )
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 
 __all__ = ["ActorCritic", "AgentState", "Config", "HParams", "Minibatch", "make_agent", "make_network", "make_policy",
-           "make_train", "optimizer", "ppo_loss", "ppo_objective"]
+           "make_train", "optimizer", "ppo_loss", "ppo_objective", "training_batch"]

@@ -7,7 +7,7 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, OneOf, OptimizerConfig, at_least
+from jaxrl.agents.config import BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, EpochsConfig, OneOf
 from jaxrl.types import Array, EnvSpec
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OptimizerConfig):
+class Config(EpochsConfig):
     """Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347).
 
     Defaults are PureJaxRL's CartPole-v1 settings. Fields named like `HParams` fields (learning
@@ -35,14 +35,6 @@ class Config(OptimizerConfig):
     agent = "ppo"
     HParams = HParams
 
-    rollout_length: int = 128
-    """Env steps per env per iteration; an iteration's batch is num_envs * rollout_length."""
-    num_epochs: int = 4
-    """Passes over each iteration's batch."""
-    num_minibatches: int = 4
-    """Minibatches per pass; each is one gradient step."""
-    anneal_lr: bool = True
-    """Anneal the learning rate linearly to 0 over the run."""
     normalize_advantages: bool = True
     """Normalise advantages per minibatch to zero mean and unit variance."""
     clip_value_loss: bool = True
@@ -60,31 +52,9 @@ class Config(OptimizerConfig):
     vf_coef: float = 0.5
     """Weight of the value loss."""
 
-    ranges = dict(rollout_length=at_least(1), num_epochs=at_least(1), num_minibatches=at_least(1), anneal_lr=BOOL,
-                  normalize_advantages=BOOL, clip_value_loss=BOOL,
+    ranges = dict(normalize_advantages=BOOL, clip_value_loss=BOOL,
                   continuous_policy=OneOf((None, "gaussian", "tanh_gaussian")), init_log_std=FINITE.or_none(),
                   gae_lambda=UNIT, clip_eps=POSITIVE, ent_coef=NON_NEGATIVE, vf_coef=NON_NEGATIVE)
-
-    def check(self) -> None:
-        super().check()
-        require = self.require
-        batch = self.num_envs * self.rollout_length
-        require(batch % self.num_minibatches == 0, "num_minibatches",
-                f"must divide the batch num_envs * rollout_length = {batch}")
-        require(self.total_timesteps >= batch, "total_timesteps",
-                f"must be at least one iteration's batch num_envs * rollout_length = {batch}")
-
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.rollout_length
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.batch_size
 
     def check_spec(self, spec: EnvSpec) -> None:
         """Continuous-policy options on a discrete-action env are an error naming the field."""

@@ -3,31 +3,22 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import chex
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
 from jaxrl import losses, optim
 from jaxrl.agents import builder
+from jaxrl.agents.builder import AgentState
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 from jaxrl.loops.common import Train
 from jaxrl.loops.on_policy import trajectory_values
 from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
-
-
-@flax.struct.dataclass
-class AgentState:
-    """PPO's learner state: the actor-critic's parameters (a tree) and `jaxrl.optim.adam`'s state,
-    whose step count drives the learning-rate annealing."""
-
-    params: Any
-    opt_state: optim.AdamState
 
 
 class Minibatch(NamedTuple):
@@ -39,17 +30,37 @@ class Minibatch(NamedTuple):
     target: Array
 
 
+def training_batch(trajectory: Transition, values: Array, next_values: Array, hparams: HParams,
+                   reshape: Callable[[Array], Array]) -> Minibatch:
+    """PPO's training examples from a rollout [T, N, ...] and its values V(s_t), V(s'_t) [T, N]: GAE
+    advantages (Schulman et al. 2016) and value targets advantages + values (GAE's lambda-returns),
+    each field reshaped by `reshape` (PPO: into one batch; recurrent PPO: into sequences)."""
+    advantages = losses.generalized_advantage_estimation(
+        rewards=trajectory.reward,
+        discounts=hparams.gamma * trajectory.discount,
+        values=values,
+        next_values=next_values,
+        lambda_=hparams.gae_lambda,
+        last=trajectory.last,
+    )
+    value, advantage = reshape(values), reshape(advantages)
+    return Minibatch(
+        observation=jax.tree.map(reshape, trajectory.observation),
+        action=reshape(trajectory.action),
+        log_prob=reshape(trajectory.extras["log_prob"]),
+        value=value,
+        advantage=advantage,
+        target=advantage + value,
+    )
+
+
 def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam (eps 1e-5, as PureJaxRL) after global-norm clipping; with `anneal_lr`, PureJaxRL's
     linear schedule: constant within an iteration's update, down to 0 over the run."""
-    steps_per_update = config.num_epochs * config.num_minibatches
-
-    def learning_rate(count: Array) -> Array:
-        if not config.anneal_lr:
-            return hparams.learning_rate
-        done = (count // steps_per_update).astype(jnp.float32)
-        return hparams.learning_rate * (1.0 - done / config.num_iterations)
-
+    learning_rate = hparams.learning_rate
+    if config.anneal_lr:
+        steps_per_update = config.num_epochs * config.num_minibatches
+        learning_rate = optim.linear_anneal(learning_rate, config.num_iterations, steps_per_update)
     return optim.adam(learning_rate, hparams.max_grad_norm, eps=1e-5)
 
 
@@ -129,25 +140,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             lambda observation: network.apply(state.params, observation, method=ActorCritic.value),
             trajectory.observation, trajectory.next_observation, trajectory.last, trajectory.discount,
         )
-        log_probs = flat(trajectory.extras["log_prob"])
-        advantages = losses.generalized_advantage_estimation(
-            rewards=trajectory.reward,
-            discounts=hparams.gamma * trajectory.discount,
-            values=values,
-            next_values=next_values,
-            lambda_=hparams.gae_lambda,
-            last=trajectory.last,
-        )
-        advantages = flat(advantages)
-        values = flat(values)
-        batch = Minibatch(
-            observation=flat(trajectory.observation),
-            action=flat(trajectory.action),
-            log_prob=log_probs,
-            value=values,
-            advantage=advantages,
-            target=advantages + values,
-        )
+        batch = training_batch(trajectory, values, next_values, hparams, flat)
         batch = jax.lax.stop_gradient(batch)
         transformation = optimizer(config, hparams)
         grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, p, mb, hparams), has_aux=True)

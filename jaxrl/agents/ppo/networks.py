@@ -32,11 +32,8 @@ class ActorCritic(nn.Module):
         # XLA:CPU, most with many vmapped seeds (experiments/benchmarks/README.md).
         self.actor_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
         self.critic_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
-        if self.action_spec_discrete:
-            self.policy_head = networks.CategoricalHead(self.action_size)
-        else:
-            squash = "tanh" if self.continuous_policy == "tanh_gaussian" else "none"
-            self.policy_head = networks.GaussianHead(self.action_size, squash, self.init_log_std)
+        self.policy_head = networks.policy_head(self.action_spec_discrete, self.action_size, self.continuous_policy,
+                                                self.init_log_std)
         self.value_head = networks.ValueHead()
 
     def _features(self, observation: jax.Array) -> jax.Array:

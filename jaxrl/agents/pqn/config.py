@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, OptimizerConfig, at_least
+from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, EpochsConfig
 from jaxrl.types import Array
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OptimizerConfig):
+class Config(EpochsConfig):
     """Parallelised Q-Network (Gallici et al. 2024, "Simplifying Deep Temporal Difference
     Learning", arXiv:2407.04811): Q-learning from many parallel envs without replay or target
     network, LayerNorm in the Q-network, Q(lambda) targets over each rollout.
@@ -38,16 +38,9 @@ class Config(OptimizerConfig):
     agent = "pqn"
     HParams = HParams
     actions = "discrete"
-    defaults = dict(num_envs=32, hidden_sizes=(256, 256), activation="relu", learning_rate=1e-4, max_grad_norm=10.0)
+    defaults = dict(num_envs=32, hidden_sizes=(256, 256), activation="relu", learning_rate=1e-4, max_grad_norm=10.0,
+                    rollout_length=64, num_minibatches=16)
 
-    rollout_length: int = 64
-    """Env steps per env per iteration; an iteration's batch is num_envs * rollout_length."""
-    num_epochs: int = 4
-    """Passes over each iteration's batch."""
-    num_minibatches: int = 16
-    """Minibatches per pass; each is one gradient step."""
-    anneal_lr: bool = True
-    """Anneal the learning rate linearly to 0 over the run's gradient steps."""
     layer_norm: bool = True
     """LayerNorm before each hidden activation (the paper's stabiliser in place of a target network)."""
     td_lambda: float = 0.95
@@ -61,27 +54,5 @@ class Config(OptimizerConfig):
     reward_scale: float = 0.1
     """Rewards are multiplied by this before the targets are formed."""
 
-    ranges = dict(rollout_length=at_least(1), num_epochs=at_least(1), num_minibatches=at_least(1), anneal_lr=BOOL,
-                  layer_norm=BOOL, td_lambda=UNIT, epsilon_start=UNIT, epsilon_end=UNIT,
+    ranges = dict(layer_norm=BOOL, td_lambda=UNIT, epsilon_start=UNIT, epsilon_end=UNIT,
                   exploration_fraction=STEP, reward_scale=POSITIVE)
-
-    def check(self) -> None:
-        super().check()
-        require = self.require
-        batch = self.num_envs * self.rollout_length
-        require(batch % self.num_minibatches == 0, "num_minibatches",
-                f"must divide the batch num_envs * rollout_length = {batch}")
-        require(self.total_timesteps >= batch, "total_timesteps",
-                f"must be at least one iteration's batch num_envs * rollout_length = {batch}")
-
-    @property
-    def batch_size(self) -> int:
-        return self.num_envs * self.rollout_length
-
-    @property
-    def minibatch_size(self) -> int:
-        return self.batch_size // self.num_minibatches
-
-    @property
-    def steps_per_iteration(self) -> int:
-        return self.batch_size

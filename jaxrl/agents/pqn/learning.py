@@ -11,28 +11,19 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import chex
-import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
 from jaxrl import losses, optim
 from jaxrl.agents import builder, exploration
+from jaxrl.agents.builder import AgentState
 from jaxrl.agents.pqn.config import Config, HParams
 from jaxrl.agents.pqn.networks import QNetwork, make_network
 from jaxrl.loops.common import Train
 from jaxrl.loops.on_policy import trajectory_values
 from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
-
-
-@flax.struct.dataclass
-class AgentState:
-    """PQN's learner state: the Q-network's parameters (a tree) and `jaxrl.optim.adam`'s state,
-    whose step count drives the learning-rate annealing."""
-
-    params: Any
-    opt_state: optim.AdamState
 
 
 class Minibatch(NamedTuple):
@@ -44,13 +35,10 @@ class Minibatch(NamedTuple):
 def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam after global-norm clipping; with `anneal_lr`, the rate falls linearly to 0 over the
     run's gradient steps (purejaxql's schedule)."""
-    total_steps = config.num_iterations * config.num_epochs * config.num_minibatches
-
-    def learning_rate(count: Array) -> Array:
-        if not config.anneal_lr:
-            return hparams.learning_rate
-        return hparams.learning_rate * (1.0 - count.astype(jnp.float32) / total_steps)
-
+    learning_rate = hparams.learning_rate
+    if config.anneal_lr:
+        total_steps = config.num_iterations * config.num_epochs * config.num_minibatches
+        learning_rate = optim.linear_anneal(learning_rate, total_steps)
     return optim.adam(learning_rate, hparams.max_grad_norm)
 
 

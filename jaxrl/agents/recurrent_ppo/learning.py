@@ -17,9 +17,9 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from jaxrl import losses, networks, optim
+from jaxrl import networks, optim
 from jaxrl.agents import builder
-from jaxrl.agents.ppo import AgentState, Minibatch, optimizer, ppo_objective
+from jaxrl.agents.ppo import AgentState, Minibatch, optimizer, ppo_objective, training_batch
 from jaxrl.agents.recurrent_ppo.config import Config, HParams
 from jaxrl.agents.recurrent_ppo.networks import RecurrentActorCritic, make_network
 from jaxrl.loops.common import Train
@@ -133,23 +133,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         _, _, next_values = network.apply(state.params, jax.tree.map(lambda c: c.reshape(steps * envs, -1), after),
                                           flat(trajectory.next_observation), jnp.zeros((1, steps * envs), bool))
         next_values = next_values.reshape(steps, envs)
-        advantages = losses.generalized_advantage_estimation(
-            rewards=trajectory.reward,
-            discounts=hparams.gamma * trajectory.discount,
-            values=values,
-            next_values=next_values,
-            lambda_=hparams.gae_lambda,
-            last=trajectory.last,
-        )
         sequence = lambda x: to_sequences(x, length)  # noqa: E731
-        minibatch = Minibatch(
-            observation=jax.tree.map(sequence, trajectory.observation),
-            action=sequence(trajectory.action),
-            log_prob=sequence(trajectory.extras["log_prob"]),
-            value=sequence(values),
-            advantage=sequence(advantages),
-            target=sequence(advantages + values),
-        )
+        minibatch = training_batch(trajectory, values, next_values, hparams, sequence)
         if burn_in:
             # A sequence's burn-in starts from the state stored at its first burn-in step inside
             # the rollout; steps before the rollout are inactive (the state passes through).

@@ -34,11 +34,8 @@ class RecurrentActorCritic(nn.Module):
         self.recurrent = networks.RecurrentCore(self.core, self.core_size)
         self.actor_torso = networks.MLP(self.hidden_sizes, self.activation)
         self.critic_torso = networks.MLP(self.hidden_sizes, self.activation)
-        if self.action_spec_discrete:
-            self.policy_head = networks.CategoricalHead(self.action_size)
-        else:
-            squash = "tanh" if self.continuous_policy == "tanh_gaussian" else "none"
-            self.policy_head = networks.GaussianHead(self.action_size, squash, self.init_log_std)
+        self.policy_head = networks.policy_head(self.action_spec_discrete, self.action_size, self.continuous_policy,
+                                                self.init_log_std)
         self.value_head = networks.ValueHead()
 
     def __call__(self, carry: Any, observation: jax.Array, resets: jax.Array, states: bool = False):

@@ -1,0 +1,51 @@
+"""Pixel observations: the conv torso, MinAtar through `jaxrl.make`, every discrete-action agent
+with `torso="conv"`, and PPO learning Breakout-MinAtar beyond a random policy."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxrl
+from jaxrl import networks
+
+MINATAR = {"Breakout-MinAtar": ((10, 10, 4), 3), "Asterix-MinAtar": ((10, 10, 4), 5),
+           "Freeway-MinAtar": ((10, 10, 7), 3), "SpaceInvaders-MinAtar": ((10, 10, 6), 4)}
+
+
+@pytest.mark.parametrize("name", sorted(MINATAR))
+def test_minatar_games_come_from_make_with_image_observations(name):
+    shape, actions = MINATAR[name]
+    env = jaxrl.make(name)
+    spec = env.spec()
+    assert spec.observation.shape == shape and spec.action.num_values == actions
+    state, timestep = env.reset(jax.random.key(0))
+    assert timestep.observation.shape == shape and timestep.observation.dtype == jnp.float32
+
+
+def test_conv_torso_is_a_3x3_convolution_then_dense_layers_over_any_leading_axes():
+    torso = networks.ConvTorso((32,), "relu")
+    images = jax.random.uniform(jax.random.key(0), (5, 3, 10, 10, 4))
+    params = torso.init(jax.random.key(1), images[0, 0])
+    assert params["params"]["Conv_0"]["kernel"].shape == (3, 3, 4, 16)
+    assert params["params"]["MLP_0"]["Dense_0"]["kernel"].shape == (10 * 10 * 16, 32)
+    out = torso.apply(params, images)
+    assert out.shape == (5, 3, 32)
+    np.testing.assert_allclose(out[2, 1], torso.apply(params, images[2, 1]), rtol=1e-5, atol=1e-6)
+    # By hand: SAME-padded 3x3 convolution, ReLU, flatten (row-major H, W, C), dense, ReLU.
+    conv = params["params"]["Conv_0"]
+    padded = jnp.pad(images[0, 0], ((1, 1), (1, 1), (0, 0)))
+    patches = jnp.stack([padded[i:i + 10, j:j + 10] for i in range(3) for j in range(3)], axis=2)  # [10,10,9,4]
+    feature_map = jnp.einsum("hwkc,kcf->hwf", patches, conv["kernel"].reshape(9, 4, 16)) + conv["bias"]
+    dense = params["params"]["MLP_0"]["Dense_0"]
+    expected = jax.nn.relu(jax.nn.relu(feature_map).reshape(-1) @ dense["kernel"] + dense["bias"])
+    np.testing.assert_allclose(out[0, 0], expected, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match=r"ConvTorso needs image observations \[..., H, W, C\], got shape \(4,\)"):
+        torso.init(jax.random.key(1), jnp.zeros((4,)))
+
+
+def test_make_torso_names_the_choices():
+    assert isinstance(networks.make_torso("conv", (8,), "relu"), networks.ConvTorso)
+    assert isinstance(networks.make_torso("mlp", (8,), "relu"), networks.MLP)
+    with pytest.raises(ValueError, match=r"torso must be one of \('mlp', 'conv'\), got 'cnn'"):
+        networks.make_torso("cnn", (8,), "relu")
