@@ -133,7 +133,7 @@ def test_agent_pages_show_their_rows_of_the_committed_table(tmp_path):
             agents_ = marker.group(1).split(",")
             assert marker.group(2) == baselines.markdown_table(results, "cpu", agents_) + "\n", name
             shown.update(agents_)
-    assert shown == {"ppo", "dqn", "ddpg", "td3", "d4pg", "sac", "pqn", "recurrent_ppo"}
+    assert shown == {"ppo", "dqn", "ddpg", "td3", "d4pg", "sac", "pqn", "recurrent_ppo", "impala"}
     # The command rewrites a stale table and leaves the rest of the page alone.
     os.makedirs(tmp_path / "agents")
     (tmp_path / "agents" / "x.md").write_text("# X\n\n<!-- baselines: ppo,sac -->\n| old |\n| --- |\n\nafter\n")
@@ -190,6 +190,7 @@ def test_rejax_settings_do_the_rows_work():
         "brax": sac_agent.Config(env="brax/inverted_pendulum"),
         "no DDPG": _cpu_row("ddpg", "Pendulum-v1").make_config(),
         "no MaskedCartPole-v1": _cpu_row("ppo", "MaskedCartPole-v1").make_config(),
+        "no conv torso": _cpu_row("ppo", "Breakout-MinAtar").make_config(),
     }
     for why, config in refused.items():
         algo, message = baselines.rejax_settings(config)

@@ -8,6 +8,7 @@ import pytest
 
 import jaxrl
 from jaxrl import networks
+from jaxrl.agents import builder
 
 MINATAR = {"Breakout-MinAtar": ((10, 10, 4), 3), "Asterix-MinAtar": ((10, 10, 4), 5),
            "Freeway-MinAtar": ((10, 10, 7), 3), "SpaceInvaders-MinAtar": ((10, 10, 6), 4)}
@@ -49,3 +50,28 @@ def test_make_torso_names_the_choices():
     assert isinstance(networks.make_torso("mlp", (8,), "relu"), networks.MLP)
     with pytest.raises(ValueError, match=r"torso must be one of \('mlp', 'conv'\), got 'cnn'"):
         networks.make_torso("cnn", (8,), "relu")
+
+
+@pytest.mark.parametrize("name", ["ppo", "dqn", "pqn", "impala", "recurrent_ppo"])
+def test_every_discrete_action_agent_acts_on_minatar_through_the_conv_torso(name):
+    module = jaxrl.agents.get(name)
+    config = module.Config(env="Breakout-MinAtar", torso="conv", hidden_sizes=(16,))
+    spec = builder.make_env(config).spec()
+    agent = module.make_agent(config, spec)
+    state = agent.init(jax.random.key(0), spec, config.hparams())
+    observation = jax.random.bernoulli(jax.random.key(1), 0.2, (6, 10, 10, 4)).astype(jnp.float32)
+    actor_state = agent.init_actor(state, 6)
+    action, _, _ = agent.act(state, actor_state, observation, jax.random.key(2), config.hparams(), True)
+    assert action.shape == (6,) and action.dtype == jnp.int32
+    assert bool(jnp.all((action >= 0) & (action < 3)))
+    # The conv kernel sees the 4 channels; an MLP config would read a flattened 400-vector instead.
+    if name == "dqn":  # DQN keeps its parameters as one flat vector: the conv network's size
+        network = module.make_network(spec, (16,), config.activation, config.dueling, config.num_atoms, torso="conv")
+        tree = network.init(jax.random.key(0), observation[:1])
+        assert tree["params"]["ConvTorso_0"]["Conv_0"]["kernel"].shape == (3, 3, 4, 16)
+        assert state.params.shape == (sum(x.size for x in jax.tree.leaves(tree)),)
+    else:
+        assert (3, 3, 4, 16) in [x.shape for x in jax.tree.leaves(state.params)]
+    with pytest.raises(ValueError, match=rf"{name}.Config.torso: 'conv' needs image observations \[H, W, C\], but "
+                                         r"CartPole-v1 has observations of shape \(4,\); use torso='mlp'"):
+        module.make_train(module.Config(env="CartPole-v1", torso="conv"))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import jax.numpy as jnp
 import numpy as np
@@ -271,6 +271,26 @@ class EpochsConfig(OptimizerConfig):
 
 
 @dataclasses.dataclass(frozen=True)
+class TorsoConfig(AgentConfig):
+    """The torso choice of the agents that read observations through one feature extractor before
+    their heads (PPO, recurrent PPO, IMPALA, DQN, PQN): an MLP on the flattened observation, or
+    for image observations (MinAtar's [10, 10, C]) a small conv torso before it
+    (`networks.ConvTorso`). Mixed into an agent's Config beside its other bases."""
+
+    torso: Literal["mlp", "conv"] = "mlp"
+    """Feature extractor: "mlp" (observation flattened) or "conv" (3x3 convolution of 16 filters,
+    then the MLP; image observations)."""
+
+    ranges = dict(torso=OneOf(("mlp", "conv")))
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        super().check_spec(spec)
+        if self.torso == "conv" and len(spec.observation.shape) != 3:
+            raise ValueError(f"{self.agent}.Config.torso: 'conv' needs image observations [H, W, C], but {spec.name} "
+                             f"has observations of shape {tuple(spec.observation.shape)}; use torso='mlp'")
+
+
+@dataclasses.dataclass(frozen=True)
 class OffPolicyConfig(AgentConfig):
     """The off-policy schedule block (Acme's replay ratio): counts are env steps summed over the env
     batch; every `train_every` env steps are followed by `updates_per_step` gradient updates, each
@@ -379,5 +399,5 @@ def config_from_json(config_cls: type, data: dict) -> Any:
 
 
 __all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "AgentConfig", "ContinuousOffPolicyConfig",
-           "EpochsConfig", "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "at_least", "config_from_json",
-           "finite_in", "is_int", "jsonable"]
+           "EpochsConfig", "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "TorsoConfig", "at_least",
+           "config_from_json", "finite_in", "is_int", "jsonable"]

@@ -8,7 +8,7 @@ from typing import Literal
 import flax.struct
 
 from jaxrl.agents.config import (BOOL, FINITE, NON_NEGATIVE, POSITIVE, STEP, UNIT, OffPolicyConfig, OneOf,
-                                 OptimizerConfig, at_least)
+                                 OptimizerConfig, TorsoConfig, at_least)
 from jaxrl.types import Array
 
 
@@ -27,7 +27,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig, OptimizerConfig):
+class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     """Deep Q-Networks (Mnih et al. 2015) with the Rainbow-era options (Hessel et al. 2018).
 
     Double Q-learning (van Hasselt et al. 2016) by default; dueling heads (Wang et al. 2016),

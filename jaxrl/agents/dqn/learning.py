@@ -103,7 +103,8 @@ def _atoms(config: Config) -> Array:
 
 def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
     """DQN's `Agent` bundle for an environment `spec`."""
-    network = make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms)
+    network = make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms,
+                           torso=config.torso)
     num_actions = spec.action.num_values
 
     dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)

@@ -25,17 +25,20 @@ class QNetwork(nn.Module):
     layer_norm: bool = False
     # Row-major weight gradients where the CPU tricks are on (networks/dense.py); PQN's setting.
     row_major_grads: bool = False
+    # "mlp", or "conv" for image observations (networks.ConvTorso before the MLP).
+    torso: str = "mlp"
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> jax.Array:
-        x = networks.flatten_observation(observation, self.observation_ndim)
-        x = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
-                         layer_norm=self.layer_norm)(x)
+        x = networks.torso_input(self.torso, observation, self.observation_ndim)
+        x = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
+                                layer_norm=self.layer_norm)(x)
         return networks.QHead(self.num_actions, self.dueling, self.num_atoms)(x)
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, dueling: bool,
-                 num_atoms: int | None, layer_norm: bool = False, row_major_grads: bool = False) -> QNetwork:
+                 num_atoms: int | None, layer_norm: bool = False, row_major_grads: bool = False,
+                 torso: str = "mlp") -> QNetwork:
     return QNetwork(
         num_actions=spec.action.num_values,
         observation_ndim=len(spec.observation.shape),
@@ -45,4 +48,5 @@ def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, du
         num_atoms=num_atoms,
         layer_norm=layer_norm,
         row_major_grads=row_major_grads,
+        torso=torso,
     )

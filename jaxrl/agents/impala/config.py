@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import NON_NEGATIVE, POSITIVE, UNIT, EpochsConfig, at_least
+from jaxrl.agents.config import NON_NEGATIVE, POSITIVE, UNIT, EpochsConfig, TorsoConfig, at_least
 from jaxrl.types import Array
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(EpochsConfig):
+class Config(EpochsConfig, TorsoConfig):
     """IMPALA (Espeholt et al. 2018, "IMPALA: Scalable Distributed Deep-RL with Importance Weighted
     Actor-Learner Architectures", arXiv:1802.01561): an actor-critic learner that corrects for
     actors acting with older parameters by V-trace targets and importance-weighted policy gradients.

@@ -1,5 +1,5 @@
 """IMPALA's actor-critic: PPO's (separate MLP torsos for the policy and the value; a categorical
-policy). The paper's Atari and DMLab networks share a conv torso, which the pixel torsos bring."""
+policy); `torso="conv"` for image observations, e.g. MinAtar's."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from jaxrl.types import EnvSpec
 
 
 def make_network(spec: EnvSpec, config: Any) -> ActorCritic:
-    return make_actor_critic(spec, config.hidden_sizes, config.activation, None, None)
+    return make_actor_critic(spec, config.hidden_sizes, config.activation, None, None, config.torso)
 
 
 __all__ = ["ActorCritic", "make_network"]

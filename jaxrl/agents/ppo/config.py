@@ -7,7 +7,7 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, EpochsConfig, OneOf
+from jaxrl.agents.config import BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, EpochsConfig, OneOf, TorsoConfig
 from jaxrl.types import Array, EnvSpec
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(EpochsConfig):
+class Config(EpochsConfig, TorsoConfig):
     """Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347).
 
     Defaults are PureJaxRL's CartPole-v1 settings. Fields named like `HParams` fields (learning

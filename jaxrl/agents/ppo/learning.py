@@ -107,7 +107,7 @@ def ppo_objective(
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """PPO's `Agent` bundle for an environment `spec`."""
     network = make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
-                           config.init_log_std)
+                           config.init_log_std, config.torso)
     num_steps_per_update = config.num_epochs * config.num_minibatches
     batch_size = config.batch_size
 

@@ -12,7 +12,8 @@ from jaxrl.types import EnvSpec
 
 
 class ActorCritic(nn.Module):
-    """`__call__(obs) -> (policy, value)`; `policy` and `value` alone as methods.
+    """`__call__(obs) -> (policy, value)`; `policy` and `value` alone as methods. Each has its own
+    torso: an MLP, or with `torso="conv"` a conv torso for image observations.
 
     Policy (a `networks.Policy`): categorical for discrete actions; for continuous ones a diagonal
     Gaussian whose samples the environment clips (`continuous_policy="gaussian"`) or a
@@ -26,18 +27,19 @@ class ActorCritic(nn.Module):
     activation: str = "tanh"
     continuous_policy: str = "gaussian"
     init_log_std: float = 0.0
+    torso: str = "mlp"
 
     def setup(self):
         # Row-major weight gradients (networks/dense.py) where the CPU tricks are on: faster on
         # XLA:CPU, most with many vmapped seeds (experiments/benchmarks/README.md).
-        self.actor_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
-        self.critic_torso = networks.MLP(self.hidden_sizes, self.activation, row_major_grads=True)
+        self.actor_torso = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=True)
+        self.critic_torso = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=True)
         self.policy_head = networks.policy_head(self.action_spec_discrete, self.action_size, self.continuous_policy,
                                                 self.init_log_std)
         self.value_head = networks.ValueHead()
 
     def _features(self, observation: jax.Array) -> jax.Array:
-        return networks.flatten_observation(observation, self.observation_ndim)
+        return networks.torso_input(self.torso, observation, self.observation_ndim)
 
     def policy(self, observation: jax.Array) -> networks.Policy:
         return self.policy_head(self.actor_torso(self._features(observation)))
@@ -50,7 +52,7 @@ class ActorCritic(nn.Module):
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str,
-                 continuous_policy: str | None, init_log_std: float | None) -> ActorCritic:
+                 continuous_policy: str | None, init_log_std: float | None, torso: str = "mlp") -> ActorCritic:
     discrete = spec.discrete_actions
     action_size = spec.action.num_values if discrete else int(spec.action.shape[-1])
     return ActorCritic(
@@ -61,4 +63,5 @@ def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str,
         activation=activation,
         continuous_policy=continuous_policy or "gaussian",
         init_log_std=0.0 if init_log_std is None else init_log_std,
+        torso=torso,
     )

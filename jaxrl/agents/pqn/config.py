@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, EpochsConfig
+from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, EpochsConfig, TorsoConfig
 from jaxrl.types import Array
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(EpochsConfig):
+class Config(EpochsConfig, TorsoConfig):
     """Parallelised Q-Network (Gallici et al. 2024, "Simplifying Deep Temporal Difference
     Learning", arXiv:2407.04811): Q-learning from many parallel envs without replay or target
     network, LayerNorm in the Q-network, Q(lambda) targets over each rollout.

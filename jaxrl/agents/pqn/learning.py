@@ -59,7 +59,7 @@ def pqn_loss(network: QNetwork, params: Any, batch: Minibatch) -> tuple[Array, M
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """PQN's `Agent` bundle for an environment `spec`."""
-    network = make_network(spec, config.hidden_sizes, config.activation, config.layer_norm)
+    network = make_network(spec, config.hidden_sizes, config.activation, config.layer_norm, config.torso)
     num_actions = spec.action.num_values
     batch_size = config.batch_size
     num_steps_per_update = config.num_epochs * config.num_minibatches

@@ -28,9 +28,10 @@ class RecurrentActorCritic(nn.Module):
     core_size: int = 128
     continuous_policy: str = "gaussian"
     init_log_std: float = 0.0
+    torso: str = "mlp"  # the embedding: a dense layer, or "conv" (image observations) a conv torso ending in one
 
     def setup(self):
-        self.embedding = networks.MLP((self.core_size,), self.activation)
+        self.embedding = networks.make_torso(self.torso, (self.core_size,), self.activation)
         self.recurrent = networks.RecurrentCore(self.core, self.core_size)
         self.actor_torso = networks.MLP(self.hidden_sizes, self.activation)
         self.critic_torso = networks.MLP(self.hidden_sizes, self.activation)
@@ -39,7 +40,7 @@ class RecurrentActorCritic(nn.Module):
         self.value_head = networks.ValueHead()
 
     def __call__(self, carry: Any, observation: jax.Array, resets: jax.Array, states: bool = False):
-        x = self.embedding(networks.flatten_observation(observation, self.observation_ndim))
+        x = self.embedding(networks.torso_input(self.torso, observation, self.observation_ndim))
         carry, y, *after = self.recurrent(carry, x, resets, states=states)
         policy = self.policy_head(self.actor_torso(y))
         value = self.value_head(self.critic_torso(y))
@@ -47,7 +48,7 @@ class RecurrentActorCritic(nn.Module):
 
     def burn_in(self, carry: Any, observation: jax.Array, resets: jax.Array, active: jax.Array) -> Any:
         """The core's state after the `active` steps of `observation` [T, B, ...]."""
-        x = self.embedding(networks.flatten_observation(observation, self.observation_ndim))
+        x = self.embedding(networks.torso_input(self.torso, observation, self.observation_ndim))
         carry, _ = self.recurrent(carry, x, resets, active=active)
         return carry
 
@@ -67,4 +68,5 @@ def make_network(spec: EnvSpec, config: Any) -> RecurrentActorCritic:
         core_size=config.core_size,
         continuous_policy=config.continuous_policy or "gaussian",
         init_log_std=0.0 if config.init_log_std is None else config.init_log_std,
+        torso=config.torso,
     )
