@@ -15,7 +15,9 @@ Actions are those the training env stack takes: an index for discrete actions, a
 continuous ones a point of [-1, 1]^d that `jaxrl.envs.make_batched` rescales onto the env's box.
 
 An agent with an actor state (its `init_actor` is not the stateless default, e.g. a recurrent
-core) gives a `StatefulPolicy`, which threads that state explicitly, as the loops do:
+core) gives a `StatefulPolicy`, which threads that state explicitly, as the loops do (an agent
+module whose actor state only serves training, IMPALA's lagged parameters, supplies
+`make_acting_agent(config, spec)`, and its policies are built from that agent instead):
 
     state = policy.initial_state(batch_size)        # batch_size 1 for a single observation
     action, state = policy(observation, state)      # key optional, as above
