@@ -156,6 +156,7 @@ def sac_train():
 
 
 RECURRENT_STEPS = 200_000
+REPO_ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
 def recurrent_ppo_train(steps: int = RECURRENT_STEPS):
@@ -170,18 +171,8 @@ def impala_train(policy_lag: int = 0):
 
 def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
     """PureJaxRL's ppo_rnn.py on recurrent_ppo's work, the fastest of `processes` fresh processes."""
-    rows = []
-    for _ in range(max(processes, 1)):
-        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.purejaxrl_rnn", checkout, str(seeds),
-                                 str(RECURRENT_STEPS)], capture_output=True, text=True, check=False,
-                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
-        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-        if result.returncode != 0 or not lines:
-            print(f"purejaxrl ppo_rnn failed: {result.stderr[-500:]}", file=sys.stderr)
-            continue
-        rows.append(json.loads(lines[-1]))
-        print(json.dumps(rows[-1]), flush=True)
-    return _best_of(rows, f"purejaxrl-ppo-rnn-best-of-{len(rows)}")
+    command = [sys.executable, "-m", "experiments.benchmarks.purejaxrl_rnn", checkout, str(seeds), str(RECURRENT_STEPS)]
+    return _fastest_process(command, processes, "purejaxrl-ppo-rnn", cwd=REPO_ROOT)
 
 
 def measure(name: str, fn, seeds: int, steps: int = STEPS, repeats: int = 3) -> dict:
@@ -220,12 +211,18 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, ste
             raise SystemExit(f"{script} no longer has the line {PEER_STEPS_LINE!r} that --work ppo-sweep rewrites")
         source = source.replace(PEER_STEPS_LINE, f"STEPS = {int(steps)}\n", 1)
         command = [python, "-c", source, who, str(seeds), *extra]
+    return _fastest_process(command, processes, who)
+
+
+def _fastest_process(command: list[str], processes: int, who: str, cwd: str | None = None) -> dict | None:
+    """Runs `command` (a script printing one JSON line per measurement) in `processes` fresh
+    processes, at least one, printing each one's last line or its failure; the fastest of them."""
     rows = []
     for _ in range(max(processes, 1)):
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
         lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
         if result.returncode != 0 or not lines:
-            print(f"peer {who} failed: {result.stderr[-500:]}", file=sys.stderr)
+            print(f"{who} failed: {result.stderr[-500:]}", file=sys.stderr)
             continue
         rows.append(json.loads(lines[-1]))
         print(json.dumps(rows[-1]), flush=True)
@@ -247,7 +244,7 @@ def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
     for _ in range(processes):
         result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.throughput", "--only", work,
                                  str(num_envs), str(seeds)], capture_output=True, text=True, check=False,
-                                cwd=os.path.join(os.path.dirname(__file__), "..", ".."))
+                                cwd=REPO_ROOT)
         lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
         if result.returncode == 0 and lines:
             rows.append(json.loads(lines[-1]))

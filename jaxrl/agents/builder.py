@@ -10,9 +10,10 @@ from typing import Any, Callable, NamedTuple
 import flax.struct
 import jax
 import jax.numpy as jnp
+import optax
 
 from jaxrl import envs, networks, optim, replay
-from jaxrl.agents.config import AgentConfig, OffPolicyConfig
+from jaxrl.agents.config import AgentConfig, EpochsConfig, OffPolicyConfig
 from jaxrl.loops import off_policy, on_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, EnvSpec
@@ -37,6 +38,22 @@ class AgentState:
 
     params: Any
     opt_state: optim.AdamState
+
+
+def epochs_adam(config: EpochsConfig, hparams: Any, *, decay_each_step: bool,
+                eps: float = 1e-8) -> optax.GradientTransformation:
+    """`optim.adam` at `hparams.learning_rate` after clipping to `hparams.max_grad_norm`, for an
+    agent on `EpochsConfig`'s schedule. With `config.anneal_lr` the rate falls linearly to 0 over
+    the run: after every gradient step with `decay_each_step` (PQN and IMPALA, as purejaxql), else
+    once per iteration's update and constant within it (PPO, as PureJaxRL)."""
+    rate = hparams.learning_rate
+    if config.anneal_lr:
+        steps = config.num_epochs * config.num_minibatches
+        if decay_each_step:
+            rate = optim.linear_anneal(rate, config.num_iterations * steps)
+        else:
+            rate = optim.linear_anneal(rate, config.num_iterations, steps)
+    return optim.adam(rate, hparams.max_grad_norm, eps=eps)
 
 
 class ActorCriticInit(NamedTuple):
@@ -115,4 +132,5 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
-__all__ = ["AgentState", "build_agent", "make_env", "make_eval_env", "off_policy_train", "on_policy_train"]
+__all__ = ["AgentState", "build_agent", "epochs_adam", "make_env", "make_eval_env", "off_policy_train",
+           "on_policy_train"]

@@ -57,9 +57,7 @@ class Unrolls(NamedTuple):
 def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam (eps 1e-5) after global-norm clipping; with `anneal_lr`, the learning rate falls
     linearly to 0 over the run's gradient steps. (The paper used RMSProp; jaxrl has one optimiser.)"""
-    num_steps = config.num_iterations * config.num_epochs * config.num_minibatches
-    rate = optim.linear_anneal(hparams.learning_rate, num_steps) if config.anneal_lr else hparams.learning_rate
-    return optim.adam(rate, hparams.max_grad_norm, eps=1e-5)
+    return builder.epochs_adam(config, hparams, decay_each_step=True, eps=1e-5)
 
 
 def impala_loss(network: ActorCritic, params: Any, batch: Unrolls, hparams: HParams) -> tuple[Array, Metrics]:

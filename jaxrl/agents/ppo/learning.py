@@ -57,11 +57,7 @@ def training_batch(trajectory: Transition, values: Array, next_values: Array, hp
 def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam (eps 1e-5, as PureJaxRL) after global-norm clipping; with `anneal_lr`, PureJaxRL's
     linear schedule: constant within an iteration's update, down to 0 over the run."""
-    learning_rate = hparams.learning_rate
-    if config.anneal_lr:
-        steps_per_update = config.num_epochs * config.num_minibatches
-        learning_rate = optim.linear_anneal(learning_rate, config.num_iterations, steps_per_update)
-    return optim.adam(learning_rate, hparams.max_grad_norm, eps=1e-5)
+    return builder.epochs_adam(config, hparams, decay_each_step=False, eps=1e-5)
 
 
 def ppo_loss(

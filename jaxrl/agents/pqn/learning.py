@@ -35,11 +35,7 @@ class Minibatch(NamedTuple):
 def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
     """Adam after global-norm clipping; with `anneal_lr`, the rate falls linearly to 0 over the
     run's gradient steps (purejaxql's schedule)."""
-    learning_rate = hparams.learning_rate
-    if config.anneal_lr:
-        total_steps = config.num_iterations * config.num_epochs * config.num_minibatches
-        learning_rate = optim.linear_anneal(learning_rate, total_steps)
-    return optim.adam(learning_rate, hparams.max_grad_norm)
+    return builder.epochs_adam(config, hparams, decay_each_step=True)
 
 
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
