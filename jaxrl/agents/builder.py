@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
+import chex
 import flax.struct
 import jax
 import jax.numpy as jnp
@@ -16,7 +17,8 @@ from jaxrl import envs, networks, optim, replay
 from jaxrl.agents.config import AgentConfig, EpochsConfig, OffPolicyConfig
 from jaxrl.loops import off_policy, on_policy
 from jaxrl.loops.common import Train
-from jaxrl.types import Agent, EnvSpec
+from jaxrl.loops.shuffle import shuffled_minibatches
+from jaxrl.types import Agent, EnvSpec, Metrics
 
 MakeAgent = Callable[[Any, EnvSpec], Agent]
 
@@ -40,6 +42,14 @@ class AgentState:
     opt_state: optim.AdamState
 
 
+def fresh_agent_state(network: Any, transformation: optax.GradientTransformation, key: Any,
+                      *example_inputs: Any) -> AgentState:
+    """A one-network agent's start: `network.init(key, *example_inputs)` and `transformation`'s
+    fresh state for those parameters."""
+    params = network.init(key, *example_inputs)
+    return AgentState(params=params, opt_state=transformation.init(params))
+
+
 def epochs_adam(config: EpochsConfig, hparams: Any, *, decay_each_step: bool,
                 eps: float = 1e-8) -> optax.GradientTransformation:
     """`optim.adam` at `hparams.learning_rate` after clipping to `hparams.max_grad_norm`, for an
@@ -54,6 +64,24 @@ def epochs_adam(config: EpochsConfig, hparams: Any, *, decay_each_step: bool,
         else:
             rate = optim.linear_anneal(rate, config.num_iterations, steps)
     return optim.adam(rate, hparams.max_grad_norm, eps=eps)
+
+
+def epochs_update(config: EpochsConfig, state: AgentState, batch: Any, key: Any,
+                  loss: Callable[[Any, Any], tuple[Any, Metrics]],
+                  transformation: optax.GradientTransformation) -> tuple[AgentState, Metrics]:
+    """One iteration's learning on `EpochsConfig`'s schedule (PPO, recurrent PPO, PQN): `num_epochs`
+    passes over `batch` (a pytree of examples on its leading axis, read without gradient), each
+    shuffled into `num_minibatches` steps of `transformation` on `loss(params, minibatch) ->
+    (loss, metrics)`. Returns the new state and each metric's mean over the steps."""
+    batch = jax.lax.stop_gradient(batch)
+    grad_fn = jax.grad(loss, has_aux=True)
+    # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches steps:
+    # no nested loop, no per-epoch sort or gather inside it.
+    minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
+    (params, opt_state), metrics = optim.minibatch_steps(grad_fn, transformation, state.params, state.opt_state,
+                                                         minibatches)
+    chex.assert_shape(jax.tree.leaves(metrics), (config.num_epochs * config.num_minibatches,))
+    return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 
 
 class ActorCriticInit(NamedTuple):
@@ -132,5 +160,5 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
-__all__ = ["AgentState", "build_agent", "epochs_adam", "make_env", "make_eval_env", "off_policy_train",
-           "on_policy_train"]
+__all__ = ["AgentState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state", "make_env",
+           "make_eval_env", "off_policy_train", "on_policy_train"]

@@ -117,8 +117,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     lag = config.policy_lag
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
-        params = network.init(key, jnp.zeros((1,) + spec.observation.shape, jnp.float32))
-        return AgentState(params=params, opt_state=optimizer(config, hparams).init(params))
+        dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
+        return builder.fresh_agent_state(network, optimizer(config, hparams), key, dummy)
 
     def act(state: AgentState, actor_state: ActorState | None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Callable, NamedTuple
 
-import chex
 import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import losses, optim
+from jaxrl import losses
 from jaxrl.agents import builder
 from jaxrl.agents.builder import AgentState
 from jaxrl.agents.ppo.config import Config, HParams
 from jaxrl.agents.ppo.networks import ActorCritic, make_network
 from jaxrl.loops.common import Train
 from jaxrl.loops.on_policy import trajectory_values
-from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 
@@ -104,13 +102,11 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """PPO's `Agent` bundle for an environment `spec`."""
     network = make_network(spec, config.hidden_sizes, config.activation, config.continuous_policy,
                            config.init_log_std, config.torso)
-    num_steps_per_update = config.num_epochs * config.num_minibatches
     batch_size = config.batch_size
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-        params = network.init(key, dummy)
-        return AgentState(params=params, opt_state=optimizer(config, hparams).init(params))
+        return builder.fresh_agent_state(network, optimizer(config, hparams), key, dummy)
 
     def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):
@@ -137,17 +133,9 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             trajectory.observation, trajectory.next_observation, trajectory.last, trajectory.discount,
         )
         batch = training_batch(trajectory, values, next_values, hparams, flat)
-        batch = jax.lax.stop_gradient(batch)
-        transformation = optimizer(config, hparams)
-        grad_fn = jax.grad(lambda p, mb: ppo_loss(config, network, p, mb, hparams), has_aux=True)
-
-        # Every epoch's shuffle up front, then one scan over all num_epochs * num_minibatches
-        # steps: no nested loop, no per-epoch sort or gather inside it.
-        minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, transformation, state.params, state.opt_state,
-                                                             minibatches)
-        chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
-        return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
+        return builder.epochs_update(config, state, batch, key,
+                                     lambda p, mb: ppo_loss(config, network, p, mb, hparams),
+                                     optimizer(config, hparams))
 
     return Agent(init=init, act=act, update=update)
 

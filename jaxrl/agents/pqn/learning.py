@@ -11,18 +11,16 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import chex
-import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import losses, optim
+from jaxrl import losses
 from jaxrl.agents import builder, exploration
 from jaxrl.agents.builder import AgentState
 from jaxrl.agents.pqn.config import Config, HParams
 from jaxrl.agents.pqn.networks import QNetwork, make_network
 from jaxrl.loops.common import Train
 from jaxrl.loops.on_policy import trajectory_values
-from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 
@@ -58,12 +56,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     network = make_network(spec, config.hidden_sizes, config.activation, config.layer_norm, config.torso)
     num_actions = spec.action.num_values
     batch_size = config.batch_size
-    num_steps_per_update = config.num_epochs * config.num_minibatches
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-        params = network.init(key, dummy)
-        return AgentState(params=params, opt_state=_optimizer(config, hparams).init(params))
+        return builder.fresh_agent_state(network, _optimizer(config, hparams), key, dummy)
 
     def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):
@@ -98,13 +94,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         )
         batch = Minibatch(observation=flat(trajectory.observation), action=flat(trajectory.action),
                           target=flat(targets))
-        batch = jax.lax.stop_gradient(batch)
-        grad_fn = jax.grad(lambda p, mb: pqn_loss(network, p, mb), has_aux=True)
-        minibatches = shuffled_minibatches(key, batch, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, _optimizer(config, hparams), state.params,
-                                                             state.opt_state, minibatches)
-        chex.assert_shape(metrics["loss"], (num_steps_per_update,))
-        return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
+        return builder.epochs_update(config, state, batch, key, lambda p, mb: pqn_loss(network, p, mb),
+                                     _optimizer(config, hparams))
 
     return Agent(init=init, act=act, update=update)
 

@@ -17,13 +17,12 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 
-from jaxrl import networks, optim
+from jaxrl import networks
 from jaxrl.agents import builder
 from jaxrl.agents.ppo import AgentState, Minibatch, optimizer, ppo_objective, training_batch
 from jaxrl.agents.recurrent_ppo.config import Config, HParams
 from jaxrl.agents.recurrent_ppo.networks import RecurrentActorCritic, make_network
 from jaxrl.loops.common import Train
-from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 
@@ -81,15 +80,14 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     """Recurrent PPO's `Agent` bundle for an environment `spec`."""
     network = make_network(spec, config)
     length, burn_in = config.sequence_steps, config.burn_in
-    num_steps_per_update = config.num_epochs * config.num_minibatches
 
     def zeros(batch_size: int) -> Any:
         return networks.initial_carry(config.core, config.core_size, (batch_size,))
 
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1, 1) + spec.observation.shape, jnp.float32)
-        params = network.init(key, zeros(1), dummy, jnp.zeros((1, 1), bool))
-        return AgentState(params=params, opt_state=optimizer(config, hparams).init(params))
+        return builder.fresh_agent_state(network, optimizer(config, hparams), key, zeros(1), dummy,
+                                         jnp.zeros((1, 1), bool))
 
     def init_actor(state: AgentState, num_envs: int) -> ActorState:
         return ActorState(zeros(num_envs))
@@ -147,13 +145,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             burn_observation = burn_resets = active = jnp.zeros((minibatch.action.shape[0], 0), bool)
         sequences = Sequences(minibatch, sequence(resets), start_state, burn_observation, burn_resets, active)
         chex.assert_shape(sequences.resets, (config.num_sequences, length))
-        sequences = jax.lax.stop_gradient(sequences)
-        grad_fn = jax.grad(lambda p, s: sequence_loss(p, s, hparams), has_aux=True)
-        minibatches = shuffled_minibatches(key, sequences, config.num_epochs, config.num_minibatches)
-        (params, opt_state), metrics = optim.minibatch_steps(grad_fn, optimizer(config, hparams), state.params,
-                                                             state.opt_state, minibatches)
-        chex.assert_shape(metrics["total_loss"], (num_steps_per_update,))
-        return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
+        return builder.epochs_update(config, state, sequences, key, lambda p, s: sequence_loss(p, s, hparams),
+                                     optimizer(config, hparams))
 
     return Agent(init=init, act=act, update=update, init_actor=init_actor, reset_actor=reset_actor)
 
