@@ -165,6 +165,18 @@ def _cpu_profile() -> list[Row]:
     rows.append(Row("ppo", "Breakout-MinAtar", dict(torso="conv", num_envs=16, rollout_length=32, num_epochs=2,
                                                     num_minibatches=2, hidden_sizes=(64,), activation="relu",
                                                     learning_rate=1e-3, total_timesteps=51_200)))
+    # R2D2 at its defaults (a small LSTM for the velocity-masked CartPole) with a larger budget than
+    # its learning test's 64k; feed-forward DQN's row beside it, with the same budget, warm-up and
+    # normalised observations, shows what memory adds. Also on the full CartPole-v1.
+    rows += [Row("r2d2", "MaskedCartPole-v1", dict(total_timesteps=160_000)),
+             Row("dqn", "MaskedCartPole-v1", dict(total_timesteps=160_000, learning_starts=2_000,
+                                                  normalize_observations=True)),
+             Row("r2d2", "CartPole-v1", dict(total_timesteps=160_000))]
+    # MPO on Pendulum-v1 as the other continuous agents there ((64, 64) networks, 1,000 warm-up
+    # steps), with batches of 128 and 8 action samples per state: Acme's 20 samples at batch 256
+    # cost ~10x (over 10 minutes for 8 seeds here).
+    rows.append(Row("mpo", "Pendulum-v1", dict(_SMALL, total_timesteps=20_000, learning_starts=1_000, batch_size=128,
+                                               action_samples=8)))
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
 
 

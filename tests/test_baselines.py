@@ -133,7 +133,7 @@ def test_agent_pages_show_their_rows_of_the_committed_table(tmp_path):
             agents_ = marker.group(1).split(",")
             assert marker.group(2) == baselines.markdown_table(results, "cpu", agents_) + "\n", name
             shown.update(agents_)
-    assert shown == {"ppo", "dqn", "ddpg", "td3", "d4pg", "sac", "pqn", "recurrent_ppo", "impala"}
+    assert shown == {"ppo", "dqn", "ddpg", "td3", "d4pg", "sac", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo"}
     # The command rewrites a stale table and leaves the rest of the page alone.
     os.makedirs(tmp_path / "agents")
     (tmp_path / "agents" / "x.md").write_text("# X\n\n<!-- baselines: ppo,sac -->\n| old |\n| --- |\n\nafter\n")

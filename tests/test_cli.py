@@ -183,7 +183,8 @@ def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch)
     assert "  train  Train an agent" in overview and "  sweep  Sweep an agent's hyperparameters" in overview
     for command in ([], ["train"], ["sweep"]):
         text = run_help(command, capsys, monkeypatch)
-        for name in ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "tiny-ppo"]:
+        for name in ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo",
+                     "tiny-ppo"]:
             assert re.search(rf"^  {re.escape(name)} +\S", text, re.M), (command, name, text)
     # Summaries line up after the longest name (recurrent_ppo).
     assert "  ppo            Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347)\n" in overview

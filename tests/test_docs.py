@@ -89,7 +89,8 @@ DOCS = os.path.join(ROOT, "docs")
 # Which page documents which agent, in a table that follows the marker `<!-- fields: NAME -->`.
 AGENT_PAGES = {"ppo": "agents/ppo.md", "dqn": "agents/dqn.md", "ddpg": "agents/ddpg.md", "td3": "agents/ddpg.md",
                "d4pg": "agents/ddpg.md", "sac": "agents/sac.md", "pqn": "agents/pqn.md",
-               "recurrent_ppo": "agents/recurrent_ppo.md", "impala": "agents/impala.md"}
+               "recurrent_ppo": "agents/recurrent_ppo.md", "impala": "agents/impala.md", "r2d2": "agents/r2d2.md",
+               "mpo": "agents/mpo.md"}
 REQUIRED_PAGES = sorted({*AGENT_PAGES.values(), "custom_env.md", "embedding.md", "README.md"})
 # Written by `make baselines` (experiments/baselines.py), so absent until that has run.
 GENERATED_PAGES = {"baselines.md"}

@@ -111,4 +111,5 @@ def test_installed_jaxrl_trains_ppo_from_its_console_script(installed):
     overview = _run([python, "-m", "jaxrl", "--help"], cwd=outside, env=env).stdout
     assert overview.startswith("usage: python -m jaxrl {train,sweep,evaluate} AGENT|RUN_DIR")
     assert all(f"\n  {name} " in overview
-               for name in ("ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala"))
+               for name in ("ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2",
+                            "mpo"))

@@ -16,19 +16,19 @@ from jaxrl.envs.wrappers import EpisodeStatisticsState
 from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.types import Agent
 
-AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala"]
+AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:9] == AGENT_NAMES
+    assert jaxrl.agents.names()[:11] == AGENT_NAMES
     for name in AGENT_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name
         assert callable(agent.make_train) and callable(agent.make_agent)
     with pytest.raises(ValueError, match=r"unknown agent 'nope'; known agents: ppo, dqn, ddpg, td3, sac, d4pg, pqn, "
-                                         r"recurrent_ppo, impala"):
+                                         r"recurrent_ppo, impala, r2d2, mpo"):
         jaxrl.agents.get("nope")
 
 
@@ -86,8 +86,12 @@ TINY = {
     # Lagged actors: their parameter queue is actor state, chunked and resumed with the rest.
     "impala": dict(env="CartPole-v1", total_timesteps=512, num_envs=4, rollout_length=32, num_minibatches=2,
                    policy_lag=1, hidden_sizes=(16,)),
+    # Recurrent actor, sequence adder and prioritized sequences: all of it in the TrainState.
+    "r2d2": dict(env="MaskedCartPole-v1", total_timesteps=512, num_envs=4, steps_per_iteration=128, train_every=8,
+                 learning_starts=64, buffer_size=64, batch_size=8, sequence_length=4, burn_in=2, sequence_period=2,
+                 target_update_every=32, hidden_sizes=(16,), core_size=8),
 }
-for _name in ("ddpg", "td3", "sac", "d4pg"):
+for _name in ("ddpg", "td3", "sac", "d4pg", "mpo"):
     TINY[_name] = dict(env="Pendulum-v1", total_timesteps=800, learning_starts=200, steps_per_iteration=200,
                        buffer_size=800, batch_size=32, hidden_sizes=(16,))
 
@@ -110,7 +114,7 @@ def test_two_chunks_of_a_vmapped_population_equal_one_call(name):
     assert_trees_equal(state, one.state)
     # The run learned something: the learner's losses moved (the test is not of a frozen program).
     loss = {"ppo": "total_loss", "recurrent_ppo": "total_loss", "impala": "total_loss", "dqn": "loss",
-            "pqn": "loss"}.get(name, "critic_loss")
+            "pqn": "loss", "r2d2": "loss"}.get(name, "critic_loss")
     assert not np.all(one.metrics[loss][:, -1] == one.metrics[loss][:, -2])
 
 

@@ -1,5 +1,6 @@
 """Losses and advantage estimators against hand-computed values and rlax."""
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -166,3 +167,25 @@ def test_normalize_advantages():
     advantages = losses.normalize_advantages(jnp.array([1.0, 2.0, 3.0, 6.0]))
     np.testing.assert_allclose(advantages.mean(), 0.0, atol=1e-6)
     np.testing.assert_allclose(advantages.std(), 1.0, rtol=1e-5)
+
+
+def test_value_rescaling_by_hand_and_its_inverse_round_trips():
+    eps = 1e-3
+    x = jnp.array([-1e5, -300.0, -3.0, -0.5, 0.0, 1e-4, 0.5, 3.0, 300.0, 1e5], jnp.float32)
+    # h(3) = sqrt(4) - 1 + 3 eps; h is odd.
+    h = losses.value_rescaling(x, eps)
+    np.testing.assert_allclose(h[7], 1.0 + 3 * eps, rtol=1e-6)
+    np.testing.assert_array_equal(losses.value_rescaling(-x, eps), -h)
+    np.testing.assert_allclose(h, np.sign(x) * (np.sqrt(np.abs(x) + 1) - 1) + eps * x, rtol=1e-5)
+    # h^-1(h(x)) = x and h(h^-1(y)) = y, over returns of very different scales.
+    np.testing.assert_allclose(losses.inverse_value_rescaling(h, eps), x, rtol=1e-5, atol=1e-6)
+    # rlax's closed form, in float64, where its cancellation costs nothing.
+    with jax.enable_x64(True):
+        h64 = np.asarray(h, np.float64)
+        np.testing.assert_allclose(losses.inverse_value_rescaling(jnp.asarray(h64), eps),
+                                   rlax.signed_parabolic(jnp.asarray(h64), eps), rtol=1e-12, atol=1e-12)
+    y = jnp.linspace(-50.0, 50.0, 101)
+    np.testing.assert_allclose(losses.value_rescaling(losses.inverse_value_rescaling(y, eps), eps), y, rtol=1e-4,
+                               atol=1e-4)
+    # h squashes: a return of 1e5 becomes ~416 (sqrt plus the eps-linear term keeps it invertible).
+    assert 400 < float(h[-1]) < 420

@@ -52,7 +52,7 @@ def test_make_torso_names_the_choices():
         networks.make_torso("cnn", (8,), "relu")
 
 
-@pytest.mark.parametrize("name", ["ppo", "dqn", "pqn", "impala", "recurrent_ppo"])
+@pytest.mark.parametrize("name", ["ppo", "dqn", "pqn", "impala", "recurrent_ppo", "r2d2"])
 def test_every_discrete_action_agent_acts_on_minatar_through_the_conv_torso(name):
     module = jaxrl.agents.get(name)
     config = module.Config(env="Breakout-MinAtar", torso="conv", hidden_sizes=(16,))

@@ -529,3 +529,86 @@ def test_sequence_population_and_errors():
         buf.add(state, steps(0, 9))
     with pytest.raises(ValueError, match=r"items\['env'\] has shape \(5, 3\)"):
         buf.add(state, steps(0, 5, num_envs=3))
+
+
+# Sequence items (R2D2) -------------------------------------------------------------------
+
+
+def stream_steps(t0, num, num_envs=2):
+    """Steps t0 .. t0 + num - 1 of `num_envs` envs, time-major: every field says (t, env)."""
+    t = t0 + jnp.arange(num, dtype=jnp.int32)[:, None]
+    code = (10 * t + jnp.arange(num_envs, dtype=jnp.int32)[None, :]).astype(jnp.float32)  # [T, N]
+    envs = jnp.ones((1, num_envs), jnp.int32)
+    return Transition(observation=code[..., None], action=t * envs, reward=code, discount=jnp.ones_like(code),
+                      last=(t % 3 == 2) & (code >= 0), next_observation=code[..., None] + 1,
+                      extras={"carry": (code[..., None] * jnp.ones(3), -code), "time": t * envs})
+
+
+def test_sequence_adder_emits_overlapping_sequences_with_the_first_steps_state():
+    adder = replay.sequence_adder(4, 2, start_keys=("carry",))
+    example = jax.tree.map(lambda x: x[0, 0], stream_steps(0, 1))
+    state = adder.init(example, 2)
+    push = jax.jit(adder.push)
+    # First push: 2 steps; the one sequence per env is padded in front with 2 invalid zero steps.
+    state, items = push(state, stream_steps(0, 2))
+    assert items.steps.reward.shape == (2, 4) and items.valid.shape == (2, 4)
+    np.testing.assert_array_equal(items.valid, [[False, False, True, True]] * 2)
+    np.testing.assert_array_equal(items.steps.reward, [[0, 0, 0, 10], [0, 0, 1, 11]])
+    np.testing.assert_array_equal(items.start["carry"][1], [0, 0])  # the padding's (zero) state
+    assert set(items.steps.extras) == {"time"}  # the start key is kept once, not per step
+    # Second push: 4 steps, so two sequences per env, ordered by start then env, overlapping by 2.
+    state, items = push(state, stream_steps(2, 4))
+    np.testing.assert_array_equal(items.steps.reward, [[0, 10, 20, 30], [1, 11, 21, 31], [20, 30, 40, 50],
+                                                       [21, 31, 41, 51]])
+    np.testing.assert_array_equal(items.valid, np.ones((4, 4), bool))
+    np.testing.assert_array_equal(items.start["carry"][1], [-0.0, -1, -20, -21])
+    np.testing.assert_array_equal(items.start["carry"][0][:, 0], [0, 1, 20, 21])
+    np.testing.assert_array_equal(items.steps.extras["time"], [[0, 1, 2, 3], [0, 1, 2, 3], [2, 3, 4, 5], [2, 3, 4, 5]])
+    np.testing.assert_array_equal(items.steps.last[2], [True, False, False, True])  # t = 2, 5 end episodes
+    np.testing.assert_array_equal(state.window.reward, [[40, 41], [50, 51]])  # what the next sequences begin with
+    # Without overlap (period = length) the sequences tile each env's stream.
+    tiles = replay.sequence_adder(2)
+    _, items = tiles.push(tiles.init(example, 2), stream_steps(0, 4))
+    np.testing.assert_array_equal(items.steps.reward, [[0, 10], [1, 11], [20, 30], [21, 31]])
+    assert items.start == {} and bool(items.valid.all())
+
+
+def test_sequence_adder_errors():
+    example = jax.tree.map(lambda x: x[0, 0], stream_steps(0, 1))
+    with pytest.raises(ValueError, match=r"period \(5\) must be <= length \(4\)"):
+        replay.sequence_adder(4, 5)
+    with pytest.raises(ValueError, match="length must be an integer >= 1"):
+        replay.sequence_adder(0)
+    with pytest.raises(ValueError, match=r"start_keys \['core'\] are not in the steps' extras"):
+        replay.sequence_adder(4, 2, start_keys=("core",)).init(example, 2)
+    adder = replay.sequence_adder(4, 2)
+    with pytest.raises(ValueError, match="multiple of period=2 steps, got 3"):
+        adder.push(adder.init(example, 2), stream_steps(0, 3))
+    with pytest.raises(ValueError, match=r"num_envs=2, ...\] \(time-major\), got reward of shape \(2, 3\)"):
+        adder.push(adder.init(example, 2), stream_steps(0, 2, num_envs=3))
+
+
+def test_prioritized_sequence_replay_samples_whole_sequences_by_their_mixed_priority():
+    from jaxrl import losses
+
+    adder = replay.sequence_adder(4, 2, start_keys=("carry",))
+    example = jax.tree.map(lambda x: x[0, 0], stream_steps(0, 1))
+    state = adder.init(example, 2)
+    state, first = adder.push(state, stream_steps(0, 2))
+    state, second = adder.push(state, stream_steps(2, 4))
+    buf = replay.prioritized(8, 4000, alpha=1.0, beta=1.0, min_size=1)
+    item = jax.tree.map(lambda x: x[0], first)
+    buffer_state = buf.add(buf.add(buf.init(item), first), second)  # 6 sequences
+    # R2D2's priority of each sequence from its |TD errors| over the steps that count.
+    td = jnp.array([[1.0, -2.0, 0.0, 4.0, 1.0, 1.0], [3.0, 0.0, 0.0, -4.0, 1.0, 1.0]])  # [T=2, B=6]
+    mask = jnp.array([[True, True, False, True, True, True], [True, False, True, True, True, True]])
+    priorities = losses.sequence_priorities(td, mask, 0.9)
+    # eta * max + (1 - eta) * mean: e.g. [1, 3] -> 0.9 * 3 + 0.1 * 2; [-2, masked] -> 2; [masked, 0] -> 0.
+    np.testing.assert_allclose(priorities, [2.9, 2.0, 0.0, 4.0, 1.0, 1.0], rtol=1e-6)
+    buffer_state = buf.update_priorities(buffer_state, jnp.arange(6), priorities)
+    batch, info = jax.jit(buf.sample)(buffer_state, jax.random.key(3))
+    counts = np.bincount(np.asarray(info.indices), minlength=6)
+    np.testing.assert_allclose(counts / 4000, (priorities + 1e-6) / np.sum(priorities + 1e-6), atol=0.02)
+    # Each sample is a whole sequence: the one stored in that row.
+    stored = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), first, second)
+    assert_trees_equal(batch, jax.tree.map(lambda x: x[info.indices], stored))

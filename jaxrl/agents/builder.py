@@ -145,18 +145,21 @@ def on_policy_train(config: AgentConfig, config_cls: type, make_agent: MakeAgent
 
 
 def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: MakeAgent, *,
-                     make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None) -> Train:
+                     make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None,
+                     make_adder: Callable[[Any], replay.SequenceAdder] | None = None) -> Train:
     """`config`'s agent on the off-policy loop with its schedule block (`config.loop_schedule()`),
     n-step returns if the config has an `n_step` field, and a uniform buffer of `buffer_size` and
-    `batch_size` unless `make_buffer(config)` gives another."""
+    `batch_size` unless `make_buffer(config)` gives another. With a sequence adder (`make_adder(config)`)
+    the buffer's items are sequences (R2D2), whose n-step targets the agent computes itself."""
     env, agent = build_agent(config, config_cls, make_agent)
     if make_buffer is None:
         buffer = replay.uniform(config.buffer_size, config.batch_size)
     else:
         buffer = make_buffer(config)
-    n_step = getattr(config, "n_step", 1)
-    return off_policy.make_train(env, agent, buffer, n_step_length=n_step, default_hparams=config.hparams(),
-                                 config=config, eval_env=make_eval_env(config),
+    adder = None if make_adder is None else make_adder(config)
+    n_step = getattr(config, "n_step", 1) if adder is None else 1
+    return off_policy.make_train(env, agent, buffer, n_step_length=n_step, adder=adder,
+                                 default_hparams=config.hparams(), config=config, eval_env=make_eval_env(config),
                                  **config.loop_schedule())
 
 

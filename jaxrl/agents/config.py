@@ -209,11 +209,12 @@ class AgentConfig:
         """Checks what depends on the environment; ValueError naming the env and the action space."""
         if self.actions == "discrete" and not spec.discrete_actions:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs discrete actions, but "
-                             f"{spec.name} has {spec.action}; use sac, td3, ddpg, d4pg or ppo for continuous actions")
+                             f"{spec.name} has {spec.action}; use sac, td3, ddpg, d4pg, mpo or ppo for continuous "
+                             f"actions")
         if self.actions == "continuous" and spec.discrete_actions:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs continuous actions, but "
-                             f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn or ppo for discrete "
-                             f"actions")
+                             f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn, r2d2, impala or ppo for "
+                             f"discrete actions")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,6 +22,8 @@ _BUILTIN = {
     "pqn": "jaxrl.agents.pqn",
     "recurrent_ppo": "jaxrl.agents.recurrent_ppo",
     "impala": "jaxrl.agents.impala",
+    "r2d2": "jaxrl.agents.r2d2",
+    "mpo": "jaxrl.agents.mpo",
 }
 _REGISTERED: dict[str, Any] = {}
 

@@ -21,7 +21,7 @@ from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import training_evaluate
-from jaxrl.replay import ReplayBuffer, n_step
+from jaxrl.replay import ReplayBuffer, SequenceAdder, n_step
 from jaxrl.types import Agent, Array, Metrics, PRNGKey, Transition
 
 # The metric an agent's `update` reports to reprioritise its batch; the loop takes it out.
@@ -32,7 +32,8 @@ class ReplayBatch(NamedTuple):
     """What an off-policy agent's `update` learns from.
 
     Attributes:
-      transitions: a `Transition` with a leading batch axis [B, ...]. With n-step returns
+      transitions: a `Transition` with a leading batch axis [B, ...] (with a sequence adder, a
+        `replay.Sequence` of [B, length, ...] steps instead). With n-step returns
         (`n_step > 1`) `reward` is the discounted n-step return and `discount` the whole
         bootstrap factor gamma^m * prod(discounts), gamma included (see `replay.n_step`);
         with `n_step == 1` `discount` is the environment's and the learner multiplies gamma.
@@ -51,13 +52,15 @@ def bootstrap_discount(transitions: Transition, gamma: Array, n_step_length: int
 
 
 class LoopState(NamedTuple):
-    """What the off-policy loop keeps besides the agent: buffer and n-step window.
+    """What the off-policy loop keeps besides the agent: buffer, n-step window and the steps that
+    the next sequences begin with (with a sequence adder).
 
     Stored in `TrainState.buffer_state`, so a checkpoint of the `TrainState` holds it.
     """
 
     replay: Any
     n_step: n_step.NStepState | None
+    sequences: Any = None
 
 
 def make_train(
@@ -71,6 +74,7 @@ def make_train(
     updates_per_period: int = 1,
     warmup_steps: int = 0,
     n_step_length: int = 1,
+    adder: SequenceAdder | None = None,
     default_hparams: Any,
     config: Any = None,
     eval_env: Environment | None = None,
@@ -95,6 +99,9 @@ def make_train(
       n_step_length: n of n-step returns; the buffer then receives n-step transitions (which
         needs `hparams.gamma`). `init` takes the first n - 1 steps of every env (random
         actions) to fill the window, so `env_steps` starts at (n - 1) * num_envs.
+      adder: a `replay.sequence_adder`, or None: the buffer then receives sequences of steps
+        (`replay.Sequence`, R2D2's items), `period_steps` must be a multiple of its period, and
+        n-step returns are the agent's to compute inside the sequences (`n_step_length` 1).
       default_hparams: the hparams `train(key)` uses when none are given.
       eval_env: a batched environment of separate instances for `Train.evaluate` (one greedy
         episode per env), without observation normalisation (evaluation normalises with the
@@ -113,6 +120,14 @@ def make_train(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"off_policy.make_train: {name} must be an int >= {minimum}, got {value!r}")
+    if adder is not None:
+        if n_step_length != 1:
+            raise ValueError(f"off_policy.make_train: with a sequence adder n_step_length must be 1 (the agent "
+                             f"computes n-step targets inside its sequences), got {n_step_length}")
+        if period_steps % adder.period:
+            raise ValueError(f"off_policy.make_train: period_steps ({period_steps}) must be a multiple of the "
+                             f"sequence adder's period ({adder.period}), so that every update period emits "
+                             f"whole sequences")
     num_envs = spec.num_envs
     steps_per_iteration = periods_per_iteration * period_steps * num_envs
     prefill_steps = n_step_length - 1
@@ -121,7 +136,7 @@ def make_train(
     def random_actions(key: PRNGKey) -> Array:
         return jax.vmap(spec.action.sample)(jax.random.split(key, num_envs))
 
-    def env_step(env_state, observation, action, key):
+    def env_step(env_state, observation, action, key, extras):
         env_state, timestep = env.step(env_state, action, key)
         transition = Transition(
             observation=observation,
@@ -130,7 +145,7 @@ def make_train(
             discount=timestep.discount,
             last=timestep.last(),
             next_observation=timestep.extras["next_observation"],
-            extras={},
+            extras=extras,
         )
         return env_state, timestep, transition
 
@@ -146,20 +161,27 @@ def make_train(
         observation = timestep.observation
         agent_state = agent.init(agent_key, spec, hparams)
         actor_state = agent.init_actor(agent_state, num_envs)
-        # One env's transition (no batch axis), for the storage's shapes: traced, not stepped.
-        batch_shapes = jax.eval_shape(
-            lambda: env_step(env_state, observation, random_actions(prefill_key), prefill_key)[2])
-        example = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), batch_shapes)
+        # One env's transition (no batch axis), with the actor's extras, for the storage's shapes:
+        # traced, not stepped.
+        def first_transition():
+            _, _, extras = agent.act(agent_state, actor_state, observation, prefill_key, hparams, False,
+                                     jnp.zeros((), jnp.int32))
+            return env_step(env_state, observation, random_actions(prefill_key), prefill_key, extras)[2]
+
+        example = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), jax.eval_shape(first_transition))
         window = None
         if n_step_length > 1:
             window = n_step.init(example, num_envs, n_step_length)
 
-            # Fill the n-step window, so that every later step emits a complete transition.
+            # Fill the n-step window, so that every later step emits a complete transition (random
+            # actions, with zeros for the actor's extras).
+            no_extras = jax.tree.map(lambda x: jnp.zeros((num_envs,) + x.shape, x.dtype), example.extras)
+
             def prefill(carry, step_key):
                 env_state, observation, window = carry
                 action_key, step_key = jax.random.split(step_key)
                 env_state, timestep, transition = env_step(
-                    env_state, observation, random_actions(action_key), step_key
+                    env_state, observation, random_actions(action_key), step_key, no_extras
                 )
                 window, _, _ = n_step.push(window, transition, gamma_of(hparams))
                 return (env_state, timestep.observation, window), None
@@ -167,7 +189,15 @@ def make_train(
             (env_state, observation, window), _ = jax.lax.scan(
                 prefill, (env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
             )
-        buffer_state = LoopState(replay=buffer.init(example), n_step=window)
+        sequences = None
+        item = example
+        if adder is not None:
+            sequences = adder.init(example, num_envs)
+            # One sequence item (no batch axis), for the buffer's storage: traced, not pushed.
+            steps = jax.tree.map(lambda x: jnp.zeros((adder.period, num_envs) + x.shape, x.dtype), example)
+            items = jax.eval_shape(lambda: adder.push(sequences, steps)[1])
+            item = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), items)
+        buffer_state = LoopState(replay=buffer.init(item), n_step=window, sequences=sequences)
         return common.first_state(agent_state, actor_state, env_state, observation, buffer_state, key, hparams,
                                   env_steps=prefill_steps * num_envs)
 
@@ -175,13 +205,13 @@ def make_train(
         """One step of every env: act (randomly during warm-up), step, push to the n-step window."""
         actor_state, env_state, observation, window, env_steps = carry
         act_key, random_key, env_key = jax.random.split(step_key, 3)
-        action, actor_state, _ = agent.act(state.agent_state, actor_state, observation, act_key, state.hparams,
-                                           False, env_steps)
+        action, actor_state, extras = agent.act(state.agent_state, actor_state, observation, act_key,
+                                                state.hparams, False, env_steps)
         warm = env_steps < warmup_steps * num_envs
         # A cond, not a select: a single run draws no random actions after the warm-up (under
         # vmap it becomes a select again).
         action = jax.lax.cond(warm, lambda: random_actions(random_key), lambda: action)
-        env_state, timestep, transition = env_step(env_state, observation, action, env_key)
+        env_state, timestep, transition = env_step(env_state, observation, action, env_key, extras)
         if window is not None:
             window, transition, _ = n_step.push(window, transition, gamma_of(state.hparams))
         stats = (timestep.last(), timestep.extras["episode_return"], timestep.extras["episode_length"])
@@ -246,9 +276,13 @@ def make_train(
                 lambda c, k: act_step(acting_state, c, k), acting, jax.random.split(act_key, period_steps)
             )
         actor_state, env_state, observation, window, env_steps = acting
-        # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
-        flat = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
-        replay_state = buffer.add(loop_state.replay, flat)
+        sequences = loop_state.sequences
+        if adder is None:
+            # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
+            items = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
+        else:
+            sequences, items = adder.push(sequences, transitions)
+        replay_state = buffer.add(loop_state.replay, items)
         # Learn once the warm-up is over and the buffer can be sampled. Under vmap this `cond`
         # becomes a select (both branches run); only the warm-up's updates are wasted by that.
         ready = (env_steps > warmup_steps * num_envs) & buffer.can_sample(replay_state)
@@ -262,8 +296,8 @@ def make_train(
             agent_state, actor_state, replay_state, metric_sums = jax.lax.cond(
                 ready, learn_and_sync, lambda: (agent_state, actor_state, replay_state, metric_sums))
         num_updates = jnp.where(ready, updates_per_period, 0)
-        carry = (agent_state, actor_state, env_state, observation, LoopState(replay_state, window), env_steps,
-                 metric_sums)
+        carry = (agent_state, actor_state, env_state, observation, LoopState(replay_state, window, sequences),
+                 env_steps, metric_sums)
         return carry, (stats, num_updates)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:

@@ -10,6 +10,7 @@ from jaxrl.losses.actor_critic import (
     smoothed_target_actions,
     squared_td_loss,
 )
+from jaxrl.losses import mpo
 from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
@@ -21,7 +22,10 @@ from jaxrl.losses.value_based import (
     categorical_mean,
     categorical_q_learning_losses,
     huber,
+    inverse_value_rescaling,
     q_learning_td_errors,
+    sequence_priorities,
+    value_rescaling,
 )
 
 __all__ = [
@@ -35,14 +39,18 @@ __all__ = [
     "deterministic_policy_gradient_loss",
     "generalized_advantage_estimation",
     "huber",
+    "inverse_value_rescaling",
     "lambda_returns",
+    "mpo",
     "normalize_advantages",
     "ppo_clipped_surrogate_loss",
     "q_learning_td_errors",
     "sac_actor_loss",
     "sac_temperature_loss",
+    "sequence_priorities",
     "smoothed_target_actions",
     "squared_td_loss",
     "value_loss",
+    "value_rescaling",
     "vtrace",
 ]

@@ -1,0 +1,113 @@
+"""R2D2's configuration: static `Config` (shapes, control flow) and traced `HParams` (numbers)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import flax.struct
+
+from jaxrl.agents.config import (BOOL, STEP, UNIT, NON_NEGATIVE, POSITIVE, OffPolicyConfig, OneOf, OptimizerConfig,
+                                 TorsoConfig, at_least)
+from jaxrl.networks.recurrent import CORES
+from jaxrl.types import Array
+
+
+@flax.struct.dataclass
+class HParams:
+    """R2D2's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+
+    learning_rate: Array
+    gamma: Array
+    epsilon_start: Array
+    epsilon_end: Array
+    exploration_fraction: Array
+    max_grad_norm: Array
+    priority_eta: Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
+    """Recurrent Replay Distributed DQN (R2D2, Kapturowski et al. 2019) in one program: a recurrent
+    Q-network trained on replayed sequences that start from the core state the actor stored, after
+    a burn-in that refreshes it without gradient; double-Q n-step targets under the invertible
+    value rescaling h; sequences prioritised by a mixture of their max and mean |TD error|.
+
+    `buffer_size` and `batch_size` count sequences; `train_every` and `target_update_every` count
+    env steps summed over the env batch, as in DQN. Every `sequence_period` steps each env emits
+    its last `sequence_length` steps as one sequence (R2D2: 80 every 40, burn-in 40). Exploration
+    is DQN's linear epsilon schedule, the same for every env (R2D2's actors each keep a fixed
+    epsilon instead). Defaults are a small setting for velocity-masked CartPole.
+    """
+
+    agent = "r2d2"
+    HParams = HParams
+    actions = "discrete"
+    defaults = dict(env="MaskedCartPole-v1", num_envs=8, total_timesteps=96_000, buffer_size=2_000, batch_size=32,
+                    learning_starts=2_000, train_every=80, updates_per_step=4, steps_per_iteration=1_600, n_step=5,
+                    hidden_sizes=(32,), activation="relu", normalize_observations=True, learning_rate=1e-3,
+                    max_grad_norm=10.0)
+
+    core: Literal["lstm", "gru"] = "lstm"
+    """The recurrent core between the torso and the Q head: an LSTM or a GRU, zeroed where an episode starts."""
+    core_size: int = 32
+    """Width of the core's state."""
+    sequence_length: int = 20
+    """Steps per replayed sequence, burn-in included."""
+    burn_in: int = 10
+    """Steps at the start of each sequence that only refresh the stored core state (no loss, no gradient)."""
+    sequence_period: int = 10
+    """Steps of an env between the starts of its consecutive sequences (sequence_length - period overlap)."""
+    target_update_every: int = 1_000
+    """Env steps between copies of the online network into the target network."""
+    dueling: bool = False
+    """Dueling head: Q = V + A - mean(A)."""
+    prioritized: bool = True
+    """Prioritized sequence replay (proportional, sum-tree) instead of uniform."""
+    priority_exponent: float = 0.9
+    """Prioritized replay's alpha."""
+    importance_exponent: float = 0.6
+    """Prioritized replay's beta: the importance-weight correction's exponent."""
+    priority_eta: float = 0.9
+    """A sequence's priority: eta * max |TD error| + (1 - eta) * mean |TD error| over its trained steps."""
+    value_rescaling: bool = True
+    """Targets under h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x, bootstrapping through h^-1."""
+    rescaling_epsilon: float = 1e-3
+    """The eps of h."""
+    epsilon_start: float = 1.0
+    """Exploration rate at the start of the run."""
+    epsilon_end: float = 0.05
+    """Exploration rate after the anneal."""
+    exploration_fraction: float = 0.5
+    """Fraction of total_timesteps over which epsilon anneals linearly."""
+
+    ranges = dict(core=OneOf(CORES), core_size=at_least(1), sequence_length=at_least(2), burn_in=at_least(0),
+                  sequence_period=at_least(1), target_update_every=at_least(1), dueling=BOOL, prioritized=BOOL,
+                  priority_exponent=NON_NEGATIVE, importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL,
+                  rescaling_epsilon=POSITIVE, epsilon_start=UNIT, epsilon_end=UNIT, exploration_fraction=STEP)
+
+    def check(self) -> None:
+        super().check()
+        require = self.require
+        require(self.burn_in < self.sequence_length, "burn_in",
+                f"must be < sequence_length={self.sequence_length}, so that every sequence has trained steps")
+        require(self.sequence_period <= self.sequence_length, "sequence_period",
+                f"must be <= sequence_length={self.sequence_length}, or steps between sequences are never replayed")
+        env_steps = self.period_env_steps // self.num_envs
+        require(self.period_env_steps % self.num_envs == 0 and env_steps % self.sequence_period == 0, "train_every",
+                f"must be a multiple of num_envs * sequence_period = {self.num_envs * self.sequence_period}: each "
+                f"round of updates follows whole sequences")
+        updates = self.target_update_every * self.updates_per_step
+        require(updates % self.train_every == 0, "target_update_every",
+                f"must be a multiple of train_every / updates_per_step = {self.train_every / self.updates_per_step:g} "
+                f"(the target is copied after a whole number of gradient updates)")
+
+    @property
+    def target_period(self) -> int:
+        """Gradient updates between target-network copies."""
+        return self.target_update_every * self.updates_per_step // self.train_every
+
+    @property
+    def trained_steps(self) -> int:
+        """Steps of each sequence that the loss is taken on: sequence_length - burn_in."""
+        return self.sequence_length - self.burn_in
