@@ -18,7 +18,7 @@ from jaxrl.agents.config import AgentConfig, EpochsConfig, OffPolicyConfig
 from jaxrl.loops import off_policy, on_policy
 from jaxrl.loops.common import Train
 from jaxrl.loops.shuffle import shuffled_minibatches
-from jaxrl.types import Agent, EnvSpec, Metrics
+from jaxrl.types import Agent, Array, EnvSpec, Metrics
 
 MakeAgent = Callable[[Any, EnvSpec], Agent]
 
@@ -84,6 +84,29 @@ def epochs_update(config: EpochsConfig, state: AgentState, batch: Any, key: Any,
     return AgentState(params=params, opt_state=opt_state), jax.tree.map(jnp.mean, metrics)
 
 
+@flax.struct.dataclass
+class RecurrentActorState:
+    """The actor state of an agent with a recurrent core (recurrent PPO, R2D2): the core's state
+    per env, [num_envs, core_size] per leaf (LSTM: (c, h); GRU: h)."""
+
+    carry: Any
+
+
+def recurrent_actor(core: str, core_size: int) -> tuple[Callable[[Any, int], RecurrentActorState],
+                                                        Callable[[RecurrentActorState, Array], RecurrentActorState]]:
+    """`Agent.init_actor` and `Agent.reset_actor` of a recurrent actor: every env starts from the
+    zero state, and an env's state is zeroed where its episode ended (the next observation starts
+    a new one), so an unroll over stored steps needs resets only inside the stored sequence."""
+
+    def init_actor(agent_state: Any, num_envs: int) -> RecurrentActorState:
+        return RecurrentActorState(networks.initial_carry(core, core_size, (num_envs,)))
+
+    def reset_actor(actor_state: RecurrentActorState, last: Array) -> RecurrentActorState:
+        return RecurrentActorState(networks.reset_carry(actor_state.carry, last))
+
+    return init_actor, reset_actor
+
+
 class ActorCriticInit(NamedTuple):
     """Fresh actor and critic parameters and their Adam states (`init_actor_critic`)."""
 
@@ -101,6 +124,17 @@ def init_actor_critic(actor: networks.FlatNetwork, critic: networks.FlatNetwork,
     actor_params, critic_params = actor.init(actor_key), critic.init(critic_key)
     return ActorCriticInit(actor_params, critic_params, optim.adam(hparams.actor_learning_rate).init(actor_params),
                            optim.adam(hparams.critic_learning_rate).init(critic_params))
+
+
+def step_actor_critic(hparams: Any, state: Any, critic_grads: Any, actor_grads: Any) -> tuple[Any, Any, Any, Any]:
+    """One `optim.adam` step each on `state`'s critic (at `hparams.critic_learning_rate`) and actor
+    (at `hparams.actor_learning_rate`), from their `*_params` and `*_opt_state` fields. Returns
+    (critic_params, critic_opt_state, actor_params, actor_opt_state)."""
+    critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
+                                                 critic_grads, state.critic_opt_state)
+    actor_params, actor_opt_state = optim.step(optim.adam(hparams.actor_learning_rate), state.actor_params,
+                                               actor_grads, state.actor_opt_state)
+    return critic_params, critic_opt_state, actor_params, actor_opt_state
 
 
 def make_env(config: AgentConfig, num_envs: int | None = None, *,
@@ -163,5 +197,5 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
-__all__ = ["AgentState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state", "make_env",
-           "make_eval_env", "off_policy_train", "on_policy_train"]
+__all__ = ["AgentState", "RecurrentActorState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state",
+           "make_env", "make_eval_env", "off_policy_train", "on_policy_train", "recurrent_actor", "step_actor_critic"]

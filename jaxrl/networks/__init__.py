@@ -25,7 +25,7 @@ from jaxrl.networks.heads import (
     ValueHead,
     policy_head,
 )
-from jaxrl.networks.recurrent import CORES, RecurrentCore, initial_carry, reset_carry
+from jaxrl.networks.recurrent import CORES, RecurrentCore, episode_starts, initial_carry, reset_carry
 from jaxrl.networks.torsos import (
     ACTIVATIONS,
     MLP,
@@ -60,6 +60,7 @@ __all__ = [
     "activation_fn",
     "ensemble_member",
     "ensemble_member_params",
+    "episode_starts",
     "flat_network",
     "flatten_observation",
     "initial_carry",

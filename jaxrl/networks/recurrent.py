@@ -48,6 +48,13 @@ def reset_carry(carry: Carry, reset: Array) -> Carry:
     return jax.tree.map(lambda c: jnp.where(reset[:, None], jnp.zeros_like(c), c), carry)
 
 
+def episode_starts(last: Array) -> Array:
+    """[T, B] flags of the steps whose observation starts an episode inside a time-major sequence:
+    those after a LAST step, the `resets` of a core's unroll over stored steps. (At t = 0 a stored
+    state is already zero where an episode begins: actors zero it with `reset_carry`.)"""
+    return jnp.concatenate([jnp.zeros_like(last[:1]), last[:-1]], axis=0)
+
+
 def _per_gate(init: Any, gates: int):
     """An initialiser of a [fan_in, gates * H] kernel that initialises each gate's [fan_in, H] block
     on its own (orthogonal recurrent kernels stay orthogonal per gate, as in flax's cells)."""

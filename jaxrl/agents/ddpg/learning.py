@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import losses, networks, optim
+from jaxrl import losses, networks
 from jaxrl.agents import builder
 from jaxrl.agents.ddpg.config import Config, HParams
 from jaxrl.agents.ddpg.networks import make_networks
@@ -116,10 +116,8 @@ def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Arra
     Where `update_actor` is False (TD3's delayed updates) the actor, its Adam state and both
     targets stay as they were; only the critic moves.
     """
-    critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
-                                                 critic_grads, state.critic_opt_state)
-    actor_params, actor_opt_state = optim.step(optim.adam(hparams.actor_learning_rate), state.actor_params,
-                                               actor_grads, state.actor_opt_state)
+    critic_params, critic_opt_state, actor_params, actor_opt_state = builder.step_actor_critic(
+        hparams, state, critic_grads, actor_grads)
     if update_actor is not True:
         actor_params, actor_opt_state = jax.tree.map(
             lambda new, old: jnp.where(update_actor, new, old),

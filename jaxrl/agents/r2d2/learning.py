@@ -42,21 +42,13 @@ class AgentState:
     num_updates: Array
 
 
-@flax.struct.dataclass
-class ActorState:
-    """The core's state per env: [num_envs, core_size] per leaf (LSTM: (c, h); GRU: h)."""
-
-    carry: Any
+# The core's state per env, zeroed where an episode ends (the kit's recurrent actor).
+ActorState = builder.RecurrentActorState
+episode_starts = networks.episode_starts
 
 
 def optimizer(hparams: HParams) -> optax.GradientTransformation:
     return optim.adam(hparams.learning_rate, hparams.max_grad_norm)
-
-
-def episode_starts(last: Array) -> Array:
-    """[T, B] flags of the steps whose observation starts an episode within the sequence: those
-    after a LAST step. (At t = 0 the stored state is already zero where an episode begins.)"""
-    return jnp.concatenate([jnp.zeros_like(last[:1]), last[:-1]], axis=0)
 
 
 def burn_in_state(network: RecurrentQNetwork, params: Any, sequences: replay.Sequence, burn_in: int) -> Any:
@@ -135,20 +127,14 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     network = make_network(spec, config)
     num_actions = spec.action.num_values
 
-    def zeros(batch_size: int) -> Any:
-        return networks.initial_carry(config.core, config.core_size, (batch_size,))
-
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1, 1) + spec.observation.shape, jnp.float32)
-        params = network.init(key, zeros(1), dummy, jnp.zeros((1, 1), bool))
+        zero_state = networks.initial_carry(config.core, config.core_size, (1,))
+        params = network.init(key, zero_state, dummy, jnp.zeros((1, 1), bool))
         return AgentState(params=params, target_params=params, opt_state=optimizer(hparams).init(params),
                           num_updates=jnp.zeros((), jnp.int32))
 
-    def init_actor(state: AgentState, num_envs: int) -> ActorState:
-        return ActorState(zeros(num_envs))
-
-    def reset_actor(actor_state: ActorState, last: Array) -> ActorState:
-        return ActorState(networks.reset_carry(actor_state.carry, last))
+    init_actor, reset_actor = builder.recurrent_actor(config.core, config.core_size)
 
     def act(state: AgentState, actor_state: ActorState, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):

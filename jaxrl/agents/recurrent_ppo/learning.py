@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 import chex
-import flax.struct
 import jax
 import jax.numpy as jnp
 
@@ -26,11 +25,9 @@ from jaxrl.loops.common import Train
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
 
-@flax.struct.dataclass
-class ActorState:
-    """The core's state per env: [num_envs, core_size] per leaf (LSTM: (c, h); GRU: h)."""
-
-    carry: Any
+# The core's state per env, zeroed where an episode ends (the kit's recurrent actor).
+ActorState = builder.RecurrentActorState
+episode_starts = networks.episode_starts
 
 
 class Sequences(NamedTuple):
@@ -44,12 +41,6 @@ class Sequences(NamedTuple):
     burn_in_observation: Any
     burn_in_resets: Array
     burn_in_active: Array
-
-
-def episode_starts(last: Array) -> Array:
-    """[T, N] flags of the steps whose observation starts an episode within the rollout: those
-    after a LAST step. (At t = 0 the stored state was already zeroed by the actor if needed.)"""
-    return jnp.concatenate([jnp.zeros_like(last[:1]), last[:-1]], axis=0)
 
 
 def to_sequences(x: Array, length: int) -> Array:
@@ -81,19 +72,13 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     network = make_network(spec, config)
     length, burn_in = config.sequence_steps, config.burn_in
 
-    def zeros(batch_size: int) -> Any:
-        return networks.initial_carry(config.core, config.core_size, (batch_size,))
-
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         dummy = jnp.zeros((1, 1) + spec.observation.shape, jnp.float32)
-        return builder.fresh_agent_state(network, optimizer(config, hparams), key, zeros(1), dummy,
+        zero_state = networks.initial_carry(config.core, config.core_size, (1,))
+        return builder.fresh_agent_state(network, optimizer(config, hparams), key, zero_state, dummy,
                                          jnp.zeros((1, 1), bool))
 
-    def init_actor(state: AgentState, num_envs: int) -> ActorState:
-        return ActorState(zeros(num_envs))
-
-    def reset_actor(actor_state: ActorState, last: Array) -> ActorState:
-        return ActorState(networks.reset_carry(actor_state.carry, last))
+    init_actor, reset_actor = builder.recurrent_actor(config.core, config.core_size)
 
     def act(state: AgentState, actor_state: ActorState, observation: Array, key: PRNGKey, hparams: HParams,
             eval: bool = False, env_steps: Array | None = None):

@@ -91,10 +91,8 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         params = (state.critic_params, state.actor_params, state.log_temperature)
         (critic_grads, actor_grads, temperature_grads), metrics = jax.grad(loss_fn, has_aux=True)(params)
-        critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
-                                                     critic_grads, state.critic_opt_state)
-        actor_params, actor_opt_state = optim.step(optim.adam(hparams.actor_learning_rate), state.actor_params,
-                                                   actor_grads, state.actor_opt_state)
+        critic_params, critic_opt_state, actor_params, actor_opt_state = builder.step_actor_critic(
+            hparams, state, critic_grads, actor_grads)
         log_temperature, temperature_opt_state = optim.step(optim.adam(hparams.temperature_learning_rate),
                                                             state.log_temperature, temperature_grads,
                                                             state.temperature_opt_state)
