@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo install benchmark baselines clean
+.PHONY: test demo install benchmark baselines check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ benchmark: $(STAMP)
 # PEERS=rejax, Rejax runs the same rows beside jaxrl's (its Python: ../shared/peers/setup.sh).
 baselines: $(STAMP)
 	$(BIN)/python -m experiments.baselines --profile cpu $(if $(PEERS),--peers $(PEERS))
+
+# The regression slice: each agent on its cheapest env, 4 seeds, against the intervals stored in
+# docs/baselines/check.csv (exit status 1 names a row that left its interval).
+check: $(STAMP)
+	$(BIN)/python -m experiments.baselines --check
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -128,9 +128,9 @@ def test_config_errors_name_the_field():
 
 # ---- learning -----------------------------------------------------------------------------------
 
-# Velocity-masked CartPole, 4 vmapped seeds, 64k env steps at R2D2's defaults; feed-forward DQN gets
+# Velocity-masked CartPole, 4 vmapped seeds, 48k env steps at R2D2's defaults; feed-forward DQN gets
 # the same budget, the same warm-up and normalised observations.
-BUDGET = 64_000
+BUDGET = 48_000
 MASKED = r2d2.Config(total_timesteps=BUDGET)
 
 
