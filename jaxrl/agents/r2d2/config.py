@@ -106,8 +106,3 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     def target_period(self) -> int:
         """Gradient updates between target-network copies."""
         return self.target_update_every * self.updates_per_step // self.train_every
-
-    @property
-    def trained_steps(self) -> int:
-        """Steps of each sequence that the loss is taken on: sequence_length - burn_in."""
-        return self.sequence_length - self.burn_in
