@@ -151,8 +151,9 @@ def _cpu_profile() -> list[Row]:
     # PQN at purejaxql's CartPole-v1 settings (its defaults), also on Acrobot-v1.
     rows += [Row("pqn", "CartPole-v1", {}), Row("pqn", "Acrobot-v1", {})]
     # Recurrent PPO at PureJaxRL ppo_rnn's CartPole-v1 settings (its defaults); on the velocity-
-    # masked CartPole, the settings and budget of its learning test (a small LSTM, normalised
-    # observations), with 8 seeds. Feed-forward PPO's row there shows what memory adds.
+    # masked CartPole, the settings and budget its learning test had until 2026-12-02 (a small LSTM,
+    # normalised observations, 32 envs x 32 steps; the test now runs 128 x 8), with 8 seeds.
+    # Feed-forward PPO's row there shows what memory adds.
     masked = dict(num_envs=32, rollout_length=32, num_minibatches=4, learning_rate=1e-3, core="lstm", core_size=64,
                   hidden_sizes=(64,), normalize_observations=True, total_timesteps=500_000)
     rows += [Row("recurrent_ppo", "CartPole-v1", {}), Row("recurrent_ppo", "MaskedCartPole-v1", masked)]

@@ -11,7 +11,9 @@ The seeds train as one `jax.jit(jax.vmap(algo.train))` program, as jaxrl's row d
 evaluates inside `train` every `eval_freq` steps; here training runs with a no-op evaluation, so
 the timed run is training alone (as jaxrl's env steps/s), and each seed's trained policy is then
 evaluated once by Rejax's own evaluation (128 episodes of `make_act`: a sample from the PPO and
-SAC policies, epsilon 0.005 for DQN, TD3's deterministic actor). Prints one JSON line: per-seed
+SAC policies, epsilon 0.005 for DQN and PQN, TD3's deterministic actor). PQN's Q-network widths,
+fixed at (64, 64) in Rejax 0.1.3, are a setting here (`hidden_layer_sizes`, see `PQN`), so that the
+throughput benchmark times Rejax's PQN at purejaxql's and jaxrl's widths. Prints one JSON line: per-seed
 final returns, env steps/s of the timed run, compile and wall seconds. As jaxrl's rows
 (`experiments.baselines.timed`, not importable here), the compiled program reruns while its runs
 took under `min_timed_s` in all, at most `max_timed_runs` times, and the fastest run is kept.
@@ -27,8 +29,19 @@ import jax.numpy as jnp
 import rejax
 
 
+class PQN(rejax.PQN):
+    """Rejax's PQN with the Q-network's widths as a setting (`hidden_layer_sizes`, default Rejax's
+    fixed (64, 64)): its `create_agent` builds the network, then only the widths are replaced."""
+
+    @classmethod
+    def create_agent(cls, config, env, env_params):
+        widths = tuple(config.pop("hidden_layer_sizes", (64, 64)))
+        agent = super().create_agent(config, env, env_params)["agent"]
+        return {"agent": agent.clone(hidden_layer_sizes=widths)}
+
+
 def main(spec: dict) -> dict:
-    algo_cls = {"ppo": rejax.PPO, "dqn": rejax.DQN, "sac": rejax.SAC, "td3": rejax.TD3}[spec["algo"]]
+    algo_cls = {"ppo": rejax.PPO, "dqn": rejax.DQN, "sac": rejax.SAC, "td3": rejax.TD3, "pqn": PQN}[spec["algo"]]
     settings = dict(spec["settings"])
     total = int(settings["total_timesteps"])
     # One evaluation "period" spanning the run, and no initial one: train() then steps exactly

@@ -57,7 +57,8 @@ TRICKS = pytest.mark.parametrize("tricks_on", [True, False, None], ids=["tricks-
 
 
 @TRICKS
-@pytest.mark.parametrize("in_size, out_size, lead", [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,))])
+@pytest.mark.parametrize("in_size, out_size, lead",
+                         [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,))])
 def test_dense_matches_flax_dense_values_and_gradients(in_size, out_size, lead, tricks_on):
     import jax.numpy as jnp
 

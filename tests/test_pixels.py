@@ -1,5 +1,5 @@
 """Pixel observations: the conv torso, MinAtar through `jaxrl.make`, every discrete-action agent
-with `torso="conv"`, and PPO learning Breakout-MinAtar beyond a random policy."""
+with `torso="conv"`, and PPO learning Breakout-MinAtar three times past a random policy (`make check`)."""
 
 import jax
 import jax.numpy as jnp
@@ -75,3 +75,27 @@ def test_every_discrete_action_agent_acts_on_minatar_through_the_conv_torso(name
     with pytest.raises(ValueError, match=rf"{name}.Config.torso: 'conv' needs image observations \[H, W, C\], but "
                                          r"CartPole-v1 has observations of shape \(4,\); use torso='mlp'"):
         module.make_train(module.Config(env="CartPole-v1", torso="conv"))
+
+
+# ---- learning (make check) ------------------------------------------------------------------------
+
+# The baselines row's settings (experiments/baselines.py): 16 envs x 32 steps, 2 epochs x 2
+# minibatches, a 64-wide layer after the conv, 51,200 env steps per seed.
+BREAKOUT = dict(env="Breakout-MinAtar", torso="conv", num_envs=16, rollout_length=32, num_epochs=2, num_minibatches=2,
+                hidden_sizes=(64,), activation="relu", learning_rate=1e-3, total_timesteps=51_200, eval_episodes=32)
+
+
+@pytest.mark.check
+def test_ppo_with_the_conv_torso_plays_breakout_minatar_three_times_better_than_random():
+    # 4 vmapped seeds of convolutions with per-member kernels take minutes on XLA:CPU, past what
+    # one learning test may cost in `make test`; `make check` runs it (see the Makefile).
+    from experiments.baselines import random_return
+    from jaxrl.agents import ppo
+
+    config = ppo.Config(**BREAKOUT)
+    train = ppo.make_train(config)
+    out = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 4))
+    greedy = np.asarray(jax.jit(jax.vmap(train.evaluate))(out.state, jax.random.split(jax.random.key(1), 4)))
+    random = random_return(config, episodes=256)
+    assert 0.2 < random < 1.0, random  # a random paddle returns a brick now and then
+    assert greedy.mean() >= 3 * random, (greedy, random)  # greedy play, as a saved policy acts

@@ -94,4 +94,5 @@ def test_split_keeps_the_key_type_and_the_bits():
     raw = jax.random.PRNGKey(9)
     np.testing.assert_array_equal(prng.split(raw, 3), jax.random.split(raw, 3))
     rbg = jax.random.key(0, impl="rbg")
-    np.testing.assert_array_equal(jax.random.key_data(prng.split(rbg, 2)), jax.random.key_data(jax.random.split(rbg, 2)))
+    np.testing.assert_array_equal(jax.random.key_data(prng.split(rbg, 2)),
+                                  jax.random.key_data(jax.random.split(rbg, 2)))

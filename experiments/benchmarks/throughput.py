@@ -15,12 +15,23 @@ With `--work dqn` (1 seed only; the default runs both) it times against the 10-e
   dqn            jaxrl Double DQN at PureJaxRL's CartPole defaults (10 envs, buffer 10k, batch
                  128, one update per 10 env steps, target copy every 500), the off-policy issue's;
   sac            jaxrl SAC at its defaults on Pendulum-v1 (steps/s only; no peer times it).
-With `--work recurrent_ppo` (--seeds, 200k env steps per seed) against the 4-env ceiling:
+With `--work recurrent_ppo` (--seeds, --recurrent-steps per seed: 200k) against the 4-env ceiling:
   recurrent_ppo  jaxrl recurrent PPO at its defaults, PureJaxRL ppo_rnn's CartPole-v1 settings
                  (4 envs x 128 steps, 4 epochs x 4 minibatches of whole sequences, GRU 128);
   purejaxrl-ppo-rnn  with --purejaxrl CHECKOUT (a clone of luchris429/purejaxrl), ppo_rnn.py on
                  the same work, run by experiments/benchmarks/purejaxrl_rnn.py (patched in memory
                  for the current stack, never copied).
+With `--work pqn` (--seeds) against the ceiling of the same env and env count (the MinAtar ceiling's
+policy reads the flattened image):
+  pqn-cartpole   jaxrl PQN at its defaults, purejaxql's CartPole-v1 settings (32 envs x 64 steps,
+                 4 epochs x 16 minibatches, 256-256 LayerNorm MLP), 102,400 env steps per seed;
+  pqn-minatar    on Breakout-MinAtar at purejaxql's MinAtar settings with the conv torso (128 envs x
+                 32 steps, 2 epochs x 32 minibatches), 65,536 env steps per seed;
+  pqn-minatar-mlp the same with the MLP torso on the flattened image (one 128-wide layer);
+  purejaxql      with --purejaxql CHECKOUT (a clone of mttga/purejaxql), its pqn_gymnax.py and
+                 pqn_minatar.py on the CartPole and conv work (experiments/benchmarks/purejaxql_pqn.py);
+  rejax          with --peer-python, Rejax's PQN on the CartPole and MLP MinAtar work (Rejax has no
+                 conv torso), through experiments/baselines_rejax.py.
 With `--work impala` (--seeds) against the 16-env ceiling:
   impala         jaxrl IMPALA at its defaults on CartPole-v1 (16 envs x 16 steps, 4 gradient
                  steps per iteration), policy lag 0 and 4 (steps/s only; no peer times it).
@@ -61,7 +72,7 @@ import jax
 import jax.numpy as jnp
 
 import jaxrl
-from jaxrl.agents import dqn, impala, ppo, recurrent_ppo
+from jaxrl.agents import dqn, impala, ppo, pqn, recurrent_ppo
 
 STEPS = 500_000
 NUM_ENVS = 4
@@ -80,18 +91,20 @@ def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
     return first, sorted(runs)[len(runs) // 2]
 
 
-def policy_net():
-    return nn.Sequential([nn.Dense(64), nn.tanh, nn.Dense(64), nn.tanh, nn.Dense(2)])
+def policy_net(num_actions: int = 2):
+    return nn.Sequential([nn.Dense(64), nn.tanh, nn.Dense(64), nn.tanh, nn.Dense(num_actions)])
 
 
-def raw_ceiling(num_envs: int, fast_keys: bool = False):
+def raw_ceiling(num_envs: int, fast_keys: bool = False, env_name: str = "CartPole-v1", steps: int | None = None):
     """The ceiling; `fast_keys` runs the same scan on `jaxrl.prng.fast_key` keys (the same random
-    bits, hashed unrolled, as jaxrl's loops do), to show how much of a share that alone buys."""
+    bits, hashed unrolled, as jaxrl's loops do), to show how much of a share that alone buys.
+    Other envs (`env_name`) feed the policy their flattened observation; `steps` per seed (500k)."""
     import gymnax
 
-    env, params = gymnax.make("CartPole-v1")
-    net = policy_net()
-    net_params = net.init(jax.random.key(0), jnp.zeros(4))
+    steps = STEPS if steps is None else steps
+    env, params = gymnax.make(env_name)
+    net = policy_net(env.action_space(params).n)
+    net_params = net.init(jax.random.key(0), jnp.zeros(env.observation_space(params).shape).ravel())
     step = jax.vmap(env.step, in_axes=(0, 0, 0, None))
 
     def run(key):
@@ -101,11 +114,11 @@ def raw_ceiling(num_envs: int, fast_keys: bool = False):
 
         def body(carry, k):
             obs, state = carry
-            action = jax.random.categorical(k, net.apply(net_params, obs))
+            action = jax.random.categorical(k, net.apply(net_params, obs.reshape(num_envs, -1)))
             out = step(jax.random.split(k, num_envs), state, action, params)
             return (out[0], out[1]), out[2].sum()
 
-        _, rewards = jax.lax.scan(body, (obs, state), jax.random.split(key, STEPS // num_envs))
+        _, rewards = jax.lax.scan(body, (obs, state), jax.random.split(key, steps // num_envs))
         return rewards.sum()
 
     return run
@@ -155,11 +168,15 @@ def sac_train():
     return lambda key: train(key).metrics["episode_return"][-1], config.total_timesteps
 
 
-RECURRENT_STEPS = 200_000
+# Env steps per seed of --work recurrent_ppo (--recurrent-steps; fresh processes read it from the
+# environment variable the main process sets).
+RECURRENT_STEPS_ENV = "JAXRL_BENCH_RECURRENT_STEPS"
+RECURRENT_STEPS = int(os.environ.get(RECURRENT_STEPS_ENV, 200_000))
 REPO_ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 
 
-def recurrent_ppo_train(steps: int = RECURRENT_STEPS):
+def recurrent_ppo_train(steps: int | None = None):
+    steps = RECURRENT_STEPS if steps is None else steps
     train = recurrent_ppo.make_train(recurrent_ppo.Config(env="CartPole-v1", total_timesteps=steps))
     return lambda key: train(key).metrics["episode_return"][-1]
 
@@ -167,6 +184,66 @@ def recurrent_ppo_train(steps: int = RECURRENT_STEPS):
 def impala_train(policy_lag: int = 0):
     train = impala.make_train(impala.Config(env="CartPole-v1", total_timesteps=STEPS, policy_lag=policy_lag))
     return lambda key: train(key).metrics["episode_return"][-1]
+
+
+# PQN's work, as purejaxql's own configs (experiments/benchmarks/purejaxql_pqn.py): jaxrl's PQN
+# defaults are its CartPole-v1 settings; on Breakout-MinAtar its MinAtar settings with the conv torso.
+# jaxrl's conv pads to 10x10 (1,600 features into the 128-wide layer), purejaxql's does not (8x8,
+# 1,024), and purejaxql normalises the conv's output: about the same work, a little more of it ours.
+# Rejax has no conv torso, so on MinAtar it is timed beside jaxrl's MLP torso on the flattened image
+# ("minatar-mlp": the same settings, one 128-wide LayerNorm layer), never beside the conv.
+_MINATAR = dict(hidden_sizes=(128,), num_envs=128, rollout_length=32, num_epochs=2, num_minibatches=32,
+                learning_rate=5e-4, td_lambda=0.65, epsilon_end=0.05, exploration_fraction=0.1, reward_scale=1.0)
+PQN_WORK = {
+    "cartpole": ("CartPole-v1", 32, 102_400, {}),
+    "minatar": ("Breakout-MinAtar", 128, 65_536, dict(_MINATAR, torso="conv")),
+    "minatar-mlp": ("Breakout-MinAtar", 128, 65_536, dict(_MINATAR, torso="mlp")),
+}
+# Who does each work's same work: purejaxql's scripts (CartPole MLP, MinAtar conv), Rejax's MLP.
+PQN_PEERS = {"cartpole": ("purejaxql", "rejax"), "minatar": ("purejaxql",), "minatar-mlp": ("rejax",)}
+
+
+def pqn_config(work: str) -> pqn.Config:
+    env, _, steps, overrides = PQN_WORK[work]
+    return pqn.Config(env=env, total_timesteps=steps, **overrides)
+
+
+def pqn_train(work: str):
+    train = pqn.make_train(pqn_config(work))
+    return lambda key: train(key).metrics["episode_return"][-1]
+
+
+def purejaxql_pqn(checkout: str, work: str, seeds: int, processes: int = 1) -> dict | None:
+    """purejaxql's PQN on `work`, the fastest of `processes` fresh processes."""
+    command = [sys.executable, "-m", "experiments.benchmarks.purejaxql_pqn", checkout, work, str(seeds),
+               str(PQN_WORK[work][2])]
+    return _fastest_process(command, processes, f"purejaxql-pqn-{work}", cwd=REPO_ROOT)
+
+
+def rejax_pqn(python: str, work: str, seeds: int, processes: int = 1) -> dict | None:
+    """Rejax's PQN on `work` (experiments/baselines_rejax.py in the peer's Python), the fastest of
+    `processes` fresh processes, each the fastest of 3 timed runs (jaxrl's rows: the median)."""
+    config = pqn_config(work)
+    settings = dict(env=config.env, total_timesteps=config.total_timesteps, num_envs=config.num_envs,
+                    num_steps=config.rollout_length, num_epochs=config.num_epochs,
+                    num_minibatches=config.num_minibatches, learning_rate=config.learning_rate,
+                    max_grad_norm=config.max_grad_norm, gamma=config.gamma, td_lambda=config.td_lambda,
+                    eps_start=config.epsilon_start, eps_end=config.epsilon_end,
+                    exploration_fraction=config.exploration_fraction, hidden_layer_sizes=list(config.hidden_sizes))
+    spec = dict(algo="pqn", seeds=seeds, settings=settings, max_timed_runs=3, min_timed_s=float("inf"))
+    command = [python, os.path.join(REPO_ROOT, "experiments", "baselines_rejax.py"), json.dumps(spec)]
+    rows = []
+    for _ in range(max(processes, 1)):
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
+        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+        if result.returncode != 0 or not lines:
+            print(f"rejax-pqn-{work} failed: {result.stderr[-500:]}", file=sys.stderr)
+            continue
+        row = json.loads(lines[-1])
+        rows.append(dict(who=f"rejax-pqn-{work}", seeds=seeds, compile_plus_run_s=row["wall_s"],
+                         env_steps_per_s=row["env_steps_per_s"], final_return=round(sum(row["finals"]) / seeds, 1)))
+        print(json.dumps(rows[-1]), flush=True)
+    return _best_of(rows, f"rejax-pqn-{work}-best-of-{len(rows)}")
 
 
 def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
@@ -229,7 +306,8 @@ def _fastest_process(command: list[str], processes: int, who: str, cwd: str | No
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
 
-FRESH_WORK = ("ceiling", "ppo", "dqn", "ppo-sweep", "recurrent_ppo", "impala", "impala-lag4")
+FRESH_WORK = ("ceiling", "ppo", "dqn", "ppo-sweep", "recurrent_ppo", "impala", "impala-lag4", "pqn-cartpole",
+              "pqn-minatar", "pqn-minatar-mlp", "ceiling-minatar")
 SWEEP_STEPS = 100_000
 
 
@@ -309,11 +387,15 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 8],
                         help="seed counts for PPO, recurrent PPO and IMPALA")
     parser.add_argument("--work", nargs="+", default=["ppo", "dqn", "sac"],
-                        choices=["ppo", "dqn", "sac", "ppo-sweep", "recurrent_ppo", "impala"],
+                        choices=["ppo", "dqn", "sac", "ppo-sweep", "recurrent_ppo", "impala", "pqn"],
                         help="not in the default: ppo-sweep (PPO at 100k steps per seed over --sweep-seeds), "
-                             "recurrent_ppo, impala")
+                             "recurrent_ppo, impala, pqn")
+    parser.add_argument("--purejaxql", default=None, metavar="CHECKOUT",
+                        help="a clone of mttga/purejaxql: times its PQN beside --work pqn")
     parser.add_argument("--purejaxrl", default=None, metavar="CHECKOUT",
                         help="a clone of luchris429/purejaxrl: times its ppo_rnn.py beside --work recurrent_ppo")
+    parser.add_argument("--recurrent-steps", type=int, default=None,
+                        help="env steps per seed of --work recurrent_ppo (200,000; fewer for many seeds)")
     parser.add_argument("--sweep-seeds", type=int, nargs="+", default=[1, 8, 32, 128],
                         help="seed counts of --work ppo-sweep")
     parser.add_argument("--sweep-processes", type=int, default=3,
@@ -324,6 +406,10 @@ def main(argv=None) -> None:
                              "every program is represented by its fastest (0: this process only, one peer run)")
     parser.add_argument("--only", nargs=3, metavar=("WORK", "NUM_ENVS", "SEEDS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.recurrent_steps is not None:
+        global RECURRENT_STEPS
+        RECURRENT_STEPS = args.recurrent_steps
+        os.environ[RECURRENT_STEPS_ENV] = str(args.recurrent_steps)  # for the fresh processes
     if args.only:
         work, num_envs, seeds = args.only[0], int(args.only[1]), int(args.only[2])
         if work not in FRESH_WORK:
@@ -333,6 +419,12 @@ def main(argv=None) -> None:
             return
         if work == "recurrent_ppo":
             measure(work, recurrent_ppo_train(), seeds, RECURRENT_STEPS)
+            return
+        if work.startswith("pqn-"):
+            measure(work, pqn_train(work[4:]), seeds, PQN_WORK[work[4:]][2])
+            return
+        if work == "ceiling-minatar":
+            measure(work, raw_ceiling(num_envs, env_name="Breakout-MinAtar"), seeds)
             return
         fn = {"ceiling": lambda: raw_ceiling(num_envs), "ppo": ppo_train, "dqn": dqn_train, "impala": impala_train,
               "impala-lag4": lambda: impala_train(4)}[work]()
@@ -381,6 +473,29 @@ def main(argv=None) -> None:
             summary.append((seeds, rows))
         print_table("IMPALA, CartPole-v1, 16 envs", summary, ("ceiling-16", "ceiling-16-fresh"),
                     ("impala", "impala-fresh"), "none")
+    if "pqn" in args.work:
+        for work in PQN_WORK:
+            env, num_envs, steps, _ = PQN_WORK[work]
+            summary = []
+            for seeds in args.seeds:
+                rows = {"ceiling": measure(f"ceiling-{num_envs}", raw_ceiling(num_envs, env_name=env), seeds),
+                        "pqn": measure(f"jaxrl-pqn-{work}", pqn_train(work), seeds, steps)}
+                if args.processes:
+                    rows["ceiling-fresh"] = fresh("ceiling" if work == "cartpole" else "ceiling-minatar", num_envs,
+                                                  seeds, args.processes)
+                    rows["pqn-fresh"] = fresh(f"pqn-{work}", num_envs, seeds, args.processes)
+                peers = {}
+                if args.purejaxql and "purejaxql" in PQN_PEERS[work]:
+                    peers["purejaxql"] = rows["purejaxql"] = purejaxql_pqn(args.purejaxql, work, seeds, args.processes)
+                if args.peer_python and "rejax" in PQN_PEERS[work]:
+                    peers["rejax"] = rows["rejax"] = rejax_pqn(args.peer_python, work, seeds, args.processes)
+                peers = {k: v for k, v in peers.items() if v}
+                summary.append((seeds, rows))
+                fastest = max(peers, key=lambda k: peers[k]["env_steps_per_s"], default=None)
+                rows["fastest-peer"] = peers.get(fastest)
+            torso = PQN_WORK[work][3].get("torso", "mlp")
+            print_table(f"PQN, {env} ({torso} torso), {num_envs} envs, {steps:,d} env steps per seed", summary,
+                        ("ceiling", "ceiling-fresh"), ("pqn", "pqn-fresh"), "fastest-peer")
     if "ppo-sweep" in args.work:
         sweep(args.sweep_seeds, args.sweep_processes, args.peer_python)
     if "dqn" in args.work or "sac" in args.work:
