@@ -115,11 +115,17 @@ def sequence_adder(length: int, period: int | None = None, start_keys: SequenceO
             x = jnp.swapaxes(x, 1, 2)
             return jnp.reshape(x, (x.shape[0] * x.shape[1],) + x.shape[2:])
 
-        sequences = jax.tree.map(windows, stream)
-        start = {k: jax.tree.map(lambda x: x[:, 0], sequences.extras[k]) for k in start_keys}
-        extras = {k: v for k, v in sequences.extras.items() if k not in start_keys}
+        def first_steps(x: Array) -> Array:
+            # [overlap + T, N, ...] -> [K * N, ...]: the step each sequence starts at, row k * N + n.
+            x = jnp.stack([x[s] for s in starts])
+            return jnp.reshape(x, (x.shape[0] * x.shape[1],) + x.shape[2:])
+
+        # Start keys (a recurrent core's state: wide) are cut at the first steps only, never windowed.
+        start = {k: jax.tree.map(first_steps, stream.extras[k]) for k in start_keys}
+        rest = stream._replace(extras={k: v for k, v in stream.extras.items() if k not in start_keys})
+        sequences = jax.tree.map(windows, rest)
         item_valid = jnp.repeat(jnp.stack([valid[s:s + length] for s in starts]), num_envs, axis=0)
-        items = Sequence(steps=sequences._replace(extras=extras), start=start, valid=item_valid)
+        items = Sequence(steps=sequences, start=start, valid=item_valid)
         new_state = SequenceAdderState(window=jax.tree.map(lambda x: x[num_steps:], stream), valid=valid[num_steps:])
         return new_state, items
 
