@@ -352,6 +352,47 @@ class OffPolicyConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
+class TargetNetworkConfig(OffPolicyConfig):
+    """The target network of the Q-learning agents on replay (DQN, R2D2), updated every
+    `target_update_every` env steps: a count that must fall after a whole number of gradient
+    updates, since the learner counts updates."""
+
+    target_update_every: int = 500
+    """Env steps between target-network updates (a copy, or with DQN's tau < 1 a Polyak step)."""
+
+    ranges = dict(target_update_every=at_least(1))
+
+    def check(self) -> None:
+        super().check()
+        updates = self.target_update_every * self.updates_per_step
+        self.require(updates % self.train_every == 0, "target_update_every",
+                     f"must be a multiple of train_every / updates_per_step = "
+                     f"{self.train_every / self.updates_per_step:g} (the target is updated after a whole number "
+                     f"of gradient updates)")
+
+    @property
+    def target_period(self) -> int:
+        """Gradient updates between target-network updates."""
+        return self.target_update_every * self.updates_per_step // self.train_every
+
+
+@dataclasses.dataclass(frozen=True)
+class EpsilonGreedyConfig(AgentConfig):
+    """The linear exploration schedule of the epsilon-greedy actors (DQN, R2D2, PQN;
+    `agents.exploration.linear_epsilon`): epsilon falls from `epsilon_start` to `epsilon_end` over
+    the first `exploration_fraction` of total_timesteps, then stays."""
+
+    epsilon_start: float = 1.0
+    """Exploration rate at the start of the run."""
+    epsilon_end: float = 0.05
+    """Exploration rate after the anneal."""
+    exploration_fraction: float = 0.5
+    """Fraction of total_timesteps over which epsilon anneals linearly."""
+
+    ranges = dict(epsilon_start=UNIT, epsilon_end=UNIT, exploration_fraction=STEP)
+
+
+@dataclasses.dataclass(frozen=True)
 class ContinuousOffPolicyConfig(OffPolicyConfig):
     """The fields of the actor-critic agents for continuous actions (DDPG, TD3, SAC, D4PG): an
     actor and critics with their own learning rates and Polyak-averaged targets. Defaults: the

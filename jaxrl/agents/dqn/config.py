@@ -7,8 +7,8 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import (BOOL, FINITE, NON_NEGATIVE, POSITIVE, STEP, UNIT, OffPolicyConfig, OneOf,
-                                 OptimizerConfig, TorsoConfig, at_least)
+from jaxrl.agents.config import (BOOL, FINITE, NON_NEGATIVE, POSITIVE, STEP, UNIT, EpsilonGreedyConfig, OneOf,
+                                 OptimizerConfig, TargetNetworkConfig, TorsoConfig, at_least)
 from jaxrl.types import Array
 
 
@@ -27,7 +27,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
+class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoConfig):
     """Deep Q-Networks (Mnih et al. 2015) with the Rainbow-era options (Hessel et al. 2018).
 
     Double Q-learning (van Hasselt et al. 2016) by default; dueling heads (Wang et al. 2016),
@@ -44,8 +44,6 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     defaults = dict(num_envs=10, buffer_size=10_000, batch_size=128, learning_starts=10_000, train_every=10,
                     activation="relu", max_grad_norm=10.0)
 
-    target_update_every: int = 500
-    """Env steps between target-network updates (a copy for tau = 1, else a Polyak step)."""
     double: bool = True
     """Double Q-learning: the online network picks the next action, the target network values it."""
     dueling: bool = False
@@ -64,33 +62,15 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     """C51: the lowest atom."""
     v_max: float = 500.0
     """C51: the highest atom."""
-    epsilon_start: float = 1.0
-    """Exploration rate at the start of the run."""
-    epsilon_end: float = 0.05
-    """Exploration rate after the anneal."""
-    exploration_fraction: float = 0.5
-    """Fraction of total_timesteps over which epsilon anneals linearly."""
     tau: float = 1.0
     """Target update step: 1 copies the online network, < 1 averages (Polyak)."""
     huber_delta: float = 1.0
     """Huber loss's delta (with loss="huber")."""
 
-    ranges = dict(target_update_every=at_least(1), double=BOOL, dueling=BOOL, loss=OneOf(("huber", "mse")),
-                  prioritized=BOOL, priority_exponent=NON_NEGATIVE, importance_exponent=UNIT,
-                  num_atoms=at_least(2).or_none(), v_min=FINITE, v_max=FINITE, epsilon_start=UNIT, epsilon_end=UNIT,
-                  exploration_fraction=STEP, tau=STEP, huber_delta=POSITIVE)
+    ranges = dict(double=BOOL, dueling=BOOL, loss=OneOf(("huber", "mse")), prioritized=BOOL,
+                  priority_exponent=NON_NEGATIVE, importance_exponent=UNIT, num_atoms=at_least(2).or_none(),
+                  v_min=FINITE, v_max=FINITE, tau=STEP, huber_delta=POSITIVE)
 
     def check(self) -> None:
         super().check()
-        require = self.require
-        # target_update_every is counted in env steps; the learner counts updates.
-        updates = self.target_update_every * self.updates_per_step
-        require(updates % self.train_every == 0, "target_update_every",
-                f"must be a multiple of train_every / updates_per_step = {self.train_every / self.updates_per_step:g} "
-                f"(the target is updated after a whole number of gradient updates)")
-        require(self.v_max > self.v_min, "v_max", f"must be > v_min={self.v_min}")
-
-    @property
-    def target_period(self) -> int:
-        """Gradient updates between target-network updates."""
-        return self.target_update_every * self.updates_per_step // self.train_every
+        self.require(self.v_max > self.v_min, "v_max", f"must be > v_min={self.v_min}")

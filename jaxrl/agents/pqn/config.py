@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import BOOL, POSITIVE, STEP, UNIT, EpochsConfig, TorsoConfig
+from jaxrl.agents.config import BOOL, POSITIVE, UNIT, EpochsConfig, EpsilonGreedyConfig, TorsoConfig
 from jaxrl.types import Array
 
 
@@ -25,7 +25,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(EpochsConfig, TorsoConfig):
+class Config(EpochsConfig, EpsilonGreedyConfig, TorsoConfig):
     """Parallelised Q-Network (Gallici et al. 2024, "Simplifying Deep Temporal Difference
     Learning", arXiv:2407.04811): Q-learning from many parallel envs without replay or target
     network, LayerNorm in the Q-network, Q(lambda) targets over each rollout.
@@ -39,20 +39,13 @@ class Config(EpochsConfig, TorsoConfig):
     HParams = HParams
     actions = "discrete"
     defaults = dict(num_envs=32, hidden_sizes=(256, 256), activation="relu", learning_rate=1e-4, max_grad_norm=10.0,
-                    rollout_length=64, num_minibatches=16)
+                    rollout_length=64, num_minibatches=16, epsilon_end=0.2, exploration_fraction=0.2)
 
     layer_norm: bool = True
     """LayerNorm before each hidden activation (the paper's stabiliser in place of a target network)."""
     td_lambda: float = 0.95
     """lambda of the Q(lambda) targets (0: one-step Q-learning targets)."""
-    epsilon_start: float = 1.0
-    """Initial exploration rate of the epsilon-greedy actor."""
-    epsilon_end: float = 0.2
-    """Final exploration rate."""
-    exploration_fraction: float = 0.2
-    """Fraction of total_timesteps over which epsilon anneals linearly."""
     reward_scale: float = 0.1
     """Rewards are multiplied by this before the targets are formed."""
 
-    ranges = dict(layer_norm=BOOL, td_lambda=UNIT, epsilon_start=UNIT, epsilon_end=UNIT,
-                  exploration_fraction=STEP, reward_scale=POSITIVE)
+    ranges = dict(layer_norm=BOOL, td_lambda=UNIT, reward_scale=POSITIVE)

@@ -7,8 +7,8 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import (BOOL, STEP, UNIT, NON_NEGATIVE, POSITIVE, OffPolicyConfig, OneOf, OptimizerConfig,
-                                 TorsoConfig, at_least)
+from jaxrl.agents.config import (BOOL, UNIT, NON_NEGATIVE, POSITIVE, EpsilonGreedyConfig, OneOf, OptimizerConfig,
+                                 TargetNetworkConfig, TorsoConfig, at_least)
 from jaxrl.networks.recurrent import CORES
 from jaxrl.types import Array
 
@@ -27,7 +27,7 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
+class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoConfig):
     """Recurrent Replay Distributed DQN (R2D2, Kapturowski et al. 2019) in one program: a recurrent
     Q-network trained on replayed sequences that start from the core state the actor stored, after
     a burn-in that refreshes it without gradient; double-Q n-step targets under the invertible
@@ -46,7 +46,7 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     defaults = dict(env="MaskedCartPole-v1", num_envs=8, total_timesteps=96_000, buffer_size=2_000, batch_size=32,
                     learning_starts=2_000, train_every=80, updates_per_step=4, steps_per_iteration=1_600, n_step=5,
                     hidden_sizes=(32,), activation="relu", normalize_observations=True, learning_rate=1e-3,
-                    max_grad_norm=10.0)
+                    max_grad_norm=10.0, target_update_every=1_000)
 
     core: Literal["lstm", "gru"] = "lstm"
     """The recurrent core between the torso and the Q head: an LSTM or a GRU, zeroed where an episode starts."""
@@ -58,8 +58,6 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     """Steps at the start of each sequence that only refresh the stored core state (no loss, no gradient)."""
     sequence_period: int = 10
     """Steps of an env between the starts of its consecutive sequences (sequence_length - period overlap)."""
-    target_update_every: int = 1_000
-    """Env steps between copies of the online network into the target network."""
     dueling: bool = False
     """Dueling head: Q = V + A - mean(A)."""
     prioritized: bool = True
@@ -74,17 +72,10 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
     """Targets under h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x, bootstrapping through h^-1."""
     rescaling_epsilon: float = 1e-3
     """The eps of h."""
-    epsilon_start: float = 1.0
-    """Exploration rate at the start of the run."""
-    epsilon_end: float = 0.05
-    """Exploration rate after the anneal."""
-    exploration_fraction: float = 0.5
-    """Fraction of total_timesteps over which epsilon anneals linearly."""
 
     ranges = dict(core=OneOf(CORES), core_size=at_least(1), sequence_length=at_least(2), burn_in=at_least(0),
-                  sequence_period=at_least(1), target_update_every=at_least(1), dueling=BOOL, prioritized=BOOL,
-                  priority_exponent=NON_NEGATIVE, importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL,
-                  rescaling_epsilon=POSITIVE, epsilon_start=UNIT, epsilon_end=UNIT, exploration_fraction=STEP)
+                  sequence_period=at_least(1), dueling=BOOL, prioritized=BOOL, priority_exponent=NON_NEGATIVE,
+                  importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL, rescaling_epsilon=POSITIVE)
 
     def check(self) -> None:
         super().check()
@@ -97,12 +88,3 @@ class Config(OffPolicyConfig, OptimizerConfig, TorsoConfig):
         require(self.period_env_steps % self.num_envs == 0 and env_steps % self.sequence_period == 0, "train_every",
                 f"must be a multiple of num_envs * sequence_period = {self.num_envs * self.sequence_period}: each "
                 f"round of updates follows whole sequences")
-        updates = self.target_update_every * self.updates_per_step
-        require(updates % self.train_every == 0, "target_update_every",
-                f"must be a multiple of train_every / updates_per_step = {self.train_every / self.updates_per_step:g} "
-                f"(the target is copied after a whole number of gradient updates)")
-
-    @property
-    def target_period(self) -> int:
-        """Gradient updates between target-network copies."""
-        return self.target_update_every * self.updates_per_step // self.train_every
