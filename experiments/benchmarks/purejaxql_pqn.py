@@ -30,10 +30,11 @@ import json
 import os
 import sys
 import tempfile
-import time
 import types
 
 import jax
+
+from experiments.benchmarks.throughput import timed
 
 SCRIPTS = {"cartpole": "pqn_gymnax.py", "minatar": "pqn_minatar.py"}
 
@@ -101,15 +102,7 @@ def main() -> None:
     config = {**CONFIGS[work], "TOTAL_TIMESTEPS": steps, "TOTAL_TIMESTEPS_DECAY": steps}
     train = jax.jit(jax.vmap(module.make_train(config)))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    start = time.perf_counter()
-    jax.block_until_ready(train(keys))
-    first = time.perf_counter() - start
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
-        out = jax.block_until_ready(train(keys))
-        runs.append(time.perf_counter() - start)
-    median = sorted(runs)[1]
+    first, median, out = timed(train, keys)
     # Steps actually taken: whole updates of NUM_ENVS x NUM_STEPS, as purejaxql rounds down.
     taken = (steps // (config["NUM_ENVS"] * config["NUM_STEPS"])) * config["NUM_ENVS"] * config["NUM_STEPS"]
     returns = out["metrics"]["returned_episode_returns"]  # [seeds, updates], LogWrapper's mean per update

@@ -25,9 +25,10 @@ import json
 import os
 import sys
 import tempfile
-import time
 
 import jax
+
+from experiments.benchmarks.throughput import timed
 
 PATCHES = {
     "wrappers.py": [
@@ -77,15 +78,7 @@ def main() -> None:
     ppo_rnn = load_ppo_rnn(checkout)
     train = jax.jit(jax.vmap(ppo_rnn.make_train({**CONFIG, "TOTAL_TIMESTEPS": steps})))
     keys = jax.random.split(jax.random.PRNGKey(0), seeds)
-    start = time.perf_counter()
-    jax.block_until_ready(train(keys))
-    first = time.perf_counter() - start
-    runs = []
-    for _ in range(3):
-        start = time.perf_counter()
-        jax.block_until_ready(train(keys))
-        runs.append(time.perf_counter() - start)
-    median = sorted(runs)[1]
+    first, median, _ = timed(train, keys)
     print(json.dumps(dict(who="purejaxrl-ppo-rnn", seeds=seeds, compile_plus_run_s=round(first, 2),
                           run_s_median=round(median, 3), env_steps_per_s=round(steps * seeds / median),
                           jax=jax.__version__)), flush=True)

@@ -66,6 +66,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any, Callable
 
 import flax.linen as nn
 import jax
@@ -78,17 +79,18 @@ STEPS = 500_000
 NUM_ENVS = 4
 
 
-def timed(fn, *args, repeats: int = 3) -> tuple[float, float]:
-    """(compile + first run seconds, median of `repeats` further runs)."""
+def timed(fn, *args, repeats: int = 3) -> tuple[float, float, Any]:
+    """(compile + first run seconds, median of `repeats` further runs, the last run's output).
+    Also the peer runners' clock (purejaxrl_rnn.py, purejaxql_pqn.py), so every side is timed alike."""
     start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
+    out = jax.block_until_ready(fn(*args))
     first = time.perf_counter() - start
     runs = []
     for _ in range(repeats):
         start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
+        out = jax.block_until_ready(fn(*args))
         runs.append(time.perf_counter() - start)
-    return first, sorted(runs)[len(runs) // 2]
+    return first, sorted(runs)[len(runs) // 2], out
 
 
 def policy_net(num_actions: int = 2):
@@ -232,18 +234,12 @@ def rejax_pqn(python: str, work: str, seeds: int, processes: int = 1) -> dict | 
                     exploration_fraction=config.exploration_fraction, hidden_layer_sizes=list(config.hidden_sizes))
     spec = dict(algo="pqn", seeds=seeds, settings=settings, max_timed_runs=3, min_timed_s=float("inf"))
     command = [python, os.path.join(REPO_ROOT, "experiments", "baselines_rejax.py"), json.dumps(spec)]
-    rows = []
-    for _ in range(max(processes, 1)):
-        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO_ROOT)
-        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-        if result.returncode != 0 or not lines:
-            print(f"rejax-pqn-{work} failed: {result.stderr[-500:]}", file=sys.stderr)
-            continue
-        row = json.loads(lines[-1])
-        rows.append(dict(who=f"rejax-pqn-{work}", seeds=seeds, compile_plus_run_s=row["wall_s"],
-                         env_steps_per_s=row["env_steps_per_s"], final_return=round(sum(row["finals"]) / seeds, 1)))
-        print(json.dumps(rows[-1]), flush=True)
-    return _best_of(rows, f"rejax-pqn-{work}-best-of-{len(rows)}")
+
+    def as_row(row: dict) -> dict:  # baselines_rejax.py's line, in the fields the tables read
+        return dict(who=f"rejax-pqn-{work}", seeds=seeds, compile_plus_run_s=row["wall_s"],
+                    env_steps_per_s=row["env_steps_per_s"], final_return=round(sum(row["finals"]) / seeds, 1))
+
+    return _fastest_process(command, processes, f"rejax-pqn-{work}", cwd=REPO_ROOT, convert=as_row)
 
 
 def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
@@ -254,7 +250,7 @@ def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
 
 def measure(name: str, fn, seeds: int, steps: int = STEPS, repeats: int = 3) -> dict:
     keys = jax.random.split(jax.random.key(0), seeds)
-    first, median = timed(jax.jit(jax.vmap(fn)), keys, repeats=repeats)
+    first, median, _ = timed(jax.jit(jax.vmap(fn)), keys, repeats=repeats)
     row = dict(who=name, seeds=seeds, compile_plus_run_s=round(first, 2), run_s_median=round(median, 3),
                env_steps_per_s=round(steps * seeds / median), jax=jax.__version__)
     print(json.dumps(row), flush=True)
@@ -291,9 +287,11 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, ste
     return _fastest_process(command, processes, who)
 
 
-def _fastest_process(command: list[str], processes: int, who: str, cwd: str | None = None) -> dict | None:
+def _fastest_process(command: list[str], processes: int, who: str, cwd: str | None = None,
+                     convert: Callable[[dict], dict] | None = None) -> dict | None:
     """Runs `command` (a script printing one JSON line per measurement) in `processes` fresh
-    processes, at least one, printing each one's last line or its failure; the fastest of them."""
+    processes, at least one, printing each one's last line (through `convert`, if given) or its
+    failure; the fastest of them."""
     rows = []
     for _ in range(max(processes, 1)):
         result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
@@ -301,7 +299,8 @@ def _fastest_process(command: list[str], processes: int, who: str, cwd: str | No
         if result.returncode != 0 or not lines:
             print(f"{who} failed: {result.stderr[-500:]}", file=sys.stderr)
             continue
-        rows.append(json.loads(lines[-1]))
+        row = json.loads(lines[-1])
+        rows.append(convert(row) if convert else row)
         print(json.dumps(rows[-1]), flush=True)
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
@@ -329,10 +328,12 @@ def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
     return _best_of(rows, f"{work}-best-of-{len(rows)}")
 
 
-def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tuple[str, ...], theirs: str) -> None:
+def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tuple[str, ...],
+                theirs: tuple[str, ...]) -> None:
     """Shares are of the fastest of the rows named in `ceilings` (this process's plain ceiling and
-    the fresh processes' best); jaxrl's speed against the peer's is the fastest of the rows named
-    in `ours` against the peer's fastest process, so both sides get the same treatment."""
+    the fresh processes' best); jaxrl's speed against the peers' is the fastest of the rows named
+    in `ours` against the fastest of those named in `theirs` (each a peer's fastest process), so
+    both sides get the same treatment."""
     print(f"\n{title}\nseeds  work            env steps/s   share of ceiling   compile+run s")
     for seeds, rows in summary:
         ceiling = max(rows[name]["env_steps_per_s"] for name in ceilings if rows.get(name) is not None)
@@ -343,9 +344,11 @@ def print_table(title: str, summary: list, ceilings: tuple[str, ...], ours: tupl
             print(f"{seeds:5d}  {name:18s} {row['env_steps_per_s']:12,d}   {share:15.1%}   "
                   f"{row['compile_plus_run_s']:10.2f}")
         best_ours = max((rows[name]["env_steps_per_s"] for name in ours if rows.get(name) is not None), default=None)
-        if rows.get(theirs) and best_ours:
-            ratio = best_ours / rows[theirs]["env_steps_per_s"]
-            print(f"{seeds:5d}  jaxrl {ours[0]} (fastest) / {theirs} = {ratio:.2f}x; "
+        peers = [name for name in theirs if rows.get(name) is not None]
+        if peers and best_ours:
+            fastest = max(peers, key=lambda name: rows[name]["env_steps_per_s"])
+            ratio = best_ours / rows[fastest]["env_steps_per_s"]
+            print(f"{seeds:5d}  jaxrl {ours[0]} (fastest) / {fastest} (fastest peer) = {ratio:.2f}x; "
                   f"share of ceiling {best_ours / ceiling:.1%}")
 
 
@@ -446,7 +449,7 @@ def main(argv=None) -> None:
                 rows["rejax-ppo"] = peer(args.peer_python, "rejax-ppo", seeds, processes=args.processes)
             summary.append((seeds, rows))
         print_table("PPO, CartPole-v1, 4 envs", summary, ("ceiling", "ceiling-fresh"), ("ppo", "ppo-fresh"),
-                    "rejax-ppo")
+                    ("rejax-ppo",))
     if "recurrent_ppo" in args.work:
         summary = []
         for seeds in args.seeds:
@@ -459,7 +462,7 @@ def main(argv=None) -> None:
                 rows["purejaxrl-ppo-rnn"] = purejaxrl_rnn(args.purejaxrl, seeds, args.processes)
             summary.append((seeds, rows))
         print_table(f"Recurrent PPO, CartPole-v1, 4 envs, {RECURRENT_STEPS:,d} env steps per seed", summary,
-                    ("ceiling", "ceiling-fresh"), ("recurrent_ppo", "recurrent_ppo-fresh"), "purejaxrl-ppo-rnn")
+                    ("ceiling", "ceiling-fresh"), ("recurrent_ppo", "recurrent_ppo-fresh"), ("purejaxrl-ppo-rnn",))
     if "impala" in args.work:
         summary = []
         for seeds in args.seeds:
@@ -472,7 +475,7 @@ def main(argv=None) -> None:
                 rows["impala-lag4-fresh"] = fresh("impala-lag4", 16, seeds, args.processes)
             summary.append((seeds, rows))
         print_table("IMPALA, CartPole-v1, 16 envs", summary, ("ceiling-16", "ceiling-16-fresh"),
-                    ("impala", "impala-fresh"), "none")
+                    ("impala", "impala-fresh"), ())
     if "pqn" in args.work:
         for work in PQN_WORK:
             env, num_envs, steps, _ = PQN_WORK[work]
@@ -484,18 +487,14 @@ def main(argv=None) -> None:
                     rows["ceiling-fresh"] = fresh("ceiling" if work == "cartpole" else "ceiling-minatar", num_envs,
                                                   seeds, args.processes)
                     rows["pqn-fresh"] = fresh(f"pqn-{work}", num_envs, seeds, args.processes)
-                peers = {}
                 if args.purejaxql and "purejaxql" in PQN_PEERS[work]:
-                    peers["purejaxql"] = rows["purejaxql"] = purejaxql_pqn(args.purejaxql, work, seeds, args.processes)
+                    rows["purejaxql"] = purejaxql_pqn(args.purejaxql, work, seeds, args.processes)
                 if args.peer_python and "rejax" in PQN_PEERS[work]:
-                    peers["rejax"] = rows["rejax"] = rejax_pqn(args.peer_python, work, seeds, args.processes)
-                peers = {k: v for k, v in peers.items() if v}
+                    rows["rejax"] = rejax_pqn(args.peer_python, work, seeds, args.processes)
                 summary.append((seeds, rows))
-                fastest = max(peers, key=lambda k: peers[k]["env_steps_per_s"], default=None)
-                rows["fastest-peer"] = peers.get(fastest)
             torso = PQN_WORK[work][3].get("torso", "mlp")
             print_table(f"PQN, {env} ({torso} torso), {num_envs} envs, {steps:,d} env steps per seed", summary,
-                        ("ceiling", "ceiling-fresh"), ("pqn", "pqn-fresh"), "fastest-peer")
+                        ("ceiling", "ceiling-fresh"), ("pqn", "pqn-fresh"), ("purejaxql", "rejax"))
     if "ppo-sweep" in args.work:
         sweep(args.sweep_seeds, args.sweep_processes, args.peer_python)
     if "dqn" in args.work or "sac" in args.work:
@@ -512,7 +511,7 @@ def main(argv=None) -> None:
             fn, steps = sac_train()
             rows["sac"] = measure("jaxrl-sac", fn, 1, steps)
         print_table("Off-policy (CartPole-v1, 10 envs; SAC on Pendulum-v1)", [(1, rows)],
-                    ("ceiling-10", "ceiling-10-fresh"), ("dqn", "dqn-fresh"), "rejax-dqn")
+                    ("ceiling-10", "ceiling-10-fresh"), ("dqn", "dqn-fresh"), ("rejax-dqn",))
 
 
 if __name__ == "__main__":
