@@ -391,6 +391,14 @@ class EpsilonGreedyConfig(AgentConfig):
 
     ranges = dict(epsilon_start=UNIT, epsilon_end=UNIT, exploration_fraction=STEP)
 
+    def epsilon(self, hparams: Any, env_steps: Any) -> Any:
+        """The actor's exploration rate after `env_steps` env steps, from the (traced) schedule
+        numbers in `hparams` and this run's total_timesteps (Mnih et al. 2015: a linear anneal)."""
+        from jaxrl.agents import exploration
+
+        return exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
+                                          self.total_timesteps, env_steps)
+
 
 @dataclasses.dataclass(frozen=True)
 class ContinuousOffPolicyConfig(OffPolicyConfig):

@@ -49,8 +49,7 @@ def _optimizer(hparams: HParams) -> optax.GradientTransformation:
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
     """Linear decay from epsilon_start to epsilon_end over the first exploration_fraction of the
     run's env steps, then constant (Mnih et al. 2015 anneal over the first 1M frames)."""
-    return exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
-                                      config.total_timesteps, env_steps)
+    return config.epsilon(hparams, env_steps)  # the schedule lives with its fields (EpsilonGreedyConfig)
 
 
 def dqn_loss(

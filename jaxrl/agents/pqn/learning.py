@@ -38,8 +38,7 @@ def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation
 
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
     """The actor's exploration rate after `env_steps` env steps."""
-    return exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
-                                      config.total_timesteps, env_steps)
+    return config.epsilon(hparams, env_steps)  # the schedule lives with its fields (EpsilonGreedyConfig)
 
 
 def pqn_loss(network: QNetwork, params: Any, batch: Minibatch) -> tuple[Array, Metrics]:

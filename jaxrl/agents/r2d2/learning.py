@@ -145,9 +145,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             return action, ActorState(carry), {}
         if env_steps is None:
             env_steps = jnp.zeros((), jnp.int32)
-        epsilon = exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
-                                             config.total_timesteps, env_steps)
-        action = exploration.epsilon_greedy(key, action, num_actions, epsilon)
+        action = exploration.epsilon_greedy(key, action, num_actions, config.epsilon(hparams, env_steps))
         # The state this step was acted from: a replayed sequence is unrolled from its first one.
         return action, ActorState(carry), {CARRY: actor_state.carry}
 
