@@ -33,7 +33,7 @@ DEBUG_CHUNK_SLEEP_ENV = "JAXRL_DEBUG_CHUNK_SLEEP"
 ON_NONFINITE = ("stop", "warn")
 # Shared metrics that are no learner's: never named as the non-finite ones (`eval_return` is NaN
 # by design in iterations without an evaluation).
-_NOT_LEARNER_METRICS = ("env_steps", "episode_return", "episode_length", "eval_return", NONFINITE)
+_NOT_LEARNER_METRICS = ("env_steps", "learner_steps", "episode_return", "episode_length", "eval_return", NONFINITE)
 
 
 class NonFiniteError(RuntimeError):
@@ -231,7 +231,7 @@ def run(
         state, metrics = compiled[n](state)
         host_metrics = dict(distributed.gather(metrics))
         if eval_every:
-            host_metrics["eval_return"] = np.full(host_metrics["env_steps"].shape, np.nan, np.float32)
+            host_metrics["eval_return"] = np.full(host_metrics[train.step_metric].shape, np.nan, np.float32)
             if end % eval_every == 0 or end == train.num_iterations:
                 if evaluate is None:
                     evaluate = jax.jit(lambda k, s: jax.vmap(train.evaluate)(
@@ -423,8 +423,10 @@ def train_to_dir(
     if writer:
         sinks.append(telemetry.CSVSink(csv_path, seeds=range(num_seeds), append=resume))
         if tensorboard:
-            sinks.append(telemetry.TensorBoardSink(os.path.join(run_dir, "tensorboard"), seeds=range(num_seeds)))
-        sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress))
+            sinks.append(telemetry.TensorBoardSink(os.path.join(run_dir, "tensorboard"), seeds=range(num_seeds),
+                                                   step_metric=train.step_metric))
+        sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress,
+                                           step_metric=train.step_metric))
     try:
         out = run(train, num_seeds=num_seeds, seed=seed, sinks=sinks, num_chunks=num_chunks,
                   checkpointer=checkpointer, checkpoint_every=checkpoint_every, restore=restore,
@@ -436,7 +438,7 @@ def train_to_dir(
             checkpointer.close()
     if writer:
         plotting.plot_learning_curve(csv_path, os.path.join(run_dir, "learning_curve.png"),
-                                     title=f"{agent_name} on {env_name}")
+                                     title=f"{agent_name} on {env_name}", step_metric=train.step_metric)
     return out
 
 
@@ -450,6 +452,24 @@ def evaluate_run(run_dir: str, episodes: int = 10, key: jax.Array | None = None)
     """
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes must be an int >= 1, got {episodes!r}")
+    name, config, state, num_seeds = _restore_run(run_dir)
+    key = jax.random.key(0) if key is None else key
+    returns = [agents.evaluate_policy(agents.make_policy(config, state, member=i, agent=name), episodes, key)
+               for i in range(num_seeds)]
+    return np.asarray(returns, np.float32)
+
+
+def run_policy(run_dir: str, member: int = 0) -> agents.Policy:
+    """The policy of seed `member` of the run in `run_dir`, from its latest usable checkpoint (with
+    its training observation statistics), e.g. to save it or to collect a dataset with it."""
+    name, config, state, num_seeds = _restore_run(run_dir)
+    if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < num_seeds:
+        raise ValueError(f"member must be an int in [0, {num_seeds}) for the run in {run_dir}, got {member!r}")
+    return agents.make_policy(config, state, member=member, agent=name)
+
+
+def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
+    """The agent's name, config, latest restored population state and number of seeds of a run."""
     stored = read_run_config(run_dir)
     name = stored["agent"]
     module = agents.get(name)
@@ -463,10 +483,7 @@ def evaluate_run(run_dir: str, episodes: int = 10, key: jax.Array | None = None)
     with checkpoint.Checkpointer(checkpoint_dir, max_to_keep=None, read_only=True) as checkpointer:
         _, state, _ = checkpointer.restore_latest(target, on_skip=lambda bad, error: _warn(
             f"skipping checkpoint {bad}: {error}"))
-    key = jax.random.key(0) if key is None else key
-    returns = [agents.evaluate_policy(agents.make_policy(config, state, member=i, agent=name), episodes, key)
-               for i in range(stored["num_seeds"])]
-    return np.asarray(returns, np.float32)
+    return name, config, state, stored["num_seeds"]
 
 
 def _partial_note(checkpointer: checkpoint.Checkpointer) -> str:

@@ -27,17 +27,18 @@ def read_metrics(path: str) -> dict[str, np.ndarray]:
     }
 
 
-def plot_learning_curve(csv_path: str, png_path: str, title: str = "", metric: str = "episode_return") -> None:
-    """Mean over seeds against env steps, with the min-max spread shaded."""
+def plot_learning_curve(csv_path: str, png_path: str, title: str = "", metric: str = "episode_return",
+                        step_metric: str = "env_steps") -> None:
+    """Mean over seeds against env steps (or the run's `step_metric`), with the min-max spread shaded."""
     data = read_metrics(csv_path)
-    steps = data["env_steps"][0]
+    steps = data[step_metric][0]
     values = data[metric]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     mean = values.mean(axis=0)
     ax.plot(steps, mean, label=f"mean of {values.shape[0]} seed(s)")
     if values.shape[0] > 1:
         ax.fill_between(steps, values.min(axis=0), values.max(axis=0), alpha=0.25, label="min-max over seeds")
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel("environment steps" if step_metric == "env_steps" else step_metric.replace("_", " "))
     ax.set_ylabel(metric.replace("_", " "))
     ax.set_title(title)
     ax.grid(alpha=0.3)

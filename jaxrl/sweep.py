@@ -320,14 +320,15 @@ def write_csv(result: SweepResult, path: str) -> None:
 def plot_curves(result: SweepResult, png_path: str, title: str = "", metric: str = "episode_return") -> None:
     """One learning curve per setting against env steps: the mean over seeds, min-max shaded."""
     curves = result.curves(metric)
-    steps = np.asarray(result.output.metrics["env_steps"])[0]
+    step_metric = "env_steps" if "env_steps" in result.output.metrics else "learner_steps"
+    steps = np.asarray(result.output.metrics[step_metric])[0]
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     for i, setting in enumerate(result.settings):
         label = format_setting(setting) + ("  (best)" if i == result.best_index else "")
         (line,) = ax.plot(steps, curves[i].mean(axis=0), label=label, lw=2.2 if i == result.best_index else 1.2)
         if result.num_seeds > 1:
             ax.fill_between(steps, curves[i].min(axis=0), curves[i].max(axis=0), color=line.get_color(), alpha=0.15)
-    ax.set_xlabel("environment steps")
+    ax.set_xlabel("environment steps" if step_metric == "env_steps" else step_metric.replace("_", " "))
     ax.set_ylabel(metric.replace("_", " "))
     spread = f", min-max over {result.num_seeds} seeds shaded" if result.num_seeds > 1 else ""
     ax.set_title(f"{title}\nmean over seeds{spread}" if title else f"mean over seeds{spread}", fontsize=9)
@@ -368,7 +369,8 @@ def sweep_to_dir(
                    "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
                    "time": datetime.datetime.now().isoformat(timespec="seconds")}, f, indent=2)
     bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
-                                f"sweep {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress)
+                                f"sweep {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
+                                step_metric=train.step_metric)
     try:
         result = run(train, settings, num_seeds=num_seeds, seed=seed, num_chunks=num_chunks, sinks=[bar])
     finally:

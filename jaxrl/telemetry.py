@@ -19,7 +19,7 @@ from typing import Mapping, Protocol, Sequence
 import numpy as np
 
 # Columns every agent reports, in this order, before the agent's own metrics.
-LEADING_COLUMNS = ("env_steps", "episode_return")
+LEADING_COLUMNS = ("env_steps", "learner_steps", "episode_return")
 
 
 class Sink(Protocol):
@@ -90,9 +90,10 @@ class TensorBoardSink:
     open with `tensorboard --logdir <log_dir>`.
     """
 
-    def __init__(self, log_dir: str, seeds: Sequence[int]):
+    def __init__(self, log_dir: str, seeds: Sequence[int], step_metric: str = "env_steps"):
         from tensorboardX import SummaryWriter
 
+        self.step_metric = step_metric  # the x-axis (`Train.step_metric`)
         self.log_dir = log_dir
         self.seeds = list(seeds)
         self._writers = {seed: SummaryWriter(os.path.join(log_dir, f"seed_{seed}")) for seed in self.seeds}
@@ -110,9 +111,9 @@ class TensorBoardSink:
         self._writers[self.seeds[member]].flush()
 
     def _add(self, seed: int, row: Mapping[str, np.ndarray], iteration: int) -> None:
-        step = int(row["env_steps"]) if "env_steps" in row else iteration
+        step = int(row[self.step_metric]) if self.step_metric in row else iteration
         for name, value in row.items():
-            if name != "env_steps":
+            if name != self.step_metric:
                 self._writers[seed].add_scalar(name, float(value), global_step=step)
 
     def close(self) -> None:
@@ -146,7 +147,8 @@ def _format(x) -> str:
 class ProgressBar:
     """A rich progress bar over env steps, showing steps/s and the latest mean return."""
 
-    def __init__(self, total_env_steps: int, description: str = "training", disable: bool = False):
+    def __init__(self, total_env_steps: int, description: str = "training", disable: bool = False,
+                 step_metric: str = "env_steps"):
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -160,7 +162,7 @@ class ProgressBar:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("env steps"),
+            TextColumn(step_metric.replace("_", " ")),
             TextColumn("{task.fields[speed]}"),
             TextColumn("return {task.fields[ret]}"),
             TimeElapsedColumn(),
@@ -171,15 +173,16 @@ class ProgressBar:
         self._progress.start()
         self._start = time.perf_counter()
         self._start_steps: int | None = None
+        self.step_metric = step_metric  # what the bar counts (`Train.step_metric`)
 
     def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int) -> None:
-        steps = int(np.asarray(metrics["env_steps"])[0, -1])
+        steps = int(np.asarray(metrics[self.step_metric])[0, -1])
         if self._start_steps is None:  # the first chunk includes compilation; rate from here on
             self._start_steps, self._start = steps, time.perf_counter()
             speed = ""
         else:
             elapsed = max(time.perf_counter() - self._start, 1e-9)
-            seeds = np.asarray(metrics["env_steps"]).shape[0]
+            seeds = np.asarray(metrics[self.step_metric]).shape[0]
             speed = f"{(steps - self._start_steps) * seeds / elapsed:,.0f} steps/s"
         ret = float(np.mean(np.asarray(metrics["episode_return"])[:, -1]))
         self._progress.update(self._task, completed=steps, speed=speed, ret=f"{ret:.1f}")

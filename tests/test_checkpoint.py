@@ -357,7 +357,7 @@ def test_resume_refuses_exactly_the_flags_that_change_the_recorded_settings(ppo_
                                "--progress", "--run-dir", str(tmp_path), "--resume", reference])
     assert str(error.value) == (
         f"error: --resume continues {reference} with the settings in its config.json, but these flags change them: "
-        f"total_timesteps: 2048 there, 4096 here; gamma: 0.99 there, 0.9 here; num_seeds: 2 there, 3 here; "
+        f"gamma: 0.99 there, 0.9 here; total_timesteps: 2048 there, 4096 here; num_seeds: 2 there, 3 here; "
         f"run_dir: {reference!r} there, {str(tmp_path)!r} here")
     with pytest.raises(SystemExit, match=r"flags change them: checkpoint_every: 2 there, 4 here$"):
         cli.train_main(["--checkpoint-every", "4", "--resume", reference])

@@ -90,8 +90,9 @@ DOCS = os.path.join(ROOT, "docs")
 AGENT_PAGES = {"ppo": "agents/ppo.md", "dqn": "agents/dqn.md", "ddpg": "agents/ddpg.md", "td3": "agents/ddpg.md",
                "d4pg": "agents/ddpg.md", "sac": "agents/sac.md", "pqn": "agents/pqn.md",
                "recurrent_ppo": "agents/recurrent_ppo.md", "impala": "agents/impala.md", "r2d2": "agents/r2d2.md",
-               "mpo": "agents/mpo.md"}
-REQUIRED_PAGES = sorted({*AGENT_PAGES.values(), "custom_env.md", "embedding.md", "README.md"})
+               "mpo": "agents/mpo.md", "bc": "agents/offline.md",
+               "td3_bc": "agents/offline.md", "iql": "agents/offline.md"}
+REQUIRED_PAGES = sorted({*AGENT_PAGES.values(), "custom_env.md", "embedding.md", "datasets.md", "README.md"})
 # Written by `make baselines` (experiments/baselines.py), so absent until that has run.
 GENERATED_PAGES = {"baselines.md"}
 FIELD_MARKER = re.compile(r"^<!-- fields: (\w+) -->$", flags=re.M)

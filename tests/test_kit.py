@@ -17,13 +17,15 @@ from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.types import Agent
 
 AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo"]
+# Agents on the offline loop (their own tests: tests/test_bc.py, test_td3_bc.py, test_iql.py).
+OFFLINE_NAMES = ["bc", "td3_bc", "iql"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:11] == AGENT_NAMES
-    for name in AGENT_NAMES:
+    assert jaxrl.agents.names()[:14] == AGENT_NAMES + OFFLINE_NAMES
+    for name in AGENT_NAMES + OFFLINE_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name
         assert callable(agent.make_train) and callable(agent.make_agent)
@@ -278,7 +280,7 @@ def test_ranges_hold_and_say_what_they_require():
         assert not any(allowed.holds(x) for x in bad), (what, bad)
 
 
-@pytest.mark.parametrize("name", AGENT_NAMES)
+@pytest.mark.parametrize("name", AGENT_NAMES + OFFLINE_NAMES)
 def test_every_numeric_or_option_field_declares_its_range(name):
     # Sweeps and population-based training perturb settings within these ranges; a field without
     # one would be unchecked. (env, hidden_sizes and activation are checked by AgentConfig.check.)

@@ -13,9 +13,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import envs, networks, optim, replay
-from jaxrl.agents.config import AgentConfig, EpochsConfig, OffPolicyConfig
-from jaxrl.loops import off_policy, on_policy
+from jaxrl import datasets, envs, networks, optim, replay
+from jaxrl.agents.config import AgentConfig, EpochsConfig, OfflineConfig, OffPolicyConfig, OnlineConfig
+from jaxrl.loops import off_policy, offline, on_policy
 from jaxrl.loops.common import Train
 from jaxrl.loops.shuffle import shuffled_minibatches
 from jaxrl.types import Agent, Array, EnvSpec, Metrics
@@ -164,7 +164,8 @@ def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) ->
     if not isinstance(config, config_cls) or config.agent != config_cls.agent:
         given = f"{config.agent}.Config" if isinstance(config, AgentConfig) else type(config).__name__
         raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got a {given}")
-    env = make_env(config)
+    # An offline agent steps no training envs: its agent is built for the evaluation envs' spec.
+    env = make_env(config) if isinstance(config, OnlineConfig) else make_eval_env(config)
     spec = env.spec()
     config.check_spec(spec)
     return env, make_agent(config, spec)
@@ -197,5 +198,31 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
+def load_dataset(config: OfflineConfig) -> Any:
+    """The dataset `config.dataset` names, after checking that it comes from `config.env`
+    (ValueError naming the field otherwise)."""
+    if config.dataset is None:
+        raise ValueError(f"{config.agent}.Config.dataset: an offline agent needs a dataset directory (make one with "
+                         f"python -m experiments.collect or jaxrl.datasets.save), got None")
+    info = datasets.read_info(config.dataset)
+    if info.env != config.env:
+        raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the dataset {config.dataset} was collected "
+                         f"in {info.env!r}")
+    return datasets.load(config.dataset)
+
+
+def offline_train(config: OfflineConfig, config_cls: type, make_agent: MakeAgent,
+                  dataset: Any = None) -> offline.OfflineTrain:
+    """`config`'s agent on the offline loop, learning from `dataset` (a `Transition` of rows) or,
+    if None, from the directory `config.dataset`: `train(key, hparams=None, dataset=None)`."""
+    eval_env, agent = build_agent(config, config_cls, make_agent)
+    if dataset is None:
+        dataset = load_dataset(config)
+    return offline.make_train(agent, dataset, eval_env=eval_env, batch_size=config.batch_size,
+                              num_iterations=config.num_iterations, updates_per_iteration=config.updates_per_iteration,
+                              default_hparams=config.hparams(), config=config)
+
+
 __all__ = ["AgentState", "RecurrentActorState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state",
-           "make_env", "make_eval_env", "off_policy_train", "on_policy_train", "recurrent_actor", "step_actor_critic"]
+           "load_dataset", "make_env", "make_eval_env", "off_policy_train", "offline_train", "on_policy_train",
+           "recurrent_actor", "step_actor_critic"]

@@ -86,6 +86,20 @@ class OneOf:
         return "must be " + " or ".join(repr(v) for v in self.values)
 
 
+@dataclasses.dataclass(frozen=True)
+class Text:
+    """A field that holds a non-empty string (a path), and also None with `optional`."""
+
+    optional: bool = False
+
+    def holds(self, x: Any) -> bool:
+        return (x is None and self.optional) or (isinstance(x, str) and bool(x))
+
+    @property
+    def what(self) -> str:
+        return "must be a non-empty string" + (" or None" if self.optional else "")
+
+
 FINITE = Range()
 POSITIVE = Range(0.0, low_open=True)
 NON_NEGATIVE = Range(0.0)
@@ -110,16 +124,11 @@ class AgentConfig:
     # {field: default} for fields declared by a base class, set in a subclass's body.
     defaults: ClassVar[dict[str, Any]] = {}
     # {field: Range or OneOf} for this class's own fields; `check()` applies every class's table.
-    ranges: ClassVar[dict[str, Any]] = dict(num_envs=at_least(1), total_timesteps=at_least(1),
-                                            episode_length=at_least(1).or_none(), eval_episodes=at_least(1),
+    ranges: ClassVar[dict[str, Any]] = dict(episode_length=at_least(1).or_none(), eval_episodes=at_least(1),
                                             gamma=UNIT, normalize_observations=BOOL)
 
     env: str = "CartPole-v1"
     """Environment name for jaxrl.make (a gymnax id, "brax/<name>", or one registered with jaxrl.register)."""
-    num_envs: int = 4
-    """Environments stepped in parallel (one vmapped batch) by each population member."""
-    total_timesteps: int = 500_000
-    """Environment steps to train for, summed over the env batch."""
     hidden_sizes: tuple[int, ...] = (64, 64)
     """Widths of the MLP torsos' hidden layers."""
     activation: str = "tanh"
@@ -191,13 +200,9 @@ class AgentConfig:
         require(self.activation in ACTIVATIONS, "activation", f"must be one of {sorted(ACTIVATIONS)}")
 
     @property
-    def steps_per_iteration(self) -> int:
-        """Env steps (summed over the env batch) per iteration, one row of metrics."""
-        raise NotImplementedError(f"{type(self).__qualname__} must define steps_per_iteration")
-
-    @property
     def num_iterations(self) -> int:
-        return self.total_timesteps // self.steps_per_iteration
+        """Iterations of the training program, one row of metrics each."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define num_iterations")
 
     def hparams(self) -> Any:
         """The default hyperparameters: every `HParams` field from the config's field of that name,
@@ -218,6 +223,28 @@ class AgentConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class OnlineConfig(AgentConfig):
+    """The fields of every agent that learns by acting in its environment (all but the offline
+    ones): a batch of envs stepped in parallel and a budget of env steps."""
+
+    num_envs: int = 4
+    """Environments stepped in parallel (one vmapped batch) by each population member."""
+    total_timesteps: int = 500_000
+    """Environment steps to train for, summed over the env batch."""
+
+    ranges = dict(num_envs=at_least(1), total_timesteps=at_least(1))
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Env steps (summed over the env batch) per iteration, one row of metrics."""
+        raise NotImplementedError(f"{type(self).__qualname__} must define steps_per_iteration")
+
+    @property
+    def num_iterations(self) -> int:
+        return self.total_timesteps // self.steps_per_iteration
+
+
+@dataclasses.dataclass(frozen=True)
 class OptimizerConfig(AgentConfig):
     """The fields of an agent trained by one Adam optimizer (`jaxrl.optim.adam`): its step size
     and the global norm its gradients are clipped to. Mixed into an agent's Config beside the
@@ -232,7 +259,7 @@ class OptimizerConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class EpochsConfig(OptimizerConfig):
+class EpochsConfig(OnlineConfig, OptimizerConfig):
     """The on-policy schedule block of PPO-style learners (PPO, PQN): each iteration rolls out
     `rollout_length` steps of every env, then takes `num_epochs` passes over that batch in
     `num_minibatches` gradient steps each, with Adam's rate optionally annealed to 0 over the run."""
@@ -292,7 +319,7 @@ class TorsoConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class OffPolicyConfig(AgentConfig):
+class OffPolicyConfig(OnlineConfig):
     """The off-policy schedule block (Acme's replay ratio): counts are env steps summed over the env
     batch; every `train_every` env steps are followed by `updates_per_step` gradient updates, each
     on its own batch sampled from a buffer of `buffer_size` transitions."""
@@ -377,7 +404,7 @@ class TargetNetworkConfig(OffPolicyConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class EpsilonGreedyConfig(AgentConfig):
+class EpsilonGreedyConfig(OnlineConfig):
     """The linear exploration schedule of the epsilon-greedy actors (DQN, R2D2, PQN;
     `agents.exploration.linear_epsilon`): epsilon falls from `epsilon_start` to `epsilon_end` over
     the first `exploration_fraction` of total_timesteps, then stays."""
@@ -401,14 +428,14 @@ class EpsilonGreedyConfig(AgentConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class ContinuousOffPolicyConfig(OffPolicyConfig):
-    """The fields of the actor-critic agents for continuous actions (DDPG, TD3, SAC, D4PG): an
-    actor and critics with their own learning rates and Polyak-averaged targets. Defaults: the
-    settings those papers share (batch 256, two layers of 256, tau 0.005), a short warm-up and
-    budget for Pendulum-v1."""
+class ActorCriticConfig(AgentConfig):
+    """The fields of the actor-critic agents for continuous actions, online (DDPG, TD3, SAC, D4PG,
+    MPO) and offline (TD3+BC): an actor and critics with their own learning rates and
+    Polyak-averaged targets. Defaults: the settings those papers share (two layers of 256 ReLU
+    units, tau 0.005) on Pendulum-v1."""
 
     actions: ClassVar[str | None] = "continuous"
-    defaults = dict(env="Pendulum-v1", num_envs=1, total_timesteps=20_000, hidden_sizes=(256, 256), activation="relu")
+    defaults = dict(env="Pendulum-v1", hidden_sizes=(256, 256), activation="relu")
 
     actor_learning_rate: float = 3e-4
     """Adam step size of the actor."""
@@ -418,6 +445,54 @@ class ContinuousOffPolicyConfig(OffPolicyConfig):
     """Polyak step of the target networks toward the online ones, after every update."""
 
     ranges = dict(actor_learning_rate=POSITIVE, critic_learning_rate=POSITIVE, tau=STEP)
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinuousOffPolicyConfig(OffPolicyConfig, ActorCriticConfig):
+    """The online actor-critic agents for continuous actions (DDPG, TD3, SAC, D4PG, MPO) on the
+    off-policy schedule: batches of 256 (the papers' shared setting), one env, a short warm-up and
+    budget for Pendulum-v1."""
+
+    # The env and network defaults again: OffPolicyConfig's fields (AgentConfig's defaults) come
+    # after ActorCriticConfig's in this class's bases.
+    defaults = dict(env="Pendulum-v1", num_envs=1, total_timesteps=20_000, hidden_sizes=(256, 256), activation="relu")
+
+
+@dataclasses.dataclass(frozen=True)
+class OfflineConfig(AgentConfig):
+    """The fields of the agents that learn from a fixed dataset (`jaxrl.loops.offline`): the
+    dataset's directory, the batch size and a budget of gradient steps, in iterations that each
+    end with `eval_episodes` greedy episodes in `env` (the dataset's environment)."""
+
+    dataset: str | None = None
+    """Directory of a jaxrl dataset (jaxrl.datasets.save, python -m experiments.collect) to learn from."""
+    batch_size: int = 256
+    """Dataset rows per sampled batch, one batch per gradient step."""
+    num_updates: int = 10_000
+    """Gradient steps to train for."""
+    updates_per_iteration: int = 1_000
+    """Gradient steps per iteration; each iteration ends with a greedy evaluation, one row of metrics."""
+
+    ranges = dict(dataset=Text(optional=True), batch_size=at_least(1), num_updates=at_least(1),
+                  updates_per_iteration=at_least(1))
+
+    def check(self) -> None:
+        super().check()
+        self.require(self.num_updates % self.updates_per_iteration == 0, "num_updates",
+                     f"must be a multiple of updates_per_iteration={self.updates_per_iteration}")
+        # The online agents' normaliser keeps statistics in the training envs' state, which an
+        # offline run has none of.
+        self.require(not self.normalize_observations, "normalize_observations",
+                     "must be False for an offline agent (it learns from the dataset's raw observations)")
+
+    @property
+    def steps_per_iteration(self) -> int:
+        """Gradient steps per iteration (an offline run's progress counts learner steps)."""
+        return self.updates_per_iteration
+
+    @property
+    def num_iterations(self) -> int:
+        return self.num_updates // self.updates_per_iteration
 
 
 def jsonable(x: Any) -> Any:
@@ -448,6 +523,7 @@ def config_from_json(config_cls: type, data: dict) -> Any:
     return config
 
 
-__all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "AgentConfig", "ContinuousOffPolicyConfig",
-           "EpochsConfig", "OffPolicyConfig", "OneOf", "OptimizerConfig", "Range", "TorsoConfig", "at_least",
-           "config_from_json", "finite_in", "is_int", "jsonable"]
+__all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "ActorCriticConfig", "AgentConfig",
+           "ContinuousOffPolicyConfig", "EpochsConfig", "OffPolicyConfig", "OfflineConfig", "OneOf", "OnlineConfig",
+           "OptimizerConfig", "Range", "Text", "TorsoConfig", "at_least", "config_from_json", "finite_in", "is_int",
+           "jsonable"]

@@ -24,6 +24,9 @@ _BUILTIN = {
     "impala": "jaxrl.agents.impala",
     "r2d2": "jaxrl.agents.r2d2",
     "mpo": "jaxrl.agents.mpo",
+    "bc": "jaxrl.agents.bc",
+    "td3_bc": "jaxrl.agents.td3_bc",
+    "iql": "jaxrl.agents.iql",
 }
 _REGISTERED: dict[str, Any] = {}
 

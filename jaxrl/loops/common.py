@@ -3,6 +3,7 @@ metrics and input checks."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, NamedTuple
 
 import flax.struct
@@ -74,8 +75,13 @@ class Train:
         config: Any = None,
         steps_per_iteration: int = 1,
         evaluate: Callable[[TrainState, PRNGKey], Array] | None = None,
+        step_metric: str = "env_steps",
     ):
         self._init = init
+        # The metric that counts a run's progress (cumulative, one per iteration), the x-axis of
+        # its progress bar and plots: env steps, or gradient steps for a program that takes no env
+        # steps (the offline loop's "learner_steps"); `steps_per_iteration` counts the same thing.
+        self.step_metric = step_metric
         # `evaluate(state, key) -> eval_return`: greedy episodes on separate envs (loops.evaluate),
         # for the driver to call between chunks; None if the agent provides none.
         self.evaluate = evaluate
@@ -135,8 +141,10 @@ class Train:
             io_callback(host, None, member, state.iteration, metrics, ordered=False)
             return state, metrics
 
-        return Train(self._init, iteration, self.num_iterations, self.default_hparams, self.config,
-                     self.steps_per_iteration, self.evaluate)
+        # A copy keeps whatever a subclass adds (the offline loop's dataset argument).
+        program = copy.copy(self)
+        program._iteration = iteration
+        return program
 
     def __call__(self, key: PRNGKey, hparams: Any = None) -> TrainOutput:
         state, metrics = self.run(self.init(key, hparams), self.num_iterations)

@@ -10,7 +10,8 @@ from jaxrl.losses.actor_critic import (
     smoothed_target_actions,
     squared_td_loss,
 )
-from jaxrl.losses import mpo
+from jaxrl.losses import mpo, offline
+from jaxrl.losses.offline import advantage_weights, behaviour_cloning_mse, expectile_loss, td3_bc_lambda
 from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
@@ -30,6 +31,11 @@ from jaxrl.losses.value_based import (
 
 __all__ = [
     "VTrace",
+    "advantage_weights",
+    "behaviour_cloning_mse",
+    "expectile_loss",
+    "offline",
+    "td3_bc_lambda",
     "categorical_mean",
     "categorical_q_learning_losses",
     "categorical_td_losses",

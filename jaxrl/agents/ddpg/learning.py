@@ -139,20 +139,31 @@ def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Arra
 def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observation: Array,
                          critic_loss: Callable[[Array], Array], q_value: Callable[[Array, Array, Array], Array],
                          hparams: Any, dqda_clipping: float | None = None,
-                         update_actor: Array | bool = True) -> tuple[AgentState, Metrics]:
+                         update_actor: Array | bool = True,
+                         behaviour: tuple[Array, Array] | None = None) -> tuple[AgentState, Metrics]:
     """One learner step of a deterministic actor-critic (DDPG, TD3, D4PG): the critic's
     `critic_loss(critic_params)`, and the actor's deterministic policy gradient (Silver et al.
     2014) of `q_value(critic_params, observation, action)` with the critic frozen, in one backward
-    pass (the two losses depend on disjoint parameters); then `deterministic_step`."""
+    pass (the two losses depend on disjoint parameters); then `deterministic_step`.
+
+    With `behaviour` = (the batch's actions, alpha) the actor's objective is TD3+BC's (Fujimoto &
+    Gu 2021): lambda * the DPG loss + (mu(s) - a)^2, lambda = alpha / mean|Q(s, mu(s))|."""
 
     def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
         critic_params, actor_params = params
         critic_loss_value = critic_loss(critic_params)
         frozen_critic = jax.lax.stop_gradient(critic_params)
+        action = actor.apply(actor_params, observation)
         actor_loss, q = losses.deterministic_policy_gradient(
-            lambda a: q_value(frozen_critic, observation, a), actor.apply(actor_params, observation), dqda_clipping)
+            lambda a: q_value(frozen_critic, observation, a), action, dqda_clipping)
         # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
         metrics = {"critic_loss": critic_loss_value, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
+        if behaviour is not None:
+            dataset_action, alpha = behaviour
+            weight = losses.td3_bc_lambda(q, alpha)
+            cloning = losses.behaviour_cloning_mse(action, dataset_action)
+            actor_loss = weight * actor_loss + cloning
+            metrics.update(actor_loss=-weight * jnp.mean(q) + cloning, bc_loss=cloning, bc_lambda=weight)
         return critic_loss_value + actor_loss, metrics
 
     (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)((state.critic_params, state.actor_params))

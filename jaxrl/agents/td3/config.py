@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import NON_NEGATIVE, at_least
+from jaxrl.agents.config import NON_NEGATIVE, AgentConfig, at_least
 from jaxrl.agents.ddpg import config as ddpg_config
 from jaxrl.types import Array
 
@@ -20,7 +20,22 @@ class HParams(ddpg_config.HParams):
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ddpg_config.Config):
+class TwinDelayedConfig(AgentConfig):
+    """TD3's own fields beside DDPG's, which TD3+BC (td3_bc) shares: target policy smoothing and the
+    actor's delay."""
+
+    policy_delay: int = 2
+    """Critic updates per actor and target update."""
+    target_noise: float = 0.2
+    """Standard deviation of the smoothing noise on the target action."""
+    target_noise_clip: float = 0.5
+    """Bound on the target smoothing noise."""
+
+    ranges = dict(policy_delay=at_least(1), target_noise=NON_NEGATIVE, target_noise_clip=NON_NEGATIVE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(ddpg_config.Config, TwinDelayedConfig):
     """Twin Delayed DDPG (Fujimoto et al. 2018, "Addressing Function Approximation Error in
     Actor-Critic Methods", arXiv:1802.09477): DDPG with twin critics whose minimum forms the target
     (clipped double Q-learning), target policy smoothing (clipped Gaussian noise of scale
@@ -35,12 +50,3 @@ class Config(ddpg_config.Config):
     agent = "td3"
     HParams = HParams
     defaults = dict(actor_learning_rate=3e-4, critic_learning_rate=3e-4)
-
-    policy_delay: int = 2
-    """Critic updates per actor and target update."""
-    target_noise: float = 0.2
-    """Standard deviation of the smoothing noise on the target action."""
-    target_noise_clip: float = 0.5
-    """Bound on the target smoothing noise."""
-
-    ranges = dict(policy_delay=at_least(1), target_noise=NON_NEGATIVE, target_noise_clip=NON_NEGATIVE)

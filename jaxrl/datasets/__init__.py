@@ -1,0 +1,22 @@
+"""Offline data: jaxrl's on-disk dataset format (`save`, `load`, `read_info`), datasets collected
+from rollouts of a policy or of random actions (`collect`), and a dataset in device memory behind
+the replay contract (`as_replay`). See `jaxrl.datasets.format` for the format."""
+
+from jaxrl.datasets.collect import collect, first_episodes, rollout
+from jaxrl.datasets.format import (
+    FIELDS,
+    FORMAT_VERSION,
+    DatasetError,
+    DatasetInfo,
+    check_transitions,
+    episode_ends,
+    episode_returns,
+    load,
+    read_info,
+    save,
+)
+from jaxrl.datasets.sampler import as_replay, replay_state
+
+__all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "as_replay", "check_transitions", "collect",
+           "episode_ends", "episode_returns", "first_episodes", "load", "read_info", "replay_state", "rollout",
+           "save"]

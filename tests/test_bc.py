@@ -1,0 +1,139 @@
+"""Behaviour cloning and the offline loop it runs on: the losses by hand, learning from expert data
+(normalised scores), the saved policy, chunked == one call, and one program over several datasets."""
+
+import dataclasses
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import assert_trees_equal
+from offline_data import dataset, normalised
+
+from jaxrl import agents, datasets, driver
+from jaxrl.agents import bc
+from jaxrl.loops.off_policy import ReplayBatch
+
+CARTPOLE = bc.Config(env="CartPole-v1", num_updates=2000, updates_per_iteration=500, hidden_sizes=(64, 64))
+PENDULUM = dataclasses.replace(CARTPOLE, env="Pendulum-v1")
+KEYS = jax.random.split(jax.random.key(0), 4)
+
+
+def test_losses_by_hand():
+    rows, _ = dataset("CartPole-v1", "expert", 20)
+    spec = agents.builder.make_eval_env(CARTPOLE).spec()
+    network = bc.make_network(spec, (8,), "relu", "mse")
+    params = network.init(jax.random.key(1), jnp.zeros((1, 4)))
+    batch = ReplayBatch(jax.tree.map(lambda x: x[:5], rows), jnp.ones(5))
+    logits = network.apply(params, batch.transitions.observation).distribution.logits
+    log_softmax = logits - np.log(np.sum(np.exp(logits), axis=-1, keepdims=True))
+    loss, metrics = bc.bc_loss(network, params, batch)
+    np.testing.assert_allclose(loss, -np.mean(log_softmax[np.arange(5), rows.action[:5]]), rtol=1e-6)
+    np.testing.assert_allclose(metrics["accuracy"], np.mean(np.argmax(logits, -1) == rows.action[:5]))
+    # Continuous actions: squared error summed over action dimensions, or the Gaussian's NLL.
+    continuous = dataset("Pendulum-v1", "expert", 20)[0]
+    batch = ReplayBatch(jax.tree.map(lambda x: x[:5], continuous), jnp.ones(5))
+    spec = agents.builder.make_eval_env(PENDULUM).spec()
+    for kind in ("mse", "nll"):
+        network = bc.make_network(spec, (8,), "relu", kind)
+        params = network.init(jax.random.key(1), jnp.zeros((1, 3)))
+        out = network.apply(params, batch.transitions.observation)
+        loss, _ = bc.bc_loss(network, params, batch)
+        if kind == "mse":
+            expected = np.mean(np.sum((np.asarray(out) - continuous.action[:5]) ** 2, -1))
+        else:
+            mean, std = np.asarray(out.distribution.mean()), np.asarray(out.distribution.stddev())
+            z = (continuous.action[:5] - mean) / std
+            expected = np.mean(np.sum(0.5 * z ** 2 + np.log(std) + 0.5 * np.log(2 * np.pi), -1))
+        np.testing.assert_allclose(loss, expected, rtol=1e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [CARTPOLE, PENDULUM, dataclasses.replace(PENDULUM, loss="nll")],
+                         ids=["cartpole", "pendulum-mse", "pendulum-nll"])
+def test_bc_on_expert_data_reaches_090_and_its_saved_policy_plays_as_well(config, tmp_path):
+    rows, _ = dataset(config.env, "expert", 20)
+    train = bc.make_train(config, rows)
+    out = jax.jit(jax.vmap(train))(KEYS)
+    scores = normalised(config.env, out.metrics["episode_return"][:, -1])
+    assert np.all(scores >= 0.9), scores
+    np.testing.assert_array_equal(out.metrics["learner_steps"][0], [500, 1000, 1500, 2000])
+    # The path a user takes afterwards: the policy, saved and loaded, plays as the program said.
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "bc"), bc.make_policy(config, out.state, member=0)))
+    member = jax.tree.map(lambda x: x[0], out.state.agent_state)
+    network = bc.make_network(agents.builder.make_eval_env(config).spec(), config.hidden_sizes, config.activation,
+                              config.loss)
+    greedy = network.apply(member.params, rows.observation[:64])
+    if not network.deterministic:
+        greedy = greedy.greedy_action()
+    np.testing.assert_array_equal(policy(rows.observation[:64]), greedy)
+    assert normalised(config.env, agents.evaluate_policy(policy, 20)) >= 0.9
+
+
+def test_two_chunks_equal_one_call_and_each_dataset_of_a_population_is_its_own_run():
+    config = dataclasses.replace(CARTPOLE, num_updates=80, updates_per_iteration=20, batch_size=32, hidden_sizes=(16,),
+                                 eval_episodes=2)
+    expert, medium = dataset("CartPole-v1", "expert", 20)[0], dataset("CartPole-v1", "medium", 20)[0]
+    n = min(len(expert.reward), len(medium.reward))
+    # Equal sizes: the longer set's first n rows, its cut episode marked truncated.
+    sets = [jax.tree.map(lambda x: x[:n], d) for d in (expert, medium)]
+    sets = [d._replace(last=np.concatenate([d.last[:-1], [True]])) for d in sets]
+    train = bc.make_train(config, sets[0])
+    keys = KEYS[:2]
+    one = jax.jit(jax.vmap(train))(keys)
+    state = jax.jit(jax.vmap(train.init))(keys)
+    run = jax.jit(jax.vmap(lambda s: train.run(s, 2)))
+    state, first = run(state)
+    state, second = run(state)
+    for metric in one.metrics:
+        np.testing.assert_array_equal(np.concatenate([first[metric], second[metric]], 1), one.metrics[metric])
+    assert_trees_equal(state, one.state)
+    assert not np.all(one.metrics["loss"][:, -1] == one.metrics["loss"][:, 0])
+    # A population over two datasets of equal size: member i is the run on dataset i, as in a
+    # population (of the same size, so the same program) whose members all learn from dataset i.
+    population = jax.jit(jax.vmap(lambda k, d: train(k, dataset=d)))
+    both = population(keys, jax.tree.map(lambda *xs: jnp.stack(xs), *sets))
+    for i in range(2):
+        alone = population(keys, jax.tree.map(lambda x: jnp.stack([x, x]), sets[i]))
+        for metric in both.metrics:
+            np.testing.assert_array_equal(both.metrics[metric][i], alone.metrics[metric][i], err_msg=metric)
+    assert not np.array_equal(both.metrics["loss"][0], both.metrics["loss"][1])
+    with pytest.raises(ValueError, match="the dataset must have the rows of the one the program was built with"):
+        train.init(keys[0], dataset=jax.tree.map(lambda x: x[:100], sets[0]))
+
+
+def test_offline_configs_and_datasets_are_checked_before_tracing(tmp_path):
+    with pytest.raises(ValueError, match=r"bc\.Config\.dataset: an offline agent needs a dataset directory"):
+        bc.make_train(CARTPOLE)
+    with pytest.raises(ValueError, match=r"bc\.Config\.num_updates must be a multiple of updates_per_iteration=500"):
+        bc.Config(num_updates=700, updates_per_iteration=500)
+    with pytest.raises(ValueError, match=r"bc\.Config\.normalize_observations must be False"):
+        bc.Config(normalize_observations=True)
+    with pytest.raises(ValueError, match=r"bc\.Config\.loss must be 'mse' or 'nll'"):
+        bc.Config(loss="l1")
+    pendulum = dataset("Pendulum-v1", "expert", 20)[0]
+    with pytest.raises(ValueError, match=r"the dataset's observations \(3,\) and actions \(1,\) do not fit "
+                                         r"CartPole-v1's \(4,\) and \(\)"):
+        bc.make_train(CARTPOLE, pendulum)
+    path = datasets.save(str(tmp_path / "pendulum"), pendulum, env="Pendulum-v1", kind="expert")
+    with pytest.raises(ValueError, match=r"bc\.Config\.env is 'CartPole-v1', but the dataset .* was collected in "
+                                         r"'Pendulum-v1'"):
+        bc.make_train(dataclasses.replace(CARTPOLE, dataset=path))
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path):
+    from jaxrl import cli
+
+    rows, _ = dataset("CartPole-v1", "expert", 20)
+    path = datasets.save(str(tmp_path / "expert"), rows, env="CartPole-v1", kind="expert")
+    run_dir = str(tmp_path / "run")
+    cli.train_main(["bc", "--env", "CartPole-v1", "--dataset", path, "--num-updates", "1000",
+                    "--updates-per-iteration", "500", "--hidden-sizes", "64", "64", "--num-seeds", "2",
+                    "--checkpoint-every", "1", "--run-dir", run_dir, "--no-progress"])
+    header = open(os.path.join(run_dir, "metrics.csv")).readline().strip().split(",")
+    assert header[:4] == ["seed", "iteration", "learner_steps", "episode_return"]
+    assert os.path.exists(os.path.join(run_dir, "learning_curve.png"))
+    returns = driver.evaluate_run(run_dir, episodes=10)
+    assert np.all(normalised("CartPole-v1", returns) >= 0.9), returns
