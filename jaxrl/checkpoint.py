@@ -30,6 +30,7 @@ import logging
 import os
 import shutil
 import sys
+import tempfile
 import zlib
 from typing import Any, Callable, Mapping, Self
 
@@ -327,6 +328,35 @@ class Checkpointer:
             if entry["key_impl"] != impl:
                 raise StructureMismatch(f"checkpoint {where}: leaf {entry['path']} holds {entry['key_impl']} keys, "
                                         f"wanted {impl}")
+
+
+def write_directory(directory: str, write: Callable[[str], None], *, overwrite: bool = False) -> str:
+    """Calls `write(staging)` on a new directory beside `directory`, then renames it to `directory`,
+    so that `directory` appears complete or not at all (a saved policy, a dataset). An existing
+    `directory` raises FileExistsError unless `overwrite`, which swaps the new one in by renames and
+    then deletes the old. A failed `write` leaves nothing behind. Returns the absolute path."""
+    directory = os.path.abspath(directory)
+    if os.path.exists(directory) and not overwrite:
+        raise FileExistsError(f"{directory} exists; pass overwrite=True to replace it")
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.saving-", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0o700 would make the saved directory private
+    try:
+        write(staging)
+        if os.path.exists(directory):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old-", dir=parent)
+            os.rename(directory, os.path.join(old, "replaced"))
+            os.rename(staging, directory)
+            shutil.rmtree(old)
+        else:
+            os.rename(staging, directory)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return directory
 
 
 def _region(index: tuple[slice, ...], shape: tuple[int, ...]) -> str:

@@ -39,8 +39,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import shutil
-import tempfile
 from typing import Any, ClassVar
 
 import jax
@@ -311,9 +309,8 @@ def save_policy(directory: str, policy: Policy, *, overwrite: bool = False) -> s
     if not isinstance(policy.config, getattr(registered, "Config", ())):
         raise ValueError(f"save_policy: the agent registered as {policy.name!r} does not take this policy's "
                          f"{_qualified(type(policy.config))}, so loading would build another agent")
-    directory = os.path.abspath(directory)
     if os.path.exists(directory) and not overwrite:
-        raise FileExistsError(f"save_policy: {directory} exists; pass overwrite=True to replace it")
+        raise FileExistsError(f"save_policy: {os.path.abspath(directory)} exists; pass overwrite=True to replace it")
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(policy.agent_state)[0]]
     leaves = jax.tree.leaves(policy.agent_state)
     used = acting_leaves(policy)
@@ -322,26 +319,12 @@ def save_policy(directory: str, policy: Policy, *, overwrite: bool = False) -> s
     record = {"format": FORMAT_VERSION, "agent": policy.name, "config": jsonable(policy.config),
               "agent_state_leaves": [p for p, keep in zip(paths, used) if keep], "stateful": policy.stateful,
               "observation_shape": list(policy.observation_shape), "clip": policy.clip, "epsilon": policy.epsilon}
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.saving-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)  # mkdtemp's 0o700 would make the saved directory private
-    try:
+
+    def write(staging: str) -> None:
         with checkpoint.Checkpointer(staging, max_to_keep=1) as checkpointer:
             checkpointer.save(0, arrays, record)
-        if os.path.exists(directory):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old-", dir=parent)
-            os.rename(directory, os.path.join(old, "policy"))
-            os.rename(staging, directory)
-            shutil.rmtree(old)
-        else:
-            os.rename(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+
+    return checkpoint.write_directory(directory, write, overwrite=overwrite)
 
 
 def load_policy(directory: str) -> Policy:

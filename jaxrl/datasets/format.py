@@ -34,13 +34,12 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import jax
 import numpy as np
 
+from jaxrl import checkpoint
 from jaxrl.types import Transition
 
 FORMAT_VERSION = 1
@@ -131,9 +130,8 @@ def save(directory: str, transitions: Transition, *, env: str, kind: str, source
     docstring) into `directory`, atomically; returns its absolute path."""
     n = check_transitions(transitions)
     host = jax.tree.map(np.asarray, transitions)
-    directory = os.path.abspath(directory)
     if os.path.exists(directory) and not overwrite:
-        raise FileExistsError(f"datasets.save: {directory} exists; pass overwrite=True to replace it")
+        raise FileExistsError(f"datasets.save: {os.path.abspath(directory)} exists; pass overwrite=True to replace it")
     terminated = host.discount == 0
     last = host.last.astype(bool)
     arrays = {"observation": host.observation, "action": host.action, "reward": host.reward.astype(np.float32),
@@ -142,13 +140,8 @@ def save(directory: str, transitions: Transition, *, env: str, kind: str, source
     record: dict[str, Any] = {"format": FORMAT_VERSION, "env": env, "kind": kind, "num_transitions": n,
                               "num_episodes": int(len(returns)), "episode_returns": [float(r) for r in returns],
                               "source": dict(source or {}), "files": {}}
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.saving-", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(staging, 0o777 & ~umask)
-    try:
+
+    def write(staging: str) -> None:
         for name in FIELDS:
             data = _npy_bytes(arrays[name])
             with open(os.path.join(staging, f"{name}.npy"), "wb") as f:
@@ -161,17 +154,8 @@ def save(directory: str, transitions: Transition, *, env: str, kind: str, source
             json.dump(record, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
-        if os.path.exists(directory):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old-", dir=parent)
-            os.rename(directory, os.path.join(old, "dataset"))
-            os.rename(staging, directory)
-            shutil.rmtree(old)
-        else:
-            os.rename(staging, directory)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return directory
+
+    return checkpoint.write_directory(directory, write, overwrite=overwrite)
 
 
 def _record(directory: str) -> dict:
