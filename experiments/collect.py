@@ -94,8 +94,9 @@ def replay_rows(buffer_state: Any, num_envs: int) -> Transition:
     every period's steps time-major, so row r is env r % num_envs), its unfinished last episode
     kept as a truncation."""
     size = int(buffer_state.size)
-    if int(buffer_state.insert_position) != size % buffer_state.data.reward.shape[0] or size == 0:
-        raise ValueError("replay_rows: the buffer wrapped around (or is empty); give the trainer a larger buffer")
+    if not 0 < size < buffer_state.data.reward.shape[0] or int(buffer_state.insert_position) != size:
+        raise ValueError("replay_rows: the buffer is full (it may have wrapped around) or empty; give the trainer "
+                         "a larger buffer")
     data = jax.tree.map(lambda x: np.asarray(x)[:size], buffer_state.data)
     data = data._replace(extras={})
     streams = []

@@ -137,3 +137,18 @@ def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path):
     assert os.path.exists(os.path.join(run_dir, "learning_curve.png"))
     returns = driver.evaluate_run(run_dir, episodes=10)
     assert np.all(normalised("CartPole-v1", returns) >= 0.9), returns
+    # The run's policy collects a dataset of its own (experiments.collect --policy RUN_DIR).
+    from experiments import collect
+
+    out = collect.main(["--env", "CartPole-v1", "--kind", "expert", "--policy", run_dir, "--episodes", "3",
+                        "--greedy", "--out", str(tmp_path / "cloned")])
+    info = datasets.read_info(out)
+    assert info.num_episodes == 3 and info.source["policy"] == run_dir and not info.source["sampled"]
+    assert normalised("CartPole-v1", info.mean_return) >= 0.9
+    policy = driver.run_policy(run_dir, 1)  # seed 1's clone agrees with the expert's actions
+    assert policy.name == "bc" and np.mean(np.asarray(policy(rows.observation)) == rows.action) >= 0.9
+    with pytest.raises(ValueError, match=r"member must be an int in \[0, 2\)"):
+        driver.run_policy(run_dir, 2)
+    with pytest.raises(SystemExit, match="medium-replay comes from the trainer's replay buffer"):
+        collect.main(["--env", "CartPole-v1", "--kind", "medium-replay", "--policy", run_dir, "--out",
+                      str(tmp_path / "x")])
