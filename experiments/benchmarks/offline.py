@@ -49,7 +49,6 @@ def learner_program(name: str, rows: Any, updates: int):
 def trained_networks(name: str, spec: Any) -> list[networks.FlatNetwork]:
     """The flat-parameter networks `name` trains, with example inputs' shapes from `spec`."""
     observation = jnp.zeros((1,) + spec.observation.shape, jnp.float32)
-    action = jnp.zeros((1,) + spec.action.shape, jnp.float32)
     if name == "bc":
         from jaxrl.agents import bc
 
