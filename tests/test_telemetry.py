@@ -84,3 +84,24 @@ def test_tensorboard_sink_from_the_chunked_driver(tmp_path):
     sink.write(metrics, first_iteration=0)
     sink.close()
     assert read_scalars(str(tmp_path / "seed_4"))["episode_return"] == [(10, 3.0), (20, 4.0)]
+
+
+def test_an_offline_run_is_plotted_and_logged_against_learner_steps(tmp_path):
+    # Offline programs take no env steps: their x-axis is Train.step_metric, "learner_steps".
+    sink = telemetry.TensorBoardSink(str(tmp_path / "tb"), seeds=[0], step_metric="learner_steps")
+    metrics = {"learner_steps": np.array([[500, 1000]]), "episode_return": np.array([[-900.0, -300.0]]),
+               "loss": np.array([[0.5, 0.25]])}
+    sink.write(metrics, first_iteration=0)
+    sink.close()
+    scalars = read_scalars(str(tmp_path / "tb" / "seed_0"))
+    assert scalars["episode_return"] == [(500, -900.0), (1000, -300.0)] and "learner_steps" not in scalars
+    csv_path = str(tmp_path / "metrics.csv")
+    csv = telemetry.CSVSink(csv_path, seeds=[0])
+    csv.write(metrics, first_iteration=0)
+    csv.close()
+    assert open(csv_path).readline().strip() == "seed,iteration,learner_steps,episode_return,loss"
+    plotting.plot_learning_curve(csv_path, str(tmp_path / "curve.png"), step_metric="learner_steps")
+    assert os.path.getsize(tmp_path / "curve.png") > 0
+    bar = telemetry.ProgressBar(1000, "bc", disable=True, step_metric="learner_steps")
+    bar.write(metrics, first_iteration=0)
+    bar.close()
