@@ -63,6 +63,43 @@ class LoopState(NamedTuple):
     sequences: Any = None
 
 
+def replay_update(agent: Agent, buffer: ReplayBuffer, hparams: Any, carry: tuple[Any, Any, Metrics],
+                  key: PRNGKey) -> tuple[Any, Any, Metrics]:
+    """One learner update on a batch sampled from `buffer`: `carry` is (agent_state, replay_state,
+    metric_sums). The batch is reprioritised with the update's `metrics["priorities"]` if the
+    buffer has priorities, and the update's other metrics are added to `metric_sums`, one update
+    after another (a fixed order of additions, so an iteration's means do not depend on how a
+    compiled program would reduce a stacked axis: chunked and one-call runs agree bit for bit).
+    The off-policy and the offline loops' update step."""
+    agent_state, replay_state, metric_sums = carry
+    sample_key, update_key = jax.random.split(key)
+    transitions, info = buffer.sample(replay_state, sample_key)
+    agent_state, metrics = agent.update(agent_state, ReplayBatch(transitions, info.weights), update_key, hparams)
+    priorities = metrics.pop(PRIORITIES, None)
+    if buffer.update_priorities is not None:
+        if priorities is None:
+            raise ValueError(
+                f"the buffer is prioritized, but the agent's update reports no "
+                f"metrics[{PRIORITIES!r}] to reprioritise its batch with"
+            )
+        replay_state = buffer.update_priorities(replay_state, info.indices, priorities)
+    metric_sums = jax.tree.map(jnp.add, metric_sums, metrics)
+    return agent_state, replay_state, metric_sums
+
+
+def zero_update_metrics(agent: Agent, buffer: ReplayBuffer, agent_state: Any, replay_state: Any, key: PRNGKey,
+                        hparams: Any) -> Metrics:
+    """Zeros shaped like one update's metrics (without priorities): traced, not run."""
+
+    def one_update_metrics():
+        transitions, info = buffer.sample(replay_state, key)
+        _, metrics = agent.update(agent_state, ReplayBatch(transitions, info.weights), key, hparams)
+        metrics.pop(PRIORITIES, None)
+        return metrics
+
+    return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
+
+
 def make_train(
     env: Environment,
     agent: Agent,
@@ -131,7 +168,6 @@ def make_train(
     num_envs = spec.num_envs
     steps_per_iteration = periods_per_iteration * period_steps * num_envs
     prefill_steps = n_step_length - 1
-    update_priorities = buffer.update_priorities
 
     def random_actions(key: PRNGKey) -> Array:
         return jax.vmap(spec.action.sample)(jax.random.split(key, num_envs))
@@ -220,48 +256,18 @@ def make_train(
         return carry, (transition, stats)
 
     def learn(state: TrainState, agent_state, replay_state, metric_sums, key):
-        """`updates_per_period` updates, each on a freshly sampled batch; adds their metrics to
-        `metric_sums` one update after another (a fixed order of additions, so an iteration's
-        means do not depend on how a compiled program would reduce a stacked axis: chunked and
-        one-call runs agree bit for bit)."""
-
-        def one_update(carry, update_key):
-            agent_state, replay_state, metric_sums = carry
-            sample_key, update_key = jax.random.split(update_key)
-            transitions, info = buffer.sample(replay_state, sample_key)
-            agent_state, metrics = agent.update(
-                agent_state, ReplayBatch(transitions, info.weights), update_key, state.hparams
-            )
-            priorities = metrics.pop(PRIORITIES, None)
-            if update_priorities is not None:
-                if priorities is None:
-                    raise ValueError(
-                        f"the buffer is prioritized, but the agent's update reports no "
-                        f"metrics[{PRIORITIES!r}] to reprioritise its batch with"
-                    )
-                replay_state = update_priorities(replay_state, info.indices, priorities)
-            metric_sums = jax.tree.map(jnp.add, metric_sums, metrics)
-            return (agent_state, replay_state, metric_sums), None
-
+        """`updates_per_period` updates (`replay_update`), each on a freshly sampled batch."""
         carry = (agent_state, replay_state, metric_sums)
         if updates_per_period == 1:
-            return one_update(carry, key)[0]
-        return jax.lax.scan(one_update, carry, jax.random.split(key, updates_per_period))[0]
+            return replay_update(agent, buffer, state.hparams, carry, key)
+        return jax.lax.scan(lambda c, k: (replay_update(agent, buffer, state.hparams, c, k), None), carry,
+                            jax.random.split(key, updates_per_period))[0]
 
     def zero_metrics(state: TrainState) -> Metrics:
-        """Zeros shaped like one update's metrics (without priorities)."""
         if updates_per_period == 0:
             return {}
-
-        def one_update_metrics():
-            replay_state = state.buffer_state.replay
-            transitions, info = buffer.sample(replay_state, state.key)
-            _, metrics = agent.update(state.agent_state, ReplayBatch(transitions, info.weights), state.key,
-                                      state.hparams)
-            metrics.pop(PRIORITIES, None)
-            return metrics
-
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
+        return zero_update_metrics(agent, buffer, state.agent_state, state.buffer_state.replay, state.key,
+                                   state.hparams)
 
     def period(state: TrainState, carry, period_key):
         agent_state, actor_state, env_state, observation, loop_state, env_steps, metric_sums = carry
@@ -334,4 +340,5 @@ def make_train(
                  training_evaluate(eval_env, agent, env))
 
 
-__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "make_train"]
+__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "make_train", "replay_update",
+           "zero_update_metrics"]

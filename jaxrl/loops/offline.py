@@ -29,7 +29,7 @@ from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.loops.evaluate import make_evaluate
-from jaxrl.loops.off_policy import ReplayBatch
+from jaxrl.loops.off_policy import replay_update, zero_update_metrics
 from jaxrl.replay import uniform
 from jaxrl.types import Agent, Metrics, PRNGKey, Transition
 
@@ -110,29 +110,12 @@ def make_train(
         # The dataset goes in as `OfflineTrain.init` places it; a placeholder of its shapes here.
         return common.first_state(agent_state, None, None, None, None, key, hparams)
 
-    def one_update(state: TrainState, carry, key):
-        agent_state, sums = carry
-        sample_key, update_key = jax.random.split(key)
-        transitions, info = buffer.sample(state.buffer_state, sample_key)
-        agent_state, metrics = agent.update(agent_state, ReplayBatch(transitions, info.weights), update_key,
-                                            state.hparams)
-        return (agent_state, jax.tree.map(jnp.add, sums, metrics)), None
-
-    def zero_metrics(state: TrainState) -> Metrics:
-        """Zeros shaped like one update's metrics (traced, not run)."""
-
-        def metrics_of():
-            transitions, info = buffer.sample(state.buffer_state, state.key)
-            return agent.update(state.agent_state, ReplayBatch(transitions, info.weights), state.key,
-                                state.hparams)[1]
-
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(metrics_of))
-
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, updates_key, eval_key = jax.random.split(state.key, 3)
-        (agent_state, sums), _ = jax.lax.scan(lambda c, k: one_update(state, c, k),
-                                              (state.agent_state, zero_metrics(state)),
-                                              jax.random.split(updates_key, updates_per_iteration))
+        sums = zero_update_metrics(agent, buffer, state.agent_state, state.buffer_state, state.key, state.hparams)
+        (agent_state, _, sums), _ = jax.lax.scan(
+            lambda c, k: (replay_update(agent, buffer, state.hparams, c, k), None),
+            (state.agent_state, state.buffer_state, sums), jax.random.split(updates_key, updates_per_iteration))
         learner_metrics = jax.tree.map(lambda m: m / updates_per_iteration, sums)
         learner_steps = (state.iteration + 1) * updates_per_iteration
         eval_return = evaluate(state.replace(agent_state=agent_state), eval_key)
