@@ -152,13 +152,28 @@ class AgentConfig:
         unranged = sorted(set(cls.__dict__.get("ranges", {})) - own - inherited_fields)
         if unranged:
             raise TypeError(f"{cls.__qualname__}.ranges names {unranged}, which are not fields")
-        changed = cls.__dict__.get("defaults", {})
-        if not changed:
-            return
+        changed = dict(cls.__dict__.get("defaults", {}))
         unknown = sorted(name for name in changed if name not in inherited_fields or name in cls.__dict__)
         if unknown:
             raise TypeError(f"{cls.__qualname__}.defaults names {unknown}: not fields declared by a base class "
                             f"(declare a new field in the class body instead)")
+        # A field's default is the one the nearest class in the MRO gives it. `dataclasses` instead
+        # takes it from the last base it merges, and every base carries all of its own bases'
+        # fields: in `class C(OffPolicyConfig, ActorCriticConfig)` OffPolicyConfig's copy of
+        # AgentConfig's env would override ActorCriticConfig's `defaults`. Such fields are declared
+        # again here with the nearest default.
+        merged: dict[str, Any] = {}
+        for base in reversed(cls.__mro__[1:]):
+            merged.update(getattr(base, "__dataclass_fields__", {}))
+        for name, field in merged.items():
+            if name in changed or name in own:
+                continue
+            nearest = next(base for base in cls.__mro__[1:] if name in base.__dict__.get("__annotations__", {}))
+            default = nearest.__dataclass_fields__[name].default
+            if default is not field.default:
+                changed[name] = default
+        if not changed:
+            return
         # Resolved types, not the base's annotation strings: this module may not import their names.
         inherited = {name: hint for base in reversed(cls.__mro__[1:]) if dataclasses.is_dataclass(base)
                      for name, hint in typing.get_type_hints(base).items()}
@@ -453,9 +468,7 @@ class ContinuousOffPolicyConfig(OffPolicyConfig, ActorCriticConfig):
     off-policy schedule: batches of 256 (the papers' shared setting), one env, a short warm-up and
     budget for Pendulum-v1."""
 
-    # The env and network defaults again: OffPolicyConfig's fields (AgentConfig's defaults) come
-    # after ActorCriticConfig's in this class's bases.
-    defaults = dict(env="Pendulum-v1", num_envs=1, total_timesteps=20_000, hidden_sizes=(256, 256), activation="relu")
+    defaults = dict(num_envs=1, total_timesteps=20_000)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -130,8 +130,6 @@ def save(directory: str, transitions: Transition, *, env: str, kind: str, source
     docstring) into `directory`, atomically; returns its absolute path."""
     n = check_transitions(transitions)
     host = jax.tree.map(np.asarray, transitions)
-    if os.path.exists(directory) and not overwrite:
-        raise FileExistsError(f"datasets.save: {os.path.abspath(directory)} exists; pass overwrite=True to replace it")
     terminated = host.discount == 0
     last = host.last.astype(bool)
     arrays = {"observation": host.observation, "action": host.action, "reward": host.reward.astype(np.float32),

@@ -38,8 +38,6 @@ class Config(OfflineConfig, ActorCriticConfig):
 
     agent = "iql"
     HParams = HParams
-    # Again here: OfflineConfig's fields (AgentConfig's defaults) follow ActorCriticConfig's.
-    defaults = dict(env="Pendulum-v1", hidden_sizes=(256, 256), activation="relu")
 
     expectile: float = 0.7
     """tau of V's expectile regression on Q(s, a): 0.5 fits the data's mean value, toward 1 its best action's."""

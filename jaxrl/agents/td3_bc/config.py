@@ -39,8 +39,6 @@ class Config(OfflineConfig, ActorCriticConfig, TwinDelayedConfig):
 
     agent = "td3_bc"
     HParams = HParams
-    # Again here: OfflineConfig's fields (AgentConfig's defaults) follow ActorCriticConfig's.
-    defaults = dict(env="Pendulum-v1", hidden_sizes=(256, 256), activation="relu")
 
     alpha: float = 2.5
     """Weight of the Q term against behaviour cloning (lambda = alpha / mean|Q|): higher trusts the critic more."""
