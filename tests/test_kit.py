@@ -17,14 +17,14 @@ from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.types import Agent
 
 AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo"]
-# Agents on the offline loop (their own tests: tests/test_bc.py, test_td3_bc.py, test_iql.py).
-OFFLINE_NAMES = ["bc", "td3_bc", "iql"]
+# Agents on the offline loop (their own tests: tests/test_bc.py, test_td3_bc.py, test_cql.py, ...).
+OFFLINE_NAMES = ["bc", "td3_bc", "cql", "iql", "crr", "bve"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:14] == AGENT_NAMES + OFFLINE_NAMES
+    assert jaxrl.agents.names()[:17] == AGENT_NAMES + OFFLINE_NAMES
     for name in AGENT_NAMES + OFFLINE_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name

@@ -211,16 +211,17 @@ def load_dataset(config: OfflineConfig) -> Any:
     return datasets.load(config.dataset)
 
 
-def offline_train(config: OfflineConfig, config_cls: type, make_agent: MakeAgent,
-                  dataset: Any = None) -> offline.OfflineTrain:
+def offline_train(config: OfflineConfig, config_cls: type, make_agent: MakeAgent, dataset: Any = None, *,
+                  prepare: Callable[[Any], Any] | None = None) -> offline.OfflineTrain:
     """`config`'s agent on the offline loop, learning from `dataset` (a `Transition` of rows) or,
-    if None, from the directory `config.dataset`: `train(key, hparams=None, dataset=None)`."""
+    if None, from the directory `config.dataset`: `train(key, hparams=None, dataset=None)`.
+    `prepare(rows)` gives the rows the agent samples (`offline.make_train`)."""
     eval_env, agent = build_agent(config, config_cls, make_agent)
     if dataset is None:
         dataset = load_dataset(config)
     return offline.make_train(agent, dataset, eval_env=eval_env, batch_size=config.batch_size,
                               num_iterations=config.num_iterations, updates_per_iteration=config.updates_per_iteration,
-                              default_hparams=config.hparams(), config=config)
+                              default_hparams=config.hparams(), config=config, prepare=prepare)
 
 
 __all__ = ["AgentState", "RecurrentActorState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state",

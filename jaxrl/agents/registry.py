@@ -26,7 +26,10 @@ _BUILTIN = {
     "mpo": "jaxrl.agents.mpo",
     "bc": "jaxrl.agents.bc",
     "td3_bc": "jaxrl.agents.td3_bc",
+    "cql": "jaxrl.agents.cql",
     "iql": "jaxrl.agents.iql",
+    "crr": "jaxrl.agents.crr",
+    "bve": "jaxrl.agents.bve",
 }
 _REGISTERED: dict[str, Any] = {}
 

@@ -15,8 +15,8 @@ from jaxrl.datasets.format import (
     read_info,
     save,
 )
-from jaxrl.datasets.sampler import as_replay, replay_state
+from jaxrl.datasets.sampler import as_replay, replay_state, with_next_actions
 
 __all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "as_replay", "check_transitions", "collect",
            "episode_ends", "episode_returns", "first_episodes", "load", "read_info", "replay_state", "rollout",
-           "save"]
+           "save", "with_next_actions"]

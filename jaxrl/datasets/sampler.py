@@ -33,4 +33,15 @@ def replay_state(dataset: Transition) -> UniformState:
     return UniformState(data=data, insert_position=jnp.zeros((), jnp.int32), size=jnp.full((), n, jnp.int32))
 
 
-__all__ = ["as_replay", "replay_state"]
+def with_next_actions(dataset: Transition) -> Transition:
+    """`dataset` with each row's next action in `extras`: "next_action", the action taken at
+    next_observation (the next row's, rows being whole episodes in order), and "next_action_known",
+    False where an episode was cut short (last with discount 1), whose next action was never taken.
+    A terminated row's next action is unused (its bootstrap discount is 0) and marked known. The
+    SARSA tuples of behaviour value estimation (Gulcehre et al. 2021); traceable."""
+    next_action = jnp.roll(jnp.asarray(dataset.action), -1, axis=0)
+    known = ~(jnp.asarray(dataset.last, jnp.bool_) & (jnp.asarray(dataset.discount) > 0))
+    return dataset._replace(extras={**dataset.extras, "next_action": next_action, "next_action_known": known})
+
+
+__all__ = ["as_replay", "replay_state", "with_next_actions"]

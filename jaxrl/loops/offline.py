@@ -18,7 +18,7 @@ size as over seeds and hyperparameters:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import chex
 import jax
@@ -41,9 +41,11 @@ class OfflineTrain(Train):
     of rows like the one the program was built with: same size, shapes and dtypes) replaces the
     built-in one, e.g. one dataset per member of a vmapped population."""
 
-    def __init__(self, *args: Any, dataset: Transition, **kwargs: Any):
+    def __init__(self, *args: Any, dataset: Transition, prepare: Callable[[Transition], Any] | None = None,
+                 **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.dataset = dataset
+        self.prepare = prepare
         self._shapes = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), dataset)
 
     def init(self, key: PRNGKey, hparams: Any = None, dataset: Transition | None = None) -> TrainState:
@@ -55,7 +57,8 @@ class OfflineTrain(Train):
                 raise ValueError(f"offline train: the dataset must have the rows of the one the program was built "
                                  f"with (shapes and dtypes {self._shapes}), got {shapes}")
         state = super().init(key, hparams)
-        return state.replace(buffer_state=common.batched_like(replay_state(dataset), key))
+        rows = dataset if self.prepare is None else self.prepare(dataset)
+        return state.replace(buffer_state=common.batched_like(replay_state(rows), key))
 
     def __call__(self, key: PRNGKey, hparams: Any = None, dataset: Transition | None = None) -> common.TrainOutput:
         state, metrics = self.run(self.init(key, hparams, dataset), self.num_iterations)
@@ -72,6 +75,7 @@ def make_train(
     updates_per_iteration: int,
     default_hparams: Any,
     config: Any = None,
+    prepare: Callable[[Transition], Any] | None = None,
 ) -> OfflineTrain:
     """Builds the offline `Train` program.
 
@@ -84,6 +88,8 @@ def make_train(
       batch_size: rows per sampled batch, one batch per update.
       num_iterations: iterations of `train(key)`; updates_per_iteration: updates in each.
       default_hparams: the hparams `train(key)` uses when none are given.
+      prepare: a pure function of the dataset's rows giving the rows the agent samples, applied
+        in `train.init` to whichever dataset the run takes (BVE adds each row's next action).
     """
     for name, value, minimum in (("batch_size", batch_size, 1), ("num_iterations", num_iterations, 0),
                                  ("updates_per_iteration", updates_per_iteration, 1)):
@@ -127,7 +133,7 @@ def make_train(
         return state, metrics
 
     return OfflineTrain(init, iteration, num_iterations, default_hparams, config, updates_per_iteration, evaluate,
-                        step_metric=STEP_METRIC, dataset=dataset)
+                        step_metric=STEP_METRIC, dataset=dataset, prepare=prepare)
 
 
 __all__ = ["STEP_METRIC", "OfflineTrain", "make_train"]

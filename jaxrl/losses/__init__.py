@@ -11,7 +11,8 @@ from jaxrl.losses.actor_critic import (
     squared_td_loss,
 )
 from jaxrl.losses import mpo, offline
-from jaxrl.losses.offline import advantage_weights, behaviour_cloning_mse, expectile_loss, td3_bc_lambda
+from jaxrl.losses.offline import (advantage_weights, behaviour_cloning_mse, conservative_penalty, crr_weights,
+                                  expectile_loss, ranking_loss, td3_bc_lambda)
 from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
@@ -33,7 +34,10 @@ __all__ = [
     "VTrace",
     "advantage_weights",
     "behaviour_cloning_mse",
+    "conservative_penalty",
+    "crr_weights",
     "expectile_loss",
+    "ranking_loss",
     "offline",
     "td3_bc_lambda",
     "categorical_mean",

@@ -38,4 +38,49 @@ def advantage_weights(advantage: Array, temperature: Array | float, max_weight: 
     return jax.lax.stop_gradient(jnp.minimum(jnp.exp(temperature * advantage), max_weight))
 
 
-__all__ = ["advantage_weights", "behaviour_cloning_mse", "expectile_loss", "td3_bc_lambda"]
+def conservative_penalty(q_sampled: Array, q_data: Array, log_density: Array | float = 0.0,
+                         temperature: Array | float = 1.0) -> Array:
+    """CQL's regulariser, E_s[temperature * logsumexp_a (Q(s, a) - log mu(a|s)) / temperature) -
+    Q(s, a_data)] (Kumar et al. 2020, "Conservative Q-Learning for Offline Reinforcement Learning",
+    arXiv:2006.04779, eq. 4, CQL(H)): it pushes Q down on the actions the soft maximum finds and
+    up on the dataset's, so Q is low wherever the data has no support.
+
+    Args:
+      q_sampled: [..., B, M] Q-values at M actions per state: every action of a discrete space
+        (`log_density` 0: the exact logsumexp), or actions sampled from proposals of density
+        mu, whose `log_density` [..., B, M] importance-weights the sum (the paper's appendix F).
+      q_data: [..., B] Q-values at the dataset's actions.
+    Returns the batch mean, summed over leading dimensions (an ensemble of critics).
+    """
+    chex.assert_equal_shape_prefix([q_sampled, q_data], q_data.ndim)
+    soft_max = temperature * jax.nn.logsumexp((q_sampled - log_density) / temperature, axis=-1)
+    return jnp.sum(jnp.mean(soft_max - q_data, axis=-1))
+
+
+def crr_weights(advantage: Array, beta: Array | float, filter: str = "exp", max_weight: float = 20.0) -> Array:
+    """CRR's filter f(A) of the advantage A = Q(s, a) - V(s), held constant in the gradient (Wang et
+    al. 2020, "Critic Regularized Regression", arXiv:2006.15134, eq. 3): "exp" gives
+    min(exp(A / beta), max_weight), "binary" gives 1[A > 0] (clone only the actions the critic
+    finds better than the policy's own)."""
+    if filter == "exp":
+        weights = jnp.minimum(jnp.exp(advantage / beta), max_weight)
+    elif filter == "binary":
+        weights = (advantage > 0).astype(jnp.result_type(advantage))
+    else:
+        raise ValueError(f"crr_weights: filter must be 'exp' or 'binary', got {filter!r}")
+    return jax.lax.stop_gradient(weights)
+
+
+def ranking_loss(q: Array, action: Array, margin: Array | float) -> Array:
+    """R-BVE's ranking regulariser, E_s[sum_{a != a_data} max(Q(s, a) - Q(s, a_data) + margin, 0)^2]
+    (Gulcehre et al. 2021, "Regularized Behavior Value Estimation", arXiv:2103.09575, section 4):
+    the dataset's action must rank above every other by `margin`. q [B, A], action [B] int."""
+    chex.assert_rank([q, action], [2, 1])
+    q_data = jnp.take_along_axis(q, action[:, None], axis=-1)
+    others = jax.nn.one_hot(action, q.shape[-1]) == 0
+    hinge = jnp.where(others, jnp.maximum(q - q_data + margin, 0.0), 0.0)
+    return jnp.mean(jnp.sum(jnp.square(hinge), axis=-1))
+
+
+__all__ = ["advantage_weights", "behaviour_cloning_mse", "conservative_penalty", "crr_weights", "expectile_loss",
+           "ranking_loss", "td3_bc_lambda"]

@@ -9,7 +9,7 @@ steps (a hard copy for tau = 1, Polyak averaging for tau < 1).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import chex
 import flax.struct
@@ -148,6 +148,32 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
         new_state = state.replace(params=params, target_params=target_params, opt_state=opt_state,
                                   num_updates=num_updates)
         return new_state, metrics
+
+    return Agent(init=init, act=act, update=update)
+
+
+def greedy_q_learner(network: Any, loss: Callable[[Any, Any, off_policy.ReplayBatch, Any], tuple[Array, Metrics]],
+                     optimizer: Callable[[Any], optax.GradientTransformation]) -> Agent:
+    """An offline Q-learner on DQN's state (CQL's discrete learner, BVE): `network` a flat-parameter
+    Q-network (`networks.flat_network`), one `optimizer(hparams)` step per batch on
+    `loss(params, target_params, batch, hparams)`, then a Polyak step of the target network by
+    `hparams.tau`; it acts greedily, in training and evaluation alike."""
+
+    def init(key: PRNGKey, spec: EnvSpec, hparams: Any) -> AgentState:
+        params = network.init(key)
+        return AgentState(params=params, target_params=params, opt_state=optimizer(hparams).init(params),
+                          num_updates=jnp.zeros((), jnp.int32))
+
+    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: Any,
+            eval: bool = True, env_steps: Array | None = None):
+        return jnp.argmax(network.apply(state.params, observation), axis=-1).astype(jnp.int32), actor_state, {}
+
+    def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: Any):
+        grads, metrics = jax.grad(lambda p: loss(p, state.target_params, batch, hparams), has_aux=True)(state.params)
+        params, opt_state = optim.step(optimizer(hparams), state.params, grads, state.opt_state)
+        target_params = optax.incremental_update(params, state.target_params, hparams.tau)
+        return AgentState(params=params, target_params=target_params, opt_state=opt_state,
+                          num_updates=state.num_updates + 1), metrics
 
     return Agent(init=init, act=act, update=update)
 

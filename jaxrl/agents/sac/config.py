@@ -6,7 +6,7 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import FINITE, POSITIVE, ContinuousOffPolicyConfig
+from jaxrl.agents.config import FINITE, POSITIVE, AgentConfig, ContinuousOffPolicyConfig
 from jaxrl.types import Array
 
 
@@ -24,7 +24,23 @@ class HParams:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(ContinuousOffPolicyConfig):
+class SoftPolicyConfig(AgentConfig):
+    """The entropy temperature of a SAC-style learner (SAC; CQL's continuous learner): alpha,
+    learned toward a target entropy of `target_entropy_per_dim * |A|` (Haarnoja et al. 2018,
+    arXiv:1812.05905, section 5). Mixed in first, so its fields come after the other bases'."""
+
+    temperature_learning_rate: float = 3e-4
+    """Adam step size of the log-temperature."""
+    init_temperature: float = 1.0
+    """The entropy temperature alpha at the start."""
+    target_entropy_per_dim: float = -1.0
+    """Target entropy per action dimension (the paper's -|A| in total)."""
+
+    ranges = dict(temperature_learning_rate=POSITIVE, init_temperature=POSITIVE, target_entropy_per_dim=FINITE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config(SoftPolicyConfig, ContinuousOffPolicyConfig):
     """Soft Actor-Critic (Haarnoja et al. 2018, "Soft Actor-Critic Algorithms and Applications",
     arXiv:1812.05905): twin critics with Polyak target copies, a tanh-squashed Gaussian policy and
     a temperature learned toward a target entropy of `target_entropy_per_dim * |A|` (-|A|).
@@ -35,12 +51,3 @@ class Config(ContinuousOffPolicyConfig):
 
     agent = "sac"
     HParams = HParams
-
-    temperature_learning_rate: float = 3e-4
-    """Adam step size of the log-temperature."""
-    init_temperature: float = 1.0
-    """The entropy temperature alpha at the start."""
-    target_entropy_per_dim: float = -1.0
-    """Target entropy per action dimension (the paper's -|A| in total)."""
-
-    ranges = dict(temperature_learning_rate=POSITIVE, init_temperature=POSITIVE, target_entropy_per_dim=FINITE)
