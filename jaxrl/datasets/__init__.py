@@ -1,6 +1,7 @@
 """Offline data: jaxrl's on-disk dataset format (`save`, `load`, `read_info`), datasets collected
 from rollouts of a policy or of random actions (`collect`), and a dataset in device memory behind
-the replay contract (`as_replay`). See `jaxrl.datasets.format` for the format."""
+the replay contract (`as_replay`); Minari's datasets to and from jaxrl's rows (`to_minari`,
+`from_minari`). See `jaxrl.datasets.format` for the format."""
 
 from jaxrl.datasets.collect import collect, first_episodes, rollout
 from jaxrl.datasets.format import (
@@ -15,8 +16,9 @@ from jaxrl.datasets.format import (
     read_info,
     save,
 )
+from jaxrl.datasets.minari_format import from_minari, to_minari
 from jaxrl.datasets.sampler import as_replay, replay_state, with_next_actions
 
 __all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "as_replay", "check_transitions", "collect",
-           "episode_ends", "episode_returns", "first_episodes", "load", "read_info", "replay_state", "rollout",
-           "save", "with_next_actions"]
+           "episode_ends", "episode_returns", "first_episodes", "from_minari", "load", "read_info", "replay_state",
+           "rollout", "save", "to_minari", "with_next_actions"]
