@@ -55,3 +55,18 @@ def bc_scores(env: str, kind: str, num_updates: int = 20_000, episodes: int = 0)
                        hidden_sizes=(64, 64))
     out = jax.jit(jax.vmap(bc.make_train(config, rows)))(jax.random.split(jax.random.key(0), 4))
     return normalised(env, out.metrics["episode_return"][:, -1])
+
+
+def energy_pump(observation, key):
+    """MountainCarContinuous-v0's demonstrator: full throttle in the direction the car moves, which
+    pumps energy into the swing until it reaches the flag (returns about 82: 100 minus the
+    throttle's cost)."""
+    import jax.numpy as jnp
+
+    return jnp.where(observation[:, 1:2] >= 0, 1.0, -1.0)
+
+
+@functools.lru_cache(maxsize=None)
+def mountain_car_demonstrations(episodes: int = 10):
+    """`episodes` episodes of `energy_pump` in MountainCarContinuous-v0: (rows, returns)."""
+    return datasets.collect("MountainCarContinuous-v0", energy_pump, episodes=episodes, key=jax.random.key(0))

@@ -19,13 +19,15 @@ from jaxrl.types import Agent
 AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo"]
 # Agents on the offline loop (their own tests: tests/test_bc.py, test_td3_bc.py, test_cql.py, ...).
 OFFLINE_NAMES = ["bc", "td3_bc", "cql", "iql", "crr", "bve"]
+# Online agents with demonstrations mixed into their replay (tests/test_demonstrations.py).
+DEMONSTRATION_NAMES = ["sacfd", "td3fd", "dqfd"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:17] == AGENT_NAMES + OFFLINE_NAMES
-    for name in AGENT_NAMES + OFFLINE_NAMES:
+    assert jaxrl.agents.names()[:20] == AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES
+    for name in AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name
         assert callable(agent.make_train) and callable(agent.make_agent)
@@ -45,7 +47,7 @@ def test_a_registered_agent_is_listed_and_returned(monkeypatch):
 # ---- the shared config checks -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", AGENT_NAMES)
+@pytest.mark.parametrize("name", AGENT_NAMES + DEMONSTRATION_NAMES)
 def test_every_config_checks_the_common_fields_naming_them(name):
     config_cls = jaxrl.agents.get(name).Config
     for field, value, what in [("num_envs", 0, "must be an int >= 1"), ("gamma", 1.5, r"must be in \[0, 1\]"),
@@ -280,7 +282,7 @@ def test_ranges_hold_and_say_what_they_require():
         assert not any(allowed.holds(x) for x in bad), (what, bad)
 
 
-@pytest.mark.parametrize("name", AGENT_NAMES + OFFLINE_NAMES)
+@pytest.mark.parametrize("name", AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES)
 def test_every_numeric_or_option_field_declares_its_range(name):
     # Sweeps and population-based training perturb settings within these ranges; a field without
     # one would be unchecked. (env, hidden_sizes and activation are checked by AgentConfig.check.)

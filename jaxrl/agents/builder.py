@@ -5,6 +5,7 @@ processes). Every agent's `make_train` is one call to `on_policy_train` or `off_
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, NamedTuple
 
 import chex
@@ -209,6 +210,35 @@ def load_dataset(config: OfflineConfig) -> Any:
         raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the dataset {config.dataset} was collected "
                          f"in {info.env!r}")
     return datasets.load(config.dataset)
+
+
+def load_demonstrations(config: Any) -> Any:
+    """The demonstrations `config.demonstrations` names, after checking that they come from
+    `config.env` (ValueError naming the field otherwise)."""
+    if config.demonstrations is None:
+        raise ValueError(f"{config.agent}.Config.demonstrations: {config.agent} needs a dataset directory of "
+                         f"demonstrations (make one with python -m experiments.collect), got None")
+    info = datasets.read_info(config.demonstrations)
+    if info.env != config.env:
+        raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the demonstrations {config.demonstrations} "
+                         f"were collected in {info.env!r}")
+    return datasets.load(config.demonstrations)
+
+
+def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, demonstrations: Any = None, *,
+                         make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None) -> Train:
+    """`config`'s agent on the off-policy loop with `demonstrations` (a `Transition` of rows, or if
+    None the directory `config.demonstrations`) mixed into every batch: `config.num_demonstration_rows`
+    of them, then the agent's own replay (`make_buffer(config)`, uniform by default) for the rest."""
+    if not isinstance(config, config_cls) or config.agent != config_cls.agent:
+        return off_policy_train(config, config_cls, make_agent)  # build_agent names the wrong config
+    if demonstrations is None:
+        demonstrations = load_demonstrations(config)
+    shown = config.num_demonstration_rows
+    own = dataclasses.replace(config, batch_size=config.batch_size - shown)
+    live = replay.uniform(own.buffer_size, own.batch_size) if make_buffer is None else make_buffer(own)
+    return off_policy_train(config, config_cls, make_agent,
+                            make_buffer=lambda _: datasets.with_demonstrations(live, demonstrations, shown))
 
 
 def offline_train(config: OfflineConfig, config_cls: type, make_agent: MakeAgent, dataset: Any = None, *,

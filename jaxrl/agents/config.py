@@ -508,6 +508,33 @@ class OfflineConfig(AgentConfig):
         return self.num_updates // self.updates_per_iteration
 
 
+@dataclasses.dataclass(frozen=True)
+class DemonstrationsConfig(OffPolicyConfig):
+    """The fields of the agents that learn from demonstrations mixed into their replay (SACfD,
+    TD3fD, DQfD): every sampled batch holds a fixed share of rows drawn from a dataset of
+    demonstrations (`datasets.with_demonstrations`). Mixed in first, so its fields come last."""
+
+    demonstrations: str | None = None
+    """Directory of a jaxrl dataset of demonstrations (python -m experiments.collect) mixed into every batch."""
+    demonstration_ratio: float = 0.25
+    """Share of each sampled batch drawn from the demonstrations (rounded to whole rows)."""
+
+    ranges = dict(demonstrations=Text(optional=True), demonstration_ratio=Range(0.0, 1.0, low_open=True))
+
+    def check(self) -> None:
+        super().check()
+        rows = self.num_demonstration_rows
+        self.require(1 <= rows < self.batch_size, "demonstration_ratio",
+                     f"must leave at least one row of each batch of {self.batch_size} to the demonstrations and one "
+                     f"to the agent's own replay ({rows} demonstration rows)")
+        self.require(self.n_step == 1, "n_step", "must be 1 with demonstrations (their rows are single transitions)")
+
+    @property
+    def num_demonstration_rows(self) -> int:
+        """Demonstration rows in each sampled batch."""
+        return int(round(self.demonstration_ratio * self.batch_size))
+
+
 def jsonable(x: Any) -> Any:
     """`x` (a config dataclass, tuples, arrays) as plain JSON values: dicts, lists, numbers, strings."""
     if dataclasses.is_dataclass(x) and not isinstance(x, type):

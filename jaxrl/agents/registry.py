@@ -30,6 +30,9 @@ _BUILTIN = {
     "iql": "jaxrl.agents.iql",
     "crr": "jaxrl.agents.crr",
     "bve": "jaxrl.agents.bve",
+    "sacfd": "jaxrl.agents.sacfd",
+    "td3fd": "jaxrl.agents.td3fd",
+    "dqfd": "jaxrl.agents.dqfd",
 }
 _REGISTERED: dict[str, Any] = {}
 

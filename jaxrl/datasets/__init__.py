@@ -17,8 +17,10 @@ from jaxrl.datasets.format import (
     save,
 )
 from jaxrl.datasets.minari_format import from_minari, to_minari
-from jaxrl.datasets.sampler import as_replay, replay_state, with_next_actions
+from jaxrl.datasets.sampler import (DEMONSTRATION, DemonstrationsState, as_replay, replay_state, with_demonstrations,
+                                    with_next_actions)
 
-__all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "as_replay", "check_transitions", "collect",
-           "episode_ends", "episode_returns", "first_episodes", "from_minari", "load", "read_info", "replay_state",
-           "rollout", "save", "to_minari", "with_next_actions"]
+__all__ = ["DEMONSTRATION", "DemonstrationsState", "FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo",
+           "as_replay", "check_transitions", "collect", "episode_ends", "episode_returns", "first_episodes",
+           "from_minari", "load", "read_info", "replay_state", "rollout", "save", "to_minari", "with_demonstrations",
+           "with_next_actions"]

@@ -4,13 +4,18 @@ any buffer state (and a demonstration set mixes with a live buffer as two buffer
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import jax
 import jax.numpy as jnp
 
 from jaxrl import replay
 from jaxrl.datasets.format import check_transitions
 from jaxrl.replay.uniform import UniformState
-from jaxrl.types import Transition
+from jaxrl.types import Array, PRNGKey, Transition
+
+# The sampled batch's extras entry that marks its demonstration rows (True) from its own (False).
+DEMONSTRATION = "demonstration"
 
 
 def as_replay(dataset: Transition, batch_size: int) -> tuple[replay.ReplayBuffer, UniformState]:
@@ -44,4 +49,66 @@ def with_next_actions(dataset: Transition) -> Transition:
     return dataset._replace(extras={**dataset.extras, "next_action": next_action, "next_action_known": known})
 
 
-__all__ = ["as_replay", "replay_state", "with_next_actions"]
+class DemonstrationsState(NamedTuple):
+    """State of `with_demonstrations`' buffer: the live buffer's, and the demonstrations' (full)."""
+
+    live: Any
+    demonstrations: UniformState
+
+
+def with_demonstrations(live: replay.ReplayBuffer, demonstrations: Transition,
+                        num_demonstrations: int) -> replay.ReplayBuffer:
+    """`live` (the agent's own buffer) with a fixed set of demonstration rows mixed into every
+    batch: each sample holds `num_demonstrations` rows drawn uniformly from `demonstrations`, then
+    `live`'s own batch, and marks them in `extras["demonstration"]` (True for the first
+    `num_demonstrations` rows). The demonstrations' importance weights are 1; `add` and
+    `can_sample` are the live buffer's, and so is reprioritisation (of its rows only). The fixed
+    mix of DDPGfD / SACfD (Vecerik et al. 2017, arXiv:1707.08817), DQfD (Hester et al. 2018) and
+    SQIL (Reddy et al. 2020); items are single transitions (n-step windows would not match the
+    demonstrations' rows)."""
+    size = check_transitions(demonstrations)
+    if isinstance(num_demonstrations, bool) or not isinstance(num_demonstrations, int) or num_demonstrations < 1:
+        raise ValueError(f"with_demonstrations: num_demonstrations must be an int >= 1, got {num_demonstrations!r}")
+    if DEMONSTRATION in demonstrations.extras:
+        raise ValueError(f"with_demonstrations: the demonstrations' extras already hold {DEMONSTRATION!r}")
+    demonstration_buffer = replay.uniform(size, num_demonstrations, min_size=1)
+    rows = jax.tree.map(jnp.asarray, demonstrations)
+
+    def init(example_item: Transition) -> DemonstrationsState:
+        want = jax.tree.map(lambda x: (jnp.shape(x), jnp.result_type(x)), example_item)
+        got = jax.tree.map(lambda x: (jnp.shape(x)[1:], jnp.result_type(x)), replay_state(rows).data)
+        if jax.tree.structure(want) != jax.tree.structure(got) or want != got:
+            raise ValueError(f"with_demonstrations: the demonstrations' rows {got} do not match the agent's "
+                             f"transitions {want}")
+        return DemonstrationsState(live=live.init(example_item), demonstrations=replay_state(rows))
+
+    def add(state: DemonstrationsState, items: Transition) -> DemonstrationsState:
+        return state._replace(live=live.add(state.live, items))
+
+    def sample(state: DemonstrationsState, key: PRNGKey) -> tuple[Transition, replay.SampleInfo]:
+        demonstration_key, live_key = jax.random.split(key)
+        shown, shown_info = demonstration_buffer.sample(state.demonstrations, demonstration_key)
+        own, own_info = live.sample(state.live, live_key)
+        batch = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), shown, own)
+        marks = jnp.arange(num_demonstrations + own_info.indices.shape[0]) < num_demonstrations
+        batch = batch._replace(extras={**batch.extras, DEMONSTRATION: marks})
+        info = replay.SampleInfo(jnp.concatenate([shown_info.indices, own_info.indices]),
+                                 jnp.concatenate([shown_info.weights, own_info.weights]))
+        return batch, info
+
+    def can_sample(state: DemonstrationsState) -> Array:
+        return live.can_sample(state.live)
+
+    update_priorities = None
+    if live.update_priorities is not None:
+
+        def update_priorities(state: DemonstrationsState, indices: Array, priorities: Array) -> DemonstrationsState:
+            return state._replace(live=live.update_priorities(state.live, indices[num_demonstrations:],
+                                                              priorities[num_demonstrations:]))
+
+    return replay.ReplayBuffer(init=init, add=add, sample=sample, can_sample=can_sample,
+                               update_priorities=update_priorities)
+
+
+__all__ = ["DEMONSTRATION", "DemonstrationsState", "as_replay", "replay_state", "with_demonstrations",
+           "with_next_actions"]

@@ -12,7 +12,7 @@ from jaxrl.losses.actor_critic import (
 )
 from jaxrl.losses import mpo, offline
 from jaxrl.losses.offline import (advantage_weights, behaviour_cloning_mse, conservative_penalty, crr_weights,
-                                  expectile_loss, ranking_loss, td3_bc_lambda)
+                                  expectile_loss, large_margin_loss, ranking_loss, td3_bc_lambda)
 from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
 from jaxrl.losses.policy_gradient import (
     clipped_value_loss,
@@ -37,6 +37,7 @@ __all__ = [
     "conservative_penalty",
     "crr_weights",
     "expectile_loss",
+    "large_margin_loss",
     "ranking_loss",
     "offline",
     "td3_bc_lambda",

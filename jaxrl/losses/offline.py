@@ -1,4 +1,5 @@
-"""Losses of the offline agents: the pieces each paper adds to an online learner."""
+"""Losses of the offline and learning-from-demonstrations agents: the pieces each paper adds to an
+online learner."""
 
 from __future__ import annotations
 
@@ -82,5 +83,17 @@ def ranking_loss(q: Array, action: Array, margin: Array | float) -> Array:
     return jnp.mean(jnp.sum(jnp.square(hinge), axis=-1))
 
 
+def large_margin_loss(q: Array, action: Array, margin: Array | float, mask: Array) -> Array:
+    """DQfD's supervised loss, max_a [Q(s, a) + l(a_E, a)] - Q(s, a_E) with l = `margin` for a !=
+    a_E and 0 for a_E (Hester et al. 2018, "Deep Q-learning from Demonstrations", arXiv:1704.03732,
+    eq. 2): the demonstrator's action must outvalue every other by the margin. Averaged over the
+    rows where `mask` is True (the demonstrations'); 0 if there are none. q [B, A], action [B]."""
+    chex.assert_rank([q, action, mask], [2, 1, 1])
+    margins = jnp.where(jax.nn.one_hot(action, q.shape[-1]) > 0, 0.0, margin)
+    per_row = jnp.max(q + margins, axis=-1) - jnp.take_along_axis(q, action[:, None], axis=-1)[:, 0]
+    mask = mask.astype(q.dtype)
+    return jnp.sum(mask * per_row) / jnp.maximum(jnp.sum(mask), 1.0)
+
+
 __all__ = ["advantage_weights", "behaviour_cloning_mse", "conservative_penalty", "crr_weights", "expectile_loss",
-           "ranking_loss", "td3_bc_lambda"]
+           "large_margin_loss", "ranking_loss", "td3_bc_lambda"]

@@ -52,6 +52,10 @@ def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
     return config.epsilon(hparams, env_steps)  # the schedule lives with its fields (EpsilonGreedyConfig)
 
 
+# A loss on the online network's Q-values added to DQN's: (q [B, A], batch, hparams) -> (loss, metrics).
+AuxiliaryLoss = Callable[[Array, off_policy.ReplayBatch, Any], tuple[Array, Metrics]]
+
+
 def dqn_loss(
     config: Config,
     network: QNetwork,
@@ -59,8 +63,10 @@ def dqn_loss(
     target_params: Any,
     batch: off_policy.ReplayBatch,
     hparams: HParams,
+    auxiliary: AuxiliaryLoss | None = None,
 ) -> tuple[Array, Metrics]:
-    """The importance-weighted mean of the per-transition losses, and metrics with `priorities`.
+    """The importance-weighted mean of the per-transition losses, and metrics with `priorities`;
+    plus `auxiliary(q, batch, hparams)` if given (DQfD's large-margin loss).
 
     For double Q-learning the online network also selects the action at s', without gradient
     (a separate forward pass: one pass over [s; s'] would take fewer ops, but its backward pass
@@ -93,6 +99,11 @@ def dqn_loss(
     chex.assert_shape(per_item, (batch_size,))
     loss = jnp.mean(batch.weights * per_item)
     metrics = {"loss": loss, "q_mean": jnp.mean(q_taken), off_policy.PRIORITIES: jax.lax.stop_gradient(priorities)}
+    if auxiliary is not None:
+        q = out if config.num_atoms is None else losses.categorical_mean(_atoms(config), out)
+        extra, extra_metrics = auxiliary(q, batch, hparams)
+        loss = loss + extra
+        metrics = {**metrics, **extra_metrics, "loss": loss}
     return loss, metrics
 
 
@@ -100,8 +111,9 @@ def _atoms(config: Config) -> Array:
     return jnp.linspace(config.v_min, config.v_max, config.num_atoms, dtype=jnp.float32)
 
 
-def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
-    """DQN's `Agent` bundle for an environment `spec`."""
+def make_agent(config: Config, spec: EnvSpec, auxiliary: AuxiliaryLoss | None = None) -> Agent:
+    """DQN's `Agent` bundle for an environment `spec`; `auxiliary` adds a loss on the online
+    network's Q-values (`dqn_loss`)."""
     network = make_network(spec, config.hidden_sizes, config.activation, config.dueling, config.num_atoms,
                            torso=config.torso)
     num_actions = spec.action.num_values
@@ -137,7 +149,7 @@ def make_agent(config: Config, spec: EnvSpec) -> tuple[Agent, QNetwork]:
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         del key  # DQN's update is deterministic given the batch
         grads, metrics = jax.grad(
-            lambda p: dqn_loss(config, network, unravel(p), unravel(state.target_params), batch, hparams),
+            lambda p: dqn_loss(config, network, unravel(p), unravel(state.target_params), batch, hparams, auxiliary),
             has_aux=True,
         )(state.params)
         params, opt_state = optim.step(_optimizer(hparams), state.params, grads, state.opt_state)
