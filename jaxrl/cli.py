@@ -36,6 +36,7 @@ import numpy as np
 import tyro
 
 from jaxrl import agents, checkpoint, distributed, driver, sweep
+from jaxrl.agents.config import variant
 from jaxrl.loops.common import TrainOutput
 
 
@@ -144,6 +145,16 @@ def _overview(argv: list[str], prog: str, needed: str, text: Callable[[], str]) 
         _help(text())
 
 
+def _flag_value(argv: list[str], flag: str) -> str | None:
+    """The value given to `flag` in `argv` (`--flag VALUE` or `--flag=VALUE`), or None."""
+    for i, arg in enumerate(argv):
+        if arg == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith(flag + "="):
+            return arg[len(flag) + 1:]
+    return None
+
+
 def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usage: str, about: str,
                   default: tuple[Any, Any] | None = None) -> tuple[str, Any, Any]:
     """`AGENT [flags]` -> (agent name, its Config, an `options_cls`): the agent's Config fields
@@ -156,7 +167,11 @@ def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usa
         agent = agents.get(name)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
-    config_cls = agent.Config
+    try:  # an agent family (imitation agents): the Config of the base agent --direct-rl names
+        config_cls = variant(agent.Config, _flag_value(rest, "--direct-rl") or getattr(
+            default[0] if default else None, "direct_rl", None))
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     command_type = dataclasses.make_dataclass(
         f"{''.join(c if c.isalnum() else '_' for c in name)}_{group}_command",
         [("config", config_cls, dataclasses.field(default_factory=config_cls)),

@@ -92,7 +92,8 @@ AGENT_PAGES = {"ppo": "agents/ppo.md", "dqn": "agents/dqn.md", "ddpg": "agents/d
                "recurrent_ppo": "agents/recurrent_ppo.md", "impala": "agents/impala.md", "r2d2": "agents/r2d2.md",
                "mpo": "agents/mpo.md", "bc": "agents/offline.md",
                "td3_bc": "agents/offline.md", "cql": "agents/offline.md", "iql": "agents/offline.md",
-               "crr": "agents/offline.md", "bve": "agents/offline.md", "sacfd": "agents/demonstrations.md",
+               "crr": "agents/offline.md", "bve": "agents/offline.md", "ail": "agents/imitation.md",
+               "sqil": "agents/imitation.md", "sacfd": "agents/demonstrations.md",
                "td3fd": "agents/demonstrations.md", "dqfd": "agents/demonstrations.md"}
 REQUIRED_PAGES = sorted({*AGENT_PAGES.values(), "custom_env.md", "embedding.md", "datasets.md", "README.md"})
 # Written by `make baselines` (experiments/baselines.py), so absent until that has run.

@@ -123,6 +123,9 @@ class AgentConfig:
     actions: ClassVar[str | None] = None
     # {field: default} for fields declared by a base class, set in a subclass's body.
     defaults: ClassVar[dict[str, Any]] = {}
+    # An agent family's Config classes by base agent (imitation agents: {"sac": ..., "dqn": ...}),
+    # chosen by the `direct_rl` field; empty for an agent with one Config class.
+    variants: ClassVar[dict[str, type]] = {}
     # {field: Range or OneOf} for this class's own fields; `check()` applies every class's table.
     ranges: ClassVar[dict[str, Any]] = dict(episode_length=at_least(1).or_none(), eval_episodes=at_least(1),
                                             gamma=UNIT, normalize_observations=BOOL)
@@ -213,6 +216,11 @@ class AgentConfig:
         from jaxrl.networks import ACTIVATIONS
 
         require(self.activation in ACTIVATIONS, "activation", f"must be one of {sorted(ACTIVATIONS)}")
+        if self.variants:  # an agent family's Config serves one base agent
+            direct_rl = getattr(self, "direct_rl", None)
+            own = next(name for name, cls in self.variants.items() if isinstance(self, cls))
+            require(direct_rl == own, "direct_rl", f"must be {own!r} in a {type(self).__qualname__} ({self.agent} on "
+                    f"{direct_rl} is jaxrl.agents.{self.agent}.config(direct_rl={direct_rl!r}, ...))")
 
     @property
     def num_iterations(self) -> int:
@@ -546,9 +554,27 @@ def jsonable(x: Any) -> Any:
     return x
 
 
+def variant(config_cls: type, direct_rl: str | None) -> type:
+    """The Config class of `config_cls`'s agent family for the base agent `direct_rl` (None:
+    `config_cls` itself); ValueError naming the family's base agents for an unknown one."""
+    if direct_rl is None or not config_cls.variants:
+        return config_cls
+    if direct_rl not in config_cls.variants:
+        raise ValueError(f"{config_cls.agent}.Config.direct_rl must be one of {sorted(config_cls.variants)}, got "
+                         f"{direct_rl!r}")
+    return config_cls.variants[direct_rl]
+
+
+def config_classes(config_cls: type) -> tuple[type, ...]:
+    """Every Config class of `config_cls`'s agent: its family's variants, or itself alone."""
+    return tuple(getattr(config_cls, "variants", {}).values()) or (config_cls,)
+
+
 def config_from_json(config_cls: type, data: dict) -> Any:
     """The `config_cls` instance that `jsonable(config)` recorded (a run's config.json, a saved
     policy): JSON lists become tuples again; fields added to `config_cls` since take their defaults."""
+    if config_cls.variants and "direct_rl" in data:  # an agent family: the recorded base agent's class
+        config_cls = variant(config_cls, data["direct_rl"])
     names = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(data) - names)
     if unknown:

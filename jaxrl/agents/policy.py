@@ -48,7 +48,7 @@ from jax.interpreters import partial_eval as pe
 
 from jaxrl import checkpoint
 from jaxrl.agents import builder, registry
-from jaxrl.agents.config import AgentConfig, config_from_json, jsonable
+from jaxrl.agents.config import AgentConfig, config_classes, config_from_json, jsonable
 from jaxrl.envs.wrappers import NormalizationStats, NormalizeObservation, find_normalization_stats, find_wrapper
 from jaxrl.envs.wrappers import normalize as normalize_observation
 from jaxrl.loops.common import TrainState
@@ -194,7 +194,7 @@ def _resolve(config: Any, agent: Any) -> tuple[Any, str | None]:
     missing = [attr for attr in ("Config", "make_agent") if not hasattr(module, attr)]
     if missing:
         raise TypeError(f"agent {name or module!r} lacks {missing}: a policy needs its Config and make_agent")
-    if not isinstance(config, module.Config) or config.agent != module.Config.agent:
+    if not isinstance(config, config_classes(module.Config)) or config.agent != module.Config.agent:
         raise TypeError(f"make_policy: the agent {name or module!r} takes a {_qualified(module.Config)}, got a "
                         f"{_qualified(type(config))}")
     return module, name
@@ -241,7 +241,7 @@ def make_policy(config: AgentConfig, state: TrainState, member: int | None = Non
     if not isinstance(state, TrainState):
         raise TypeError(f"make_policy takes a TrainState (train(key).state or a restored checkpoint), got "
                         f"{type(state).__name__}")
-    built = _build(module.Config, _acting_agent_maker(module), config)
+    built = _build(type(config), _acting_agent_maker(module), config)
     size = _population_size(state.agent_state, built.abstract_agent_state, name or config.agent)
     stats = find_normalization_stats(state.env_state)
     parts = (state.agent_state, state.hparams, state.env_steps, stats)
@@ -306,7 +306,7 @@ def save_policy(directory: str, policy: Policy, *, overwrite: bool = False) -> s
         raise ValueError("save_policy: the policy's agent is not registered; register it with "
                          "jaxrl.agents.register(name, agent) before making and saving its policy")
     registered = registry.get(policy.name)
-    if not isinstance(policy.config, getattr(registered, "Config", ())):
+    if not hasattr(registered, "Config") or not isinstance(policy.config, config_classes(registered.Config)):
         raise ValueError(f"save_policy: the agent registered as {policy.name!r} does not take this policy's "
                          f"{_qualified(type(policy.config))}, so loading would build another agent")
     if os.path.exists(directory) and not overwrite:
@@ -341,7 +341,7 @@ def load_policy(directory: str) -> Policy:
             raise checkpoint.CheckpointError(f"{directory} holds no saved policy of format {FORMAT_VERSION}")
         module = registry.get(record["agent"])
         config = config_from_json(module.Config, record["config"])
-        built = _build(module.Config, _acting_agent_maker(module), config)
+        built = _build(type(config), _acting_agent_maker(module), config)
         with_paths, treedef = jax.tree_util.tree_flatten_with_path(built.abstract_agent_state)
         paths = [jax.tree_util.keystr(p) for p, _ in with_paths]
         kept = set(record["agent_state_leaves"])

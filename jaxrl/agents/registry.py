@@ -30,6 +30,8 @@ _BUILTIN = {
     "iql": "jaxrl.agents.iql",
     "crr": "jaxrl.agents.crr",
     "bve": "jaxrl.agents.bve",
+    "ail": "jaxrl.agents.ail",
+    "sqil": "jaxrl.agents.sqil",
     "sacfd": "jaxrl.agents.sacfd",
     "td3fd": "jaxrl.agents.td3fd",
     "dqfd": "jaxrl.agents.dqfd",

@@ -10,7 +10,7 @@ from jaxrl.losses.actor_critic import (
     smoothed_target_actions,
     squared_td_loss,
 )
-from jaxrl.losses import mpo, offline
+from jaxrl.losses import imitation, mpo, offline
 from jaxrl.losses.offline import (advantage_weights, behaviour_cloning_mse, conservative_penalty, crr_weights,
                                   expectile_loss, large_margin_loss, ranking_loss, td3_bc_lambda)
 from jaxrl.losses.advantages import VTrace, generalized_advantage_estimation, lambda_returns, vtrace
@@ -37,6 +37,7 @@ __all__ = [
     "conservative_penalty",
     "crr_weights",
     "expectile_loss",
+    "imitation",
     "large_margin_loss",
     "ranking_loss",
     "offline",

@@ -1,0 +1,51 @@
+"""Losses of the imitation agents: adversarial imitation's discriminator and rewards (GAIL, Ho &
+Ermon 2016; DAC, Kostrikov et al. 2019)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxrl.types import Array, PRNGKey
+
+
+def discriminator_loss(expert_logits: Array, policy_logits: Array) -> Array:
+    """The discriminator's binary cross-entropy, expert pairs labelled 1 and the agent's 0:
+    -E_E[log D] - E_pi[log(1 - D)] with D = sigmoid(logits) (Ho & Ermon 2016, arXiv:1606.03476,
+    eq. 17, the sign of D flipped so that D is the expert's probability)."""
+    chex.assert_rank([expert_logits, policy_logits], 1)
+    return jnp.mean(jax.nn.softplus(-expert_logits)) + jnp.mean(jax.nn.softplus(policy_logits))
+
+
+def gradient_penalty(logits: Callable[[Array], Array], expert: Array, policy: Array, key: PRNGKey,
+                     target: float = 1.0) -> Array:
+    """E[(||d logits / dx (x_hat)|| - target)^2] at x_hat = eps * expert + (1 - eps) * policy, eps ~
+    U[0, 1] per pair (Gulrajani et al. 2017, arXiv:1704.00028; DAC's regulariser, Kostrikov et al.
+    2019, arXiv:1809.02925): it keeps the discriminator smooth between the two distributions, so its
+    rewards stay informative. expert, policy [B, D] inputs; `logits` maps [B, D] to [B]."""
+    chex.assert_equal_shape([expert, policy])
+    eps = jax.random.uniform(key, (expert.shape[0], 1))
+    mixed = eps * expert + (1.0 - eps) * policy
+    grads = jax.grad(lambda x: jnp.sum(logits(x)))(mixed)
+    return jnp.mean(jnp.square(jnp.sqrt(jnp.sum(jnp.square(grads), axis=-1) + 1e-12) - target))
+
+
+def adversarial_reward(logits: Array) -> Array:
+    """log D - log(1 - D) = the discriminator's logit: AIRL's and DAC's reward (Fu et al. 2018;
+    Kostrikov et al. 2019), neither a survival bonus (GAIL's -log(1 - D) > 0) nor a penalty for
+    living (log D < 0), so episode ends bias nothing."""
+    return logits
+
+
+def absorbing_bonus(absorbing_reward: Array, gamma: Array | float) -> Array:
+    """The value gamma * r_abs / (1 - gamma) of staying forever in the absorbing state after a
+    termination, with reward r_abs there: DAC's absorbing state (Kostrikov et al. 2019, section 4.2),
+    folded into the terminal transition's reward so that the base agent's target (which does not
+    bootstrap past a termination) sees it."""
+    return gamma * absorbing_reward / (1.0 - gamma)
+
+
+__all__ = ["absorbing_bonus", "adversarial_reward", "discriminator_loss", "gradient_penalty"]
