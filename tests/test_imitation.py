@@ -140,3 +140,14 @@ def test_a_sqil_run_on_dqn_trains_and_plays_from_the_command_line(tmp_path):
     assert isinstance(policy.config, sqil.DQNConfig) and policy.config.demonstrations == path
     assert np.shape(policy(rows.observation[:3])) == (3,)
     assert driver.evaluate_run(run_dir, episodes=2).shape == (1,)
+
+
+@pytest.mark.slow
+def test_gail_on_ppo_clearly_improves_on_cartpole():
+    demonstrations, _ = dataset("CartPole-v1", "expert", 10)
+    config = ail.config("ppo", env="CartPole-v1", total_timesteps=100_000)
+    assert config.reward == "gail"
+    out = jax.jit(jax.vmap(ail.make_train(config, demonstrations)))(KEYS)
+    returns = np.asarray(out.metrics["episode_return"])
+    late = returns[:, -20:].mean(axis=1)  # the env's returns; the learner saw only D's rewards
+    assert np.all(late >= 150) and np.all(late >= 4 * returns[:, :5].mean(axis=1)), returns[:, ::20]

@@ -12,12 +12,18 @@ import jax.numpy as jnp
 from jaxrl.types import Array, PRNGKey
 
 
-def discriminator_loss(expert_logits: Array, policy_logits: Array) -> Array:
+def discriminator_loss(expert_logits: Array, policy_logits: Array, expert_weights: Array | None = None,
+                       policy_weights: Array | None = None) -> Array:
     """The discriminator's binary cross-entropy, expert pairs labelled 1 and the agent's 0:
     -E_E[log D] - E_pi[log(1 - D)] with D = sigmoid(logits) (Ho & Ermon 2016, arXiv:1606.03476,
-    eq. 17, the sign of D flipped so that D is the expert's probability)."""
+    eq. 17, the sign of D flipped so that D is the expert's probability); each expectation a
+    weighted mean if weights are given (DAC's absorbing states, counted once per termination)."""
     chex.assert_rank([expert_logits, policy_logits], 1)
-    return jnp.mean(jax.nn.softplus(-expert_logits)) + jnp.mean(jax.nn.softplus(policy_logits))
+
+    def mean(x: Array, weights: Array | None) -> Array:
+        return jnp.mean(x) if weights is None else jnp.sum(weights * x) / jnp.maximum(jnp.sum(weights), 1e-8)
+
+    return mean(jax.nn.softplus(-expert_logits), expert_weights) + mean(jax.nn.softplus(policy_logits), policy_weights)
 
 
 def gradient_penalty(logits: Callable[[Array], Array], expert: Array, policy: Array, key: PRNGKey,
@@ -40,6 +46,12 @@ def adversarial_reward(logits: Array) -> Array:
     return logits
 
 
+def gail_reward(logits: Array) -> Array:
+    """-log(1 - D) = softplus(logit): GAIL's reward (Ho & Ermon 2016), positive everywhere, so it
+    carries a bonus for surviving that suits tasks where the expert never ends an episode."""
+    return jax.nn.softplus(logits)
+
+
 def absorbing_bonus(absorbing_reward: Array, gamma: Array | float) -> Array:
     """The value gamma * r_abs / (1 - gamma) of staying forever in the absorbing state after a
     termination, with reward r_abs there: DAC's absorbing state (Kostrikov et al. 2019, section 4.2),
@@ -48,4 +60,4 @@ def absorbing_bonus(absorbing_reward: Array, gamma: Array | float) -> Array:
     return gamma * absorbing_reward / (1.0 - gamma)
 
 
-__all__ = ["absorbing_bonus", "adversarial_reward", "discriminator_loss", "gradient_penalty"]
+__all__ = ["absorbing_bonus", "adversarial_reward", "discriminator_loss", "gail_reward", "gradient_penalty"]
