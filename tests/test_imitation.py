@@ -52,7 +52,7 @@ def test_one_registry_name_serves_each_base_agent(tmp_path):
 @pytest.mark.slow
 def test_sqil_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
-    config = sqil.Config(total_timesteps=8000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64))
+    config = sqil.Config(total_timesteps=10_000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64))
     out = jax.jit(jax.vmap(sqil.make_train(config, demonstrations)))(KEYS)
     scores = normalised("Pendulum-v1", out.metrics["episode_return"][:, -1])
     assert np.all(scores >= 0.8), normalised("Pendulum-v1", out.metrics["episode_return"])
