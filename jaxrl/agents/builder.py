@@ -199,30 +199,31 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                  **config.loop_schedule())
 
 
+def _load_checked(config: Any, field: str, what: str) -> Any:
+    """The jaxrl dataset the directory `config.<field>` names, after checking that it was collected
+    in `config.env`; ValueError naming the field otherwise."""
+    directory = getattr(config, field)
+    if directory is None:
+        raise ValueError(f"{config.agent}.Config.{field}: {what} (make one with python -m experiments.collect or "
+                         f"jaxrl.datasets.save), got None")
+    info = datasets.read_info(directory)
+    if info.env != config.env:
+        verb = "was" if field == "dataset" else "were"
+        raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the {field} {directory} {verb} collected "
+                         f"in {info.env!r}")
+    return datasets.load(directory)
+
+
 def load_dataset(config: OfflineConfig) -> Any:
     """The dataset `config.dataset` names, after checking that it comes from `config.env`
     (ValueError naming the field otherwise)."""
-    if config.dataset is None:
-        raise ValueError(f"{config.agent}.Config.dataset: an offline agent needs a dataset directory (make one with "
-                         f"python -m experiments.collect or jaxrl.datasets.save), got None")
-    info = datasets.read_info(config.dataset)
-    if info.env != config.env:
-        raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the dataset {config.dataset} was collected "
-                         f"in {info.env!r}")
-    return datasets.load(config.dataset)
+    return _load_checked(config, "dataset", "an offline agent needs a dataset directory")
 
 
 def load_demonstrations(config: Any) -> Any:
     """The demonstrations `config.demonstrations` names, after checking that they come from
     `config.env` (ValueError naming the field otherwise)."""
-    if config.demonstrations is None:
-        raise ValueError(f"{config.agent}.Config.demonstrations: {config.agent} needs a dataset directory of "
-                         f"demonstrations (make one with python -m experiments.collect), got None")
-    info = datasets.read_info(config.demonstrations)
-    if info.env != config.env:
-        raise ValueError(f"{config.agent}.Config.env is {config.env!r}, but the demonstrations {config.demonstrations} "
-                         f"were collected in {info.env!r}")
-    return datasets.load(config.demonstrations)
+    return _load_checked(config, "demonstrations", f"{config.agent} needs a dataset directory of demonstrations")
 
 
 def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, demonstrations: Any = None, *,

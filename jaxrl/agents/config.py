@@ -17,6 +17,7 @@ import math
 import typing
 from typing import Any, ClassVar, Literal
 
+import flax.struct
 import jax.numpy as jnp
 import numpy as np
 
@@ -448,6 +449,17 @@ class EpsilonGreedyConfig(OnlineConfig):
 
         return exploration.linear_epsilon(hparams.epsilon_start, hparams.epsilon_end, hparams.exploration_fraction,
                                           self.total_timesteps, env_steps)
+
+
+@flax.struct.dataclass
+class ActorCriticHParams:
+    """The numeric hyperparameters every actor-critic agent's `HParams` starts with (DDPG, TD3,
+    TD3+BC, IQL, CRR): scalar arrays, so `jax.vmap` sweeps them in one compile."""
+
+    actor_learning_rate: Any
+    critic_learning_rate: Any
+    gamma: Any
+    tau: Any
 
 
 @dataclasses.dataclass(frozen=True)

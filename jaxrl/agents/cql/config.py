@@ -8,21 +8,15 @@ from typing import ClassVar
 import flax.struct
 
 from jaxrl.agents.config import BOOL, NON_NEGATIVE, ActorCriticConfig, OfflineConfig, at_least
+from jaxrl.agents.sac import config as sac_config
 from jaxrl.agents.sac.config import SoftPolicyConfig
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """CQL's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(sac_config.HParams):
+    """CQL's numeric hyperparameters: SAC's and the penalty's weight."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    temperature_learning_rate: Array
-    gamma: Array
-    tau: Array
-    init_temperature: Array
-    target_entropy_per_dim: Array
     min_q_weight: Array
 
 

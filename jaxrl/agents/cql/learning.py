@@ -20,7 +20,8 @@ from jaxrl.agents import builder
 from jaxrl.agents.cql.config import Config, HParams
 from jaxrl.agents.cql.networks import make_networks
 from jaxrl.agents.dqn.learning import greedy_q_learner
-from jaxrl.agents.sac.learning import init_sac, sac_update
+from jaxrl.agents.sac.learning import make_agent as sac_make_agent
+from jaxrl.agents.sac.learning import sac_update
 from jaxrl.loops import off_policy, offline
 from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
 
@@ -79,16 +80,9 @@ def _discrete_agent(config: Config, spec: EnvSpec) -> Agent:
 
 
 def _continuous_agent(config: Config, spec: EnvSpec) -> Agent:
+    """SAC's agent (its state, init and acting) whose update adds the conservative penalty."""
     actor, critic = builder.flat_actor_critic(spec, *make_networks(spec, config.hidden_sizes, config.activation))
     action_size = int(spec.action.shape[-1])
-
-    def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> Any:
-        return init_sac(actor, critic, key, hparams)
-
-    def act(state: Any, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
-            eval: bool = False, env_steps: Array | None = None):
-        policy = actor.apply(state.actor_params, observation)
-        return (policy.greedy_action() if eval else policy.sample(seed=key)), actor_state, {}
 
     def update(state: Any, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         def penalty(critic_params: Array, key: PRNGKey) -> tuple[Array, Metrics]:
@@ -99,7 +93,7 @@ def _continuous_agent(config: Config, spec: EnvSpec) -> Agent:
         return sac_update(actor, critic, action_size, 1, state, batch, key, hparams,
                           backup_entropy=config.backup_entropy, critic_penalty=penalty)
 
-    return Agent(init=init, act=act, update=update)
+    return sac_make_agent(config, spec)._replace(update=update)
 
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:

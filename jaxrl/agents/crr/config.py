@@ -7,18 +7,14 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import POSITIVE, ActorCriticConfig, OfflineConfig, OneOf, Range, at_least
+from jaxrl.agents.config import POSITIVE, ActorCriticConfig, ActorCriticHParams, OfflineConfig, OneOf, Range, at_least
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """CRR's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(ActorCriticHParams):
+    """CRR's numeric hyperparameters: the actor-critic ones and the filter's temperature."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
     beta: Array
 
 

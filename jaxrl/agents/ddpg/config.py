@@ -7,18 +7,14 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import NON_NEGATIVE, STEP, ContinuousOffPolicyConfig, OneOf
+from jaxrl.agents.config import NON_NEGATIVE, STEP, ActorCriticHParams, ContinuousOffPolicyConfig, OneOf
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """DDPG's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(ActorCriticHParams):
+    """DDPG's numeric hyperparameters: the actor-critic ones and the exploration noise."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
     exploration_noise: Array
 
 

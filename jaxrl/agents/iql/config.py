@@ -6,18 +6,14 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import NON_NEGATIVE, ActorCriticConfig, OfflineConfig, Range
+from jaxrl.agents.config import NON_NEGATIVE, ActorCriticConfig, ActorCriticHParams, OfflineConfig, Range
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """IQL's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(ActorCriticHParams):
+    """IQL's numeric hyperparameters: the actor-critic ones, the expectile and the temperature."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
     expectile: Array
     temperature: Array
 

@@ -6,19 +6,15 @@ import dataclasses
 
 import flax.struct
 
-from jaxrl.agents.config import POSITIVE, ActorCriticConfig, OfflineConfig
+from jaxrl.agents.config import POSITIVE, ActorCriticConfig, ActorCriticHParams, OfflineConfig
 from jaxrl.agents.td3.config import TwinDelayedConfig
 from jaxrl.types import Array
 
 
 @flax.struct.dataclass
-class HParams:
-    """TD3+BC's numeric hyperparameters: scalar arrays, so `jax.vmap` sweeps them in one compile."""
+class HParams(ActorCriticHParams):
+    """TD3+BC's numeric hyperparameters: the actor-critic ones, TD3's target noise and alpha."""
 
-    actor_learning_rate: Array
-    critic_learning_rate: Array
-    gamma: Array
-    tau: Array
     target_noise: Array
     target_noise_clip: Array
     alpha: Array
