@@ -21,3 +21,21 @@ def assert_trees_equal(a, b, index=None):
         if index is not None:
             y = y[index]
         np.testing.assert_array_equal(x, y, err_msg=f"leaf {i} of {tree_a} differs")
+
+
+def chunks_and_one_call(train, keys, chunks=2):
+    """`train` vmapped over `keys` as one call and in `chunks` equal chunks of `train.run`, checked
+    equal bit for bit (every metric and the final state); returns the one call's output."""
+    one = jax.jit(jax.vmap(train))(keys)
+    state = jax.jit(jax.vmap(train.init))(keys)
+    run = jax.jit(jax.vmap(lambda s: train.run(s, train.num_iterations // chunks)))
+    parts = []
+    for _ in range(chunks):
+        state, metrics = run(state)
+        parts.append(metrics)
+    assert set(parts[0]) == set(one.metrics)
+    for metric in one.metrics:
+        np.testing.assert_array_equal(np.concatenate([p[metric] for p in parts], axis=1), one.metrics[metric],
+                                      err_msg=metric)
+    assert_trees_equal(state, one.state)
+    return one

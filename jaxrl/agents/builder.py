@@ -158,13 +158,18 @@ def make_eval_env(config: AgentConfig, num_envs: int | None = None) -> envs.Envi
     return make_env(config, config.eval_episodes if num_envs is None else num_envs, normalize_observations=False)
 
 
-def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
-    """The training environment and the agent for it, after checking that `config` is a
-    `config_cls` and fits the environment (ValueError naming the field, before any tracing)."""
-    # By the agent's name too: TD3's and D4PG's configs subclass DDPG's, yet are not DDPG's.
+def check_config_class(config: Any, config_cls: type) -> None:
+    """TypeError naming both unless `config` is a `config_cls` of the same agent: by the agent's
+    name too, since TD3's and D4PG's configs subclass DDPG's, yet are not DDPG's."""
     if not isinstance(config, config_cls) or config.agent != config_cls.agent:
         given = f"{config.agent}.Config" if isinstance(config, AgentConfig) else type(config).__name__
         raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got a {given}")
+
+
+def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
+    """The training environment and the agent for it, after checking that `config` is a
+    `config_cls` and fits the environment (ValueError naming the field, before any tracing)."""
+    check_config_class(config, config_cls)
     # An offline agent steps no training envs: its agent is built for the evaluation envs' spec.
     env = make_env(config) if isinstance(config, OnlineConfig) else make_eval_env(config)
     spec = env.spec()
@@ -231,8 +236,7 @@ def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, d
     """`config`'s agent on the off-policy loop with `demonstrations` (a `Transition` of rows, or if
     None the directory `config.demonstrations`) mixed into every batch: `config.num_demonstration_rows`
     of them, then the agent's own replay (`make_buffer(config)`, uniform by default) for the rest."""
-    if not isinstance(config, config_cls) or config.agent != config_cls.agent:
-        return off_policy_train(config, config_cls, make_agent)  # build_agent names the wrong config
+    check_config_class(config, config_cls)
     if demonstrations is None:
         demonstrations = load_demonstrations(config)
     shown = config.num_demonstration_rows

@@ -577,6 +577,12 @@ def variant(config_cls: type, direct_rl: str | None) -> type:
     return config_cls.variants[direct_rl]
 
 
+def family_class(config_cls: type, config: Any) -> type:
+    """The class of `config` if it is one of `config_cls`'s family (an imitation agent's variant),
+    else `config_cls`, whose check then names the wrong config (`builder.check_config_class`)."""
+    return type(config) if type(config) in config_classes(config_cls) else config_cls
+
+
 def config_classes(config_cls: type) -> tuple[type, ...]:
     """Every Config class of `config_cls`'s agent: its family's variants, or itself alone."""
     return tuple(getattr(config_cls, "variants", {}).values()) or (config_cls,)

@@ -14,7 +14,8 @@ import numpy as np
 
 from jaxrl import datasets, losses, networks, optim
 from jaxrl.agents import builder
-from jaxrl.agents.ail.config import Config
+from jaxrl.agents.config import family_class
+from jaxrl.agents.ail.config import Config, PPOConfig
 from jaxrl.agents.ail.networks import Discriminator
 from jaxrl.agents.ppo import learning as ppo_learning
 from jaxrl.agents.sac import learning as sac_learning
@@ -149,8 +150,8 @@ def make_agent(config: Any, spec: EnvSpec, demonstrations: Transition | None = N
 def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     """AIL's training program on `demonstrations` (a `Transition` of rows), or on the directory
     `config.demonstrations` if None: `train(key, hparams=None) -> TrainOutput`."""
-    config_cls = type(config) if type(config) in Config.variants.values() else Config
-    if config_cls.variants.get("ppo") is not config_cls:
+    config_cls = family_class(Config, config)
+    if config_cls is not PPOConfig:
         return builder.demonstrations_train(config, config_cls, make_agent, demonstrations)
     if demonstrations is None:
         demonstrations = builder.load_demonstrations(config)

@@ -12,7 +12,8 @@ from jaxrl import datasets
 from jaxrl.agents import builder
 from jaxrl.agents.dqn import learning as dqn_learning
 from jaxrl.agents.sac import learning as sac_learning
-from jaxrl.agents.sqil.config import Config
+from jaxrl.agents.config import family_class
+from jaxrl.agents.sqil.config import Config, DQNConfig
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
 from jaxrl.types import Agent, EnvSpec, Transition
@@ -34,6 +35,6 @@ def make_agent(config: Any, spec: EnvSpec) -> Agent:
 def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     """SQIL's training program on `demonstrations` (a `Transition` of rows), or on the directory
     `config.demonstrations` if None: `train(key, hparams=None) -> TrainOutput`."""
-    config_cls = type(config) if type(config) in Config.variants.values() else Config
-    make_buffer = dqn_learning.make_buffer if config_cls.variants.get("dqn") is config_cls else None
+    config_cls = family_class(Config, config)
+    make_buffer = dqn_learning.make_buffer if config_cls is DQNConfig else None
     return builder.demonstrations_train(config, config_cls, make_agent, demonstrations, make_buffer=make_buffer)
