@@ -113,17 +113,27 @@ def _auc_and_solved(out):
 
 
 @pytest.mark.slow
-def test_sacfd_learns_mountain_car_faster_than_sac(tmp_path):
+def test_sacfd_reaches_the_flag_and_its_saved_policy_plays(tmp_path):
     demonstrations, demo_returns = mountain_car_demonstrations()
     assert len(demo_returns) == 10 and np.all(demo_returns > 80)
+    shown = jax.jit(jax.vmap(sacfd.make_train(sacfd.Config(**MOUNTAIN_CAR), demonstrations)))(KEYS)
+    _, solved, returns = _auc_and_solved(shown)
+    assert solved >= 3, returns
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "sacfd"),
+                                                   sacfd.make_policy(sacfd.Config(**MOUNTAIN_CAR), shown.state, 3)))
+    assert policy.name == "sacfd" and agents.evaluate_policy(policy, 10) > 85
+
+
+# The comparison with plain SAC runs in `make check` (the longer learning evidence): SAC alone
+# never reaches the flag in this budget, so it costs a second run of the same length.
+@pytest.mark.check
+def test_sacfd_learns_mountain_car_faster_than_sac():
+    demonstrations, _ = mountain_car_demonstrations()
     alone = jax.jit(jax.vmap(sac.make_train(sac.Config(**MOUNTAIN_CAR))))(KEYS)
     shown = jax.jit(jax.vmap(sacfd.make_train(sacfd.Config(**MOUNTAIN_CAR), demonstrations)))(KEYS)
     auc, solved, returns = _auc_and_solved(shown)
     sac_auc, sac_solved, sac_returns = _auc_and_solved(alone)
     assert auc > sac_auc + 20 and solved >= max(sac_solved, 3), (returns, sac_returns)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "sacfd"),
-                                                   sacfd.make_policy(sacfd.Config(**MOUNTAIN_CAR), shown.state, 3)))
-    assert policy.name == "sacfd" and agents.evaluate_policy(policy, 10) > 85
 
 
 @pytest.mark.slow

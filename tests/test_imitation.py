@@ -98,21 +98,20 @@ def test_ail_relabels_the_base_agents_rewards_with_the_discriminators(monkeypatc
     state = agent.init(jax.random.key(0), spec, hparams)
     t = jax.tree.map(lambda x: x[:8], rows)
     t = t._replace(discount=jnp.asarray(t.discount).at[7].set(0.0), extras={datasets.DEMONSTRATION: jnp.arange(8) < 4})
-    seen = {}
     base = agents.get("sac").make_agent(config, spec)
 
-    def spy(base_state, batch, key, hparams):
-        seen["reward"] = batch.transitions.reward
-        return base.update(base_state, batch, key, hparams)
+    def spy(base_state, batch, key, hparams):  # reports the rewards the base agent was handed
+        new_base_state, base_metrics = base.update(base_state, batch, key, hparams)
+        return new_base_state, {**base_metrics, "seen_reward": batch.transitions.reward}
 
     monkeypatch.setattr("jaxrl.agents.ail.learning.sac_learning.make_agent", lambda c, s: base._replace(update=spy))
     spied = ail.make_agent(config, spec)
-    new_state, metrics = spied.update(state, ReplayBatch(t, jnp.ones(8)), jax.random.key(1), hparams)
+    new_state, metrics = jax.jit(spied.update)(state, ReplayBatch(t, jnp.ones(8)), jax.random.key(1), hparams)
     network = networks.flat_network(ail.Discriminator((8,)), jnp.zeros((1, 5)))
     logits = network.apply(new_state.discriminator_params, ail.discriminator_inputs(t.observation, t.action))
     absorbing = network.apply(new_state.discriminator_params, jnp.array([[0, 0, 0, 0, 1.0]]))[0]
     expected = np.asarray(logits) + np.where(np.arange(8) == 7, 0.99 * absorbing / 0.01, 0.0)
-    np.testing.assert_allclose(seen["reward"], expected, rtol=1e-5)
+    np.testing.assert_allclose(metrics["seen_reward"], expected, rtol=1e-5)
     assert not np.array_equal(new_state.discriminator_params, state.discriminator_params)
     assert 0 <= metrics["discriminator_accuracy"] <= 1
 
