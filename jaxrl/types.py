@@ -212,6 +212,11 @@ def keep_actor_state(actor_state: ActorState, *args: Any) -> ActorState:
     return actor_state
 
 
+def observe_as_is(actor_state: ActorState, transition: Transition) -> tuple[ActorState, Transition]:
+    """`Agent.observe` of an actor that stores each step as the environment gave it."""
+    return actor_state, transition
+
+
 class Agent(NamedTuple):
     """An agent as a bundle of pure functions (Acme's actor + learner, without mutable state).
 
@@ -231,6 +236,11 @@ class Agent(NamedTuple):
                  the envs whose episode just ended (the next observation starts a new one).
     sync_actor:  (actor_state, agent_state) -> actor_state after each round of learner updates
                  (Acme's variable client: where the actor pulls the learner's parameters).
+    observe:     (actor_state, transition) -> (actor_state, transition) after every env step of
+                 training, before the step is stored and before `reset_actor`: the transition
+                 [num_envs, ...] as the env gave it (the action it took, random ones of a warm-up
+                 included), returned as it is to be learnt from (Acme's adder wrappers: PWIL's
+                 rewards, computed from the episode so far, which the actor state carries).
     """
 
     init: Callable[..., AgentState]
@@ -239,3 +249,4 @@ class Agent(NamedTuple):
     init_actor: Callable[[AgentState, int], ActorState] = no_actor_state
     reset_actor: Callable[[ActorState, Array], ActorState] = keep_actor_state
     sync_actor: Callable[[ActorState, AgentState], ActorState] = keep_actor_state
+    observe: Callable[[ActorState, Transition], tuple[ActorState, Transition]] = observe_as_is

@@ -93,7 +93,7 @@ AGENT_PAGES = {"ppo": "agents/ppo.md", "dqn": "agents/dqn.md", "ddpg": "agents/d
                "mpo": "agents/mpo.md", "bc": "agents/offline.md",
                "td3_bc": "agents/offline.md", "cql": "agents/offline.md", "iql": "agents/offline.md",
                "crr": "agents/offline.md", "bve": "agents/offline.md", "ail": "agents/imitation.md",
-               "sqil": "agents/imitation.md", "sacfd": "agents/demonstrations.md",
+               "sqil": "agents/imitation.md", "pwil": "agents/imitation.md", "sacfd": "agents/demonstrations.md",
                "td3fd": "agents/demonstrations.md", "dqfd": "agents/demonstrations.md"}
 REQUIRED_PAGES = sorted({*AGENT_PAGES.values(), "custom_env.md", "embedding.md", "datasets.md", "README.md"})
 # Written by `make baselines` (experiments/baselines.py), so absent until that has run.

@@ -45,6 +45,9 @@ def test_one_registry_name_serves_each_base_agent(tmp_path):
     assert config == sqil.Config(actor_learning_rate=1e-3)
     with pytest.raises(SystemExit, match=r"direct_rl must be one of \['dqn', 'sac'\], got 'ppo'"):
         cli.parse_train(["sqil", "--direct-rl=ppo"])
+    for make in (sqil.Config, lambda **kw: ail.config("ppo", **kw)):  # demonstrations hold raw observations
+        with pytest.raises(ValueError, match=r"\.Config\.normalize_observations must be False with demonstrations"):
+            make(normalize_observations=True)
     with pytest.raises(TypeError, match=r"sqil\.make_train takes a sqil\.Config, got a sac\.Config"):
         sqil.make_train(agents.get("sac").Config(), dataset("Pendulum-v1", "expert", 1)[0])
 

@@ -21,13 +21,13 @@ AGENT_NAMES = ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo
 OFFLINE_NAMES = ["bc", "td3_bc", "cql", "iql", "crr", "bve"]
 # Online agents with demonstrations mixed into their replay (tests/test_demonstrations.py,
 # tests/test_imitation.py).
-DEMONSTRATION_NAMES = ["ail", "sqil", "sacfd", "td3fd", "dqfd"]
+DEMONSTRATION_NAMES = ["ail", "sqil", "pwil", "sacfd", "td3fd", "dqfd"]
 
 # ---- the registry -----------------------------------------------------------------------------
 
 
 def test_registry_lists_and_returns_every_agent():
-    assert jaxrl.agents.names()[:22] == AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES
+    assert jaxrl.agents.names()[:23] == AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES
     for name in AGENT_NAMES + OFFLINE_NAMES + DEMONSTRATION_NAMES:
         agent = jaxrl.agents.get(name)
         assert agent.Config.agent == name

@@ -548,11 +548,19 @@ class DemonstrationsConfig(OffPolicyConfig):
                      f"must leave at least one row of each batch of {self.batch_size} to the demonstrations and one "
                      f"to the agent's own replay ({rows} demonstration rows)")
         self.require(self.n_step == 1, "n_step", "must be 1 with demonstrations (their rows are single transitions)")
+        require_raw_observations(self)
 
     @property
     def num_demonstration_rows(self) -> int:
         """Demonstration rows in each sampled batch."""
         return int(round(self.demonstration_ratio * self.batch_size))
+
+
+def require_raw_observations(config: AgentConfig) -> None:
+    """ValueError naming `normalize_observations` if set: an agent that learns from demonstrations
+    (raw observations, as collected) must see raw observations of its own too."""
+    config.require(not config.normalize_observations, "normalize_observations",
+                   "must be False with demonstrations (they hold raw observations, as the agent's own must be)")
 
 
 def jsonable(x: Any) -> Any:
@@ -610,4 +618,4 @@ def config_from_json(config_cls: type, data: dict) -> Any:
 __all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "ActorCriticConfig", "AgentConfig",
            "ContinuousOffPolicyConfig", "EpochsConfig", "OffPolicyConfig", "OfflineConfig", "OneOf", "OnlineConfig",
            "OptimizerConfig", "Range", "Text", "TorsoConfig", "at_least", "config_from_json", "finite_in", "is_int",
-           "jsonable"]
+           "jsonable", "require_raw_observations"]

@@ -32,6 +32,7 @@ _BUILTIN = {
     "bve": "jaxrl.agents.bve",
     "ail": "jaxrl.agents.ail",
     "sqil": "jaxrl.agents.sqil",
+    "pwil": "jaxrl.agents.pwil",
     "sacfd": "jaxrl.agents.sacfd",
     "td3fd": "jaxrl.agents.td3fd",
     "dqfd": "jaxrl.agents.dqfd",

@@ -214,16 +214,18 @@ def make_train(
             no_extras = jax.tree.map(lambda x: jnp.zeros((num_envs,) + x.shape, x.dtype), example.extras)
 
             def prefill(carry, step_key):
-                env_state, observation, window = carry
+                actor_state, env_state, observation, window = carry
                 action_key, step_key = jax.random.split(step_key)
                 env_state, timestep, transition = env_step(
                     env_state, observation, random_actions(action_key), step_key, no_extras
                 )
+                actor_state, transition = agent.observe(actor_state, transition)
                 window, _, _ = n_step.push(window, transition, gamma_of(hparams))
-                return (env_state, timestep.observation, window), None
+                actor_state = agent.reset_actor(actor_state, timestep.last())
+                return (actor_state, env_state, timestep.observation, window), None
 
-            (env_state, observation, window), _ = jax.lax.scan(
-                prefill, (env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
+            (actor_state, env_state, observation, window), _ = jax.lax.scan(
+                prefill, (actor_state, env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
             )
         sequences = None
         item = example
@@ -248,6 +250,7 @@ def make_train(
         # vmap it becomes a select again).
         action = jax.lax.cond(warm, lambda: random_actions(random_key), lambda: action)
         env_state, timestep, transition = env_step(env_state, observation, action, env_key, extras)
+        actor_state, transition = agent.observe(actor_state, transition)
         if window is not None:
             window, transition, _ = n_step.push(window, transition, gamma_of(state.hparams))
         stats = (timestep.last(), timestep.extras["episode_return"], timestep.extras["episode_length"])

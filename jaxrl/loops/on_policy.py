@@ -45,7 +45,8 @@ def rollout(
 
     `env_steps`, the env steps taken before this rollout, is what `act` is told (int32 0 if
     None); on-policy agents act from their current policy alone, so it is not advanced per step.
-    The actor state is reset (`agent.reset_actor`) where an episode ended.
+    Each step passes through `agent.observe` before it is kept, then the actor state is reset
+    (`agent.reset_actor`) where an episode ended.
 
     Returns the final actor state, env state and observation, the time-major `Transition` batch
     ([length, num_envs, ...]) and the per-step episode statistics and LAST flags.
@@ -77,6 +78,7 @@ def rollout(
             "episode_return": timestep.extras["episode_return"],
             "episode_length": timestep.extras["episode_length"],
         }
+        actor_state, transition = agent.observe(actor_state, transition)
         actor_state = agent.reset_actor(actor_state, last)
         return (actor_state, env_state, timestep.observation), (transition, stats)
 

@@ -1,5 +1,6 @@
-"""Losses of the imitation agents: adversarial imitation's discriminator and rewards (GAIL, Ho &
-Ermon 2016; DAC, Kostrikov et al. 2019)."""
+"""Losses and rewards of the imitation agents: adversarial imitation's discriminator and rewards
+(GAIL, Ho & Ermon 2016; DAC, Kostrikov et al. 2019) and PWIL's greedy Wasserstein coupling
+(Dadashi et al. 2021)."""
 
 from __future__ import annotations
 
@@ -60,4 +61,28 @@ def absorbing_bonus(absorbing_reward: Array, gamma: Array | float) -> Array:
     return gamma * absorbing_reward / (1.0 - gamma)
 
 
-__all__ = ["absorbing_bonus", "adversarial_reward", "discriminator_loss", "gail_reward", "gradient_penalty"]
+def greedy_coupling(atoms: Array, remaining: Array, atom: Array, weight: Array | float) -> tuple[Array, Array]:
+    """One step of PWIL's greedy coupling (Dadashi et al. 2021, arXiv:2006.04678, Algorithm 1): the
+    agent's `atom` [D] of mass `weight` moves onto the expert atoms [M, D] nearest to it (Euclidean
+    distance), each taking up to its `remaining` [M] mass, until `weight` is spent. Returns the cost
+    sum_j moved_j * ||atom - atoms_j|| and the expert masses left. Exact in one pass: atoms sorted by
+    distance, each takes min(remaining_j, what is left of `weight` after the nearer ones), so atoms
+    already used up take nothing. If the expert mass runs out first, the rest moves for free."""
+    chex.assert_rank([atoms, remaining, atom], [2, 1, 1])
+    distances = jnp.sqrt(jnp.sum(jnp.square(atoms - atom), axis=-1))
+    order = jnp.argsort(distances)
+    available = remaining[order]
+    before = jnp.cumsum(available) - available
+    moved = jnp.clip(weight - before, 0.0, available)
+    return jnp.sum(moved * distances[order]), remaining.at[order].add(-moved)
+
+
+def pwil_reward(cost: Array, scale: Array | float, bandwidth: Array | float, horizon: int, dimension: int) -> Array:
+    """PWIL's reward alpha * exp(-beta * T / sqrt(d) * cost) of a step whose coupling cost is `cost`
+    (Dadashi et al. 2021, eq. 5: alpha = `scale`, beta = `bandwidth`, T = `horizon` the episode's
+    steps, d = `dimension` of a state-action atom): alpha where the agent is on the expert's atoms."""
+    return scale * jnp.exp(-bandwidth * horizon / jnp.sqrt(float(dimension)) * cost)
+
+
+__all__ = ["absorbing_bonus", "adversarial_reward", "discriminator_loss", "gail_reward", "gradient_penalty",
+           "greedy_coupling", "pwil_reward"]

@@ -9,7 +9,8 @@ from typing import Any, Literal
 
 import flax.struct
 
-from jaxrl.agents.config import NON_NEGATIVE, POSITIVE, AgentConfig, DemonstrationsConfig, OneOf, Text, variant
+from jaxrl.agents.config import (NON_NEGATIVE, POSITIVE, AgentConfig, DemonstrationsConfig, OneOf, Text,
+                                 require_raw_observations, variant)
 from jaxrl.agents.ppo import config as ppo_config
 from jaxrl.agents.sac import config as sac_config
 from jaxrl.agents.td3 import config as td3_config
@@ -122,6 +123,10 @@ class PPOConfig(DiscriminatorConfig, ppo_config.Config):
     """The base agent: "sac" or "td3" (continuous actions) or "ppo" (GAIL), each with its own fields."""
 
     ranges = dict(demonstrations=Text(optional=True), direct_rl=OneOf(("sac", "td3", "ppo")))
+
+    def check(self) -> None:
+        super().check()
+        require_raw_observations(self)  # the discriminator compares the rollout's with the demonstrations'
 
 
 SACConfig.variants = TD3Config.variants = PPOConfig.variants = {"sac": SACConfig, "td3": TD3Config, "ppo": PPOConfig}
