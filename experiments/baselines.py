@@ -58,7 +58,9 @@ import jax
 import numpy as np
 
 import jaxrl
-from jaxrl import agents, driver
+from jaxrl import agents, datasets, driver
+from jaxrl.agents import config as config_lib
+from jaxrl.datasets.format import RECORD as DATASET_RECORD
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -68,19 +70,24 @@ class Row:
     """One line of the table: an agent on an environment with the profile's config changes.
 
     `bar` is the return the environment's users call solved (None where there is no usual bar).
+    `data` names the dataset the agent learns from (`data_dir`): an offline agent's `dataset`, the
+    others' `demonstrations`; None for agents that learn from the environment alone. An agent
+    family's base agent is `config["direct_rl"]` (its Config class then is that variant's).
     """
 
     agent: str
     env: str
     config: dict = dataclasses.field(default_factory=dict)
     bar: float | None = None
+    data: str | None = None
 
     @property
     def key(self) -> str:
         return f"{self.agent}/{self.env}"
 
     def make_config(self) -> Any:
-        return agents.get(self.agent).Config(env=self.env, **self.config)
+        config_cls = config_lib.variant(agents.get(self.agent).Config, self.config.get("direct_rl"))
+        return config_cls(env=self.env, **self.config)
 
 
 # The usual bars (the environment's "solved" threshold as its users quote it).
@@ -151,9 +158,9 @@ def _cpu_profile() -> list[Row]:
     # PQN at purejaxql's CartPole-v1 settings (its defaults), also on Acrobot-v1.
     rows += [Row("pqn", "CartPole-v1", {}), Row("pqn", "Acrobot-v1", {})]
     # Recurrent PPO at PureJaxRL ppo_rnn's CartPole-v1 settings (its defaults); on the velocity-
-    # masked CartPole, the settings and budget its learning test had until 2026-12-02 (a small LSTM,
-    # normalised observations, 32 envs x 32 steps; the test now runs 128 x 8), with 8 seeds.
-    # Feed-forward PPO's row there shows what memory adds.
+    # masked CartPole, the settings and budget its learning test had in 2026-11 (a small LSTM,
+    # normalised observations, 32 envs x 32 steps; the test now runs a GRU at 128 x 8 with 2
+    # epochs), with 8 seeds. Feed-forward PPO's row there shows what memory adds.
     masked = dict(num_envs=32, rollout_length=32, num_minibatches=4, learning_rate=1e-3, core="lstm", core_size=64,
                   hidden_sizes=(64,), normalize_observations=True, total_timesteps=500_000)
     rows += [Row("recurrent_ppo", "CartPole-v1", {}), Row("recurrent_ppo", "MaskedCartPole-v1", masked)]
@@ -178,7 +185,31 @@ def _cpu_profile() -> list[Row]:
     # cost ~10x (over 10 minutes for 8 seeds here).
     rows.append(Row("mpo", "Pendulum-v1", dict(_SMALL, total_timesteps=20_000, learning_starts=1_000, batch_size=128,
                                                action_samples=8)))
+    rows += _data_rows()
     return [dataclasses.replace(row, bar=BARS.get(row.env)) for row in rows]
+
+
+def _data_rows() -> list[Row]:
+    """The agents that learn from datasets (`data_dir`), at their learning tests' settings with 8
+    seeds: offline agents on Pendulum-v1's medium-replay set and CartPole-v1's expert episodes
+    (their steps are gradient updates), imitation and learning from demonstrations from 10 expert
+    episodes (env steps, rewards never seen by the imitation agents)."""
+    pendulum = dict(hidden_sizes=(64, 64))
+    rows = [Row(agent, "Pendulum-v1", dict(pendulum, num_updates=20_000, updates_per_iteration=2_000),
+                data="medium-replay") for agent in ("bc", "td3_bc", "iql", "crr")]
+    rows.append(Row("cql", "Pendulum-v1", dict(pendulum, num_updates=8_000, updates_per_iteration=800,
+                                               num_sampled_actions=4), data="medium-replay"))
+    rows += [Row(agent, "CartPole-v1", dict(hidden_sizes=(64, 64), num_updates=2_000, updates_per_iteration=200),
+                 data="expert x20") for agent in ("bc", "cql", "bve")]
+    imitation = dict(pendulum, total_timesteps=10_000, steps_per_iteration=1_000, learning_starts=1_000)
+    rows += [Row(agent, "Pendulum-v1", imitation, data="expert x10") for agent in ("sqil", "ail", "pwil")]
+    rows += [Row(agent, "Pendulum-v1", imitation, data="expert x10") for agent in ("sacfd", "td3fd")]
+    rows.append(Row("sqil", "CartPole-v1", dict(direct_rl="dqn", total_timesteps=20_000, steps_per_iteration=2_000,
+                                                learning_starts=1_000, updates_per_step=4), data="expert x10"))
+    rows.append(Row("ail", "CartPole-v1", dict(direct_rl="ppo", total_timesteps=100_000), data="expert x10"))
+    rows.append(Row("dqfd", "CartPole-v1", dict(total_timesteps=20_000, steps_per_iteration=2_000,
+                                                learning_starts=1_000), data="expert x10"))
+    return rows
 
 
 def _full_profile() -> list[Row]:
@@ -214,13 +245,58 @@ PROFILES = {"cpu": _cpu_profile, "full": _full_profile}
 
 COLUMNS = ["profile", "agent", "env", "env_steps", "seeds", "iqm", "ci_low", "ci_high", "mean", "min", "eval_mean",
            "random", "bar", "wall_s", "compile_s", "env_steps_per_s", "version", "commit", "date", "machine", "config",
-           "finals", "evals", "library", "speed_ratio"]
+           "finals", "evals", "library", "speed_ratio", "data", "expert"]
 # Timing (both libraries alike): the compiled program reruns while its runs took < TIMED_SECONDS
 # in all, at most TIMED_RUNS times; the fastest run gives env steps/s.
 TIMED_SECONDS = 60.0
 TIMED_RUNS = 3
 # The agents Rejax 0.1.3 has.
 REJAX_AGENTS = ("ppo", "dqn", "sac", "td3")
+
+
+# ---- datasets -------------------------------------------------------------------------------------
+
+# What the data rows learn from, made by the project itself from what tests/data commits (written
+# by experiments.collect): the medium-replay sets as committed, the others played by the committed
+# medium or expert policies (their sampled actions, seed 0) into DATA_CACHE the first time a row asks.
+DATA_ROOT = os.path.normpath(os.path.join(ROOT, "tests", "data"))
+DATA_CACHE = os.path.join(tempfile.gettempdir(), "jaxrl-baselines-data")
+
+
+def data_dir(env: str, data: str, cache: str | None = None) -> str:
+    """The directory of `env`'s dataset `data`: "medium-replay" (the committed set), or
+    "<kind> x<episodes>" (episodes of the committed `kind` policy, collected into `cache` once)."""
+    if data == "medium-replay":
+        path = os.path.join(DATA_ROOT, "datasets", env, data)
+        if not os.path.isdir(path):
+            raise SystemExit(f"error: no committed medium-replay set for {env} ({path})")
+        return path
+    kind, _, episodes = data.partition(" x")
+    policy = os.path.join(DATA_ROOT, "policies", env, kind)
+    if not episodes.isdigit() or not os.path.isdir(policy):
+        raise SystemExit(f"error: dataset {data!r} of {env}: want 'medium-replay' or '<kind> x<episodes>' with a "
+                         f"committed policy in {policy}")
+    path = os.path.join(cache or DATA_CACHE, env.replace("/", "_"), f"{kind}-{episodes}")
+    if not os.path.isfile(os.path.join(path, DATASET_RECORD)):
+        from experiments import collect
+
+        collect.main(["--env", env, "--kind", kind, "--episodes", episodes, "--policy", policy, "--out", path,
+                      "--overwrite"])
+    return path
+
+
+def expert_return(env: str, cache: str | None = None) -> float:
+    """The mean return of 20 episodes of `env`'s committed expert policy: the 1 of the data rows'
+    normalised scores (D4RL's, Fu et al. 2020), as in the offline and imitation tests."""
+    return float(datasets.read_info(data_dir(env, "expert x20", cache)).mean_return)
+
+
+def with_data(config: Any, row: Row, cache: str | None = None) -> Any:
+    """`config` learning from `row.data`: its `dataset` (an offline agent) or `demonstrations`."""
+    if row.data is None:
+        return config
+    field = "dataset" if isinstance(config, config_lib.OfflineConfig) else "demonstrations"
+    return dataclasses.replace(config, **{field: data_dir(row.env, row.data, cache)})
 
 
 # ---- running a row -------------------------------------------------------------------------------
@@ -302,7 +378,7 @@ def run_row(row: Row, seeds: int, seed: int = 0, min_timed_s: float = 0.0) -> di
     """Trains `seeds` seeds of `row` as one vmapped program and measures it; returns the result
     (the table's fields) and `curve` (env steps [iterations], returns [seeds, iterations]).
     The program reruns (bit for bit) while its runs took under `min_timed_s` in all (`timed`)."""
-    config = row.make_config()
+    config = with_data(row.make_config(), row)
     train = agents.get(row.agent).make_train(config)
     keys = driver.population_keys(seed, seeds)
     start = time.perf_counter()
@@ -316,7 +392,9 @@ def run_row(row: Row, seeds: int, seed: int = 0, min_timed_s: float = 0.0) -> di
         raise FloatingPointError(f"{row.key}: non-finite episode returns")
     finals = final_returns(returns)
     point, low, high = iqm_interval(finals)
+    # Offline rows count gradient updates where the others count env steps.
     env_steps = int(train.num_iterations * train.steps_per_iteration)
+    steps = out.metrics["env_steps" if "env_steps" in out.metrics else "learner_steps"][0]
     return dict(
         library="jaxrl", agent=row.agent, env=row.env, env_steps=env_steps, seeds=seeds, iqm=point, ci_low=low,
         ci_high=high,
@@ -327,7 +405,8 @@ def run_row(row: Row, seeds: int, seed: int = 0, min_timed_s: float = 0.0) -> di
         date=datetime.date.today().isoformat(), machine=_machine(),
         config=" ".join(f"{k}={v}" for k, v in sorted(row.config.items())),
         finals=" ".join(f"{x:.6g}" for x in finals), evals=" ".join(f"{x:.6g}" for x in evals),
-        curve=(np.asarray(out.metrics["env_steps"][0], np.int64), returns),
+        curve=(np.asarray(steps, np.int64), returns), data=row.data or "",
+        expert=round(expert_return(row.env), 2) if row.data else "",
     )
 
 
@@ -532,10 +611,49 @@ def markdown_table(results: list[dict[str, str]], profile: str, agents_: Sequenc
             continue
         bar = "-" if r["bar"] in ("", None) else (f"{_fmt(r['bar'], 0)} " + (
             "yes" if float(r["iqm"]) >= float(r["bar"]) else "**below**"))
-        lines.append(f"| {r['agent']} | {r['env']} | {int(float(r['env_steps'])):,} | {r['seeds']} | "
+        lines.append(f"| {r['agent']} | {_env_cell(r)} | {_steps_cell(r)} | {r['seeds']} | "
                      f"{_fmt(r['iqm'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['mean'])} | "
                      f"{_fmt(r['min'])} | {_fmt(r['eval_mean'])} | {bar} | {_fmt(r['wall_s'], 0)} | "
                      f"{int(float(r['env_steps_per_s'])):,} |")
+    return "\n".join(lines)
+
+
+def is_offline(agent: str) -> bool:
+    """Whether `agent` learns from a dataset alone (its rows count gradient updates, not env steps)."""
+    return issubclass(agents.get(agent).Config, config_lib.OfflineConfig)
+
+
+def _env_cell(r: dict[str, str]) -> str:
+    """The env, with the dataset a data row learns from and the base agent of a family's variant."""
+    notes = [n for n in (r.get("data"), _direct_rl(r)) if n]
+    return r["env"] + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _direct_rl(r: dict[str, str]) -> str:
+    match = re.search(r"(?:^| )direct_rl=(\w+)", r.get("config") or "")
+    return f"on {match.group(1)}" if match else ""
+
+
+def _steps_cell(r: dict[str, str]) -> str:
+    steps = f"{int(float(r['env_steps'])):,}"
+    return steps + " updates" if r.get("data") and is_offline(r["agent"]) else steps
+
+
+def data_table(results: list[dict[str, str]], profile: str) -> str:
+    """The data rows of `profile` in normalised scores, (return - random) / (expert - random), the
+    expert's return being that of 20 episodes of the committed expert policy (`expert_return`)."""
+    lines = ["| agent | env (data) | steps | seeds | normalised IQM [95% CI] | min | greedy eval |",
+             "| --- | --- | ---: | ---: | --- | ---: | ---: |"]
+    for r in library_rows(results, profile):
+        if not r.get("data"):
+            continue
+        random, expert = float(r["random"]), float(r["expert"])
+
+        def score(x: str) -> str:
+            return _fmt((float(x) - random) / (expert - random), 2)
+
+        lines.append(f"| {r['agent']} | {_env_cell(r)} | {_steps_cell(r)} | {r['seeds']} | {score(r['iqm'])} "
+                     f"[{score(r['ci_low'])}, {score(r['ci_high'])}] | {score(r['min'])} | {score(r['eval_mean'])} |")
     return "\n".join(lines)
 
 
@@ -633,6 +751,9 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         "Runs: " + "; ".join(f"jaxrl {v} at {c}, {d}, {m}" for v, c, d, m in provenance),
         "",
     ]
+    if any(r.get("data") for r in rows):
+        text += ["## Offline, imitation and demonstrations, normalised", "", DATA_NOTE, "",
+                 data_table(results, profile), ""]
     pairs = peer_comparison(results, profile)
     if pairs:
         unpaired = []
@@ -652,6 +773,16 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
     path = os.path.join(out, "baselines.md")
     write_text(path, "\n".join(text))
     return path
+
+
+DATA_NOTE = (
+    "The rows that learn from a dataset (`data`), in D4RL's normalised score (Fu et al. 2020): "
+    "(return - random) / (expert - random), random being uniformly random actions' mean return and "
+    "expert that of 20 episodes of the committed expert policy (tests/data/policies). The datasets are the "
+    "project's own: Pendulum-v1's medium-replay set as committed (tests/data/datasets), the others episodes "
+    "of the committed policies' sampled actions, seed 0 (`experiments.collect --policy`). Offline rows count "
+    "gradient updates (their returns are greedy evaluations between chunks); imitation rows never see a "
+    "reward; SACfD, TD3fD and DQfD learn from the env's rewards with the demonstrations in replay.")
 
 
 def write_text(path: str, text: str) -> None:
@@ -744,11 +875,13 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
 
     rng = np.random.default_rng(0)
     paths = []
-    envs = sorted({r["env"] for r in results if r["profile"] == profile})
-    for env in envs:
+    # One figure per env and dataset; offline rows (against updates) apart from online ones.
+    groups = sorted({(r["env"], r.get("data") or "", bool(r.get("data")) and is_offline(r["agent"]))
+                     for r in library_rows(results, profile)})
+    for env, data, offline in groups:
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
         for r in library_rows(results, profile):
-            if r["env"] != env:
+            if (r["env"], r.get("data") or "", bool(r.get("data")) and is_offline(r["agent"])) != (env, data, offline):
                 continue
             path = curve_path(out, profile, r["agent"], env)
             if not os.path.isfile(path):
@@ -760,8 +893,11 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
             ax.fill_between(steps, low, high, alpha=0.25, color=_color(r["agent"]))
         if env in BARS:
             ax.axhline(BARS[env], color="grey", lw=0.8, ls="--", label="usual bar")
-        paths.append(_save(fig, ax, f"{env} ({profile} profile)", "environment steps", "episode return",
-                            "lower right", os.path.join(out, "baselines", f"{profile}-{env.replace('/', '_')}.png")))
+        name = env.replace("/", "_") + (f"-{'offline-' if offline else ''}{re.sub(r'[^a-z0-9]+', '', data)}"
+                                        if data else "")
+        title = f"{env}{f', {data}' if data else ''} ({profile} profile)"
+        paths.append(_save(fig, ax, title, "gradient updates" if offline else "environment steps", "episode return",
+                            "lower right", os.path.join(out, "baselines", f"{profile}-{name}.png")))
     return paths
 
 

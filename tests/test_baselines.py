@@ -3,6 +3,7 @@ as they finish and skipped when present, and the `--check` regression slice agai
 intervals committed in docs/baselines/check.csv (passing as committed, failing when doctored)."""
 
 import csv
+import dataclasses
 import os
 import shutil
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from experiments import baselines
+from jaxrl import datasets
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHECK_CSV = os.path.join(ROOT, "docs", "baselines", "check.csv")
@@ -106,6 +108,43 @@ def test_rows_are_stored_as_they_finish_and_skipped_when_present(tmp_path, monke
                                      "--out", str(tmp_path)]))
     assert calls == ["ppo/CartPole-v1"]
     assert len(baselines.read_results(str(tmp_path / "baselines" / "results.csv"))) == 2  # replaced, not added
+
+
+def test_data_rows_learn_from_the_projects_own_datasets(tmp_path, monkeypatch):
+    # Every agent of the offline, imitation and demonstrations families has a row with its dataset.
+    rows = [row for row in baselines.PROFILES["cpu"]() if row.data]
+    assert {row.agent for row in rows} == {"bc", "td3_bc", "cql", "iql", "crr", "bve", "ail", "sqil", "pwil", "sacfd",
+                                           "td3fd", "dqfd"}
+    monkeypatch.setattr(baselines, "DATA_CACHE", str(tmp_path))
+    offline = next(row for row in rows if row.agent == "td3_bc")
+    assert baselines.with_data(offline.make_config(), offline, str(tmp_path)).dataset == os.path.join(
+        ROOT, "tests", "data", "datasets", "Pendulum-v1", "medium-replay")
+    # Episodes of the committed expert, collected once into the cache (seed 0: the same rows each time).
+    gail = next(row for row in rows if row.agent == "ail" and row.env == "CartPole-v1")
+    config = baselines.with_data(gail.make_config(), dataclasses.replace(gail, data="expert x2"), str(tmp_path))
+    assert config.direct_rl == "ppo" and config.demonstrations == str(tmp_path / "CartPole-v1" / "expert-2")
+    info = datasets.read_info(config.demonstrations)
+    assert info.num_episodes == 2 and info.mean_return > 450  # the expert plays CartPole through
+    stamp = os.path.getmtime(os.path.join(config.demonstrations, "dataset.json"))
+    assert baselines.data_dir("CartPole-v1", "expert x2", str(tmp_path)) == config.demonstrations
+    assert os.path.getmtime(os.path.join(config.demonstrations, "dataset.json")) == stamp
+    with pytest.raises(SystemExit, match=r"dataset 'expert' of CartPole-v1: want 'medium-replay' or '<kind> "
+                                         r"x<episodes>'"):
+        baselines.data_dir("CartPole-v1", "expert", str(tmp_path))
+
+
+def test_data_rows_are_shown_with_their_dataset_and_normalised():
+    row = dict(profile="cpu", library="jaxrl", agent="sqil", env="CartPole-v1", env_steps="20000", seeds="8",
+               iqm="400", ci_low="300", ci_high="500", mean="400", min="100", eval_mean="480", random="20",
+               expert="500", bar="475", wall_s="10", env_steps_per_s="2000", data="expert x10",
+               config="direct_rl=dqn total_timesteps=20000")
+    offline = dict(row, agent="bc", data="expert x20", env_steps="2000", config="num_updates=2000")
+    table = baselines.markdown_table([row, offline], "cpu")
+    assert "| sqil | CartPole-v1 (expert x10, on dqn) | 20,000 | 8 |" in table
+    assert "| bc | CartPole-v1 (expert x20) | 2,000 updates | 8 |" in table
+    # (IQM - random) / (expert - random) = 380 / 480; min 80 / 480; greedy 460 / 480.
+    assert "| sqil | CartPole-v1 (expert x10, on dqn) | 20,000 | 8 | 0.79 [0.58, 1.00] | 0.17 | 0.96 |" in (
+        baselines.data_table([row, offline], "cpu"))
 
 
 def test_unknown_agents_or_envs_are_named():
