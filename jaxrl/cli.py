@@ -1,8 +1,9 @@
-"""The `jaxrl` command line: train or sweep any agent of the registry (`jaxrl.agents.names()`).
+"""The `jaxrl` command line: train, sweep or PBT any agent of the registry (`jaxrl.agents.names()`).
 
     jaxrl train ppo --env CartPole-v1 --total-timesteps 500000 --num-seeds 8
     jaxrl train --resume RUN_DIR
     jaxrl sweep ppo --grid learning_rate=1e-4,3e-4,1e-3 --num-seeds 4
+    jaxrl pbt ppo --grid learning_rate=1e-5,1e-2 --num-seeds 4 --ready-every 10 --perturb learning_rate
     python -m jaxrl ...                      (the same)
 
 `jaxrl train AGENT` runs the seeds as one vmapped program, in compiled chunks that a progress
@@ -20,6 +21,13 @@ FIELD=V1,V2,...` (repeatable) draws `--num-samples` settings instead. FIELD is a
 agent's HParams. The run directory (default runs/sweep-<agent>-<env>-<time>) receives
 config.json, sweep.csv (one row per setting and seed) and sweep.png.
 
+`jaxrl pbt AGENT` starts the same population (`--grid` / `--random`, `--num-seeds`) and trains it
+with population-based training (`jaxrl.pbt`): every `--ready-every` iterations the bottom
+`--fraction` copies the top and perturbs `--perturb FIELD,...`. The run directory (default
+runs/pbt-<agent>-<env>-<time>) receives config.json, pbt.csv (one row per member: its final
+hyperparameters and returns), lineage.csv (per generation and member: the hyperparameters it
+trained with, its fitness, its parent) and pbt.png.
+
 Every agent's Config fields are flags (`--total-timesteps`, `--learning-rate`, ...), their help
 text the field's docstring; `jaxrl train AGENT --help` lists them.
 """
@@ -35,7 +43,7 @@ import jax
 import numpy as np
 import tyro
 
-from jaxrl import agents, checkpoint, distributed, driver, sweep
+from jaxrl import agents, checkpoint, distributed, driver, pbt, sweep
 from jaxrl.agents.config import variant
 from jaxrl.loops.common import TrainOutput
 
@@ -107,9 +115,38 @@ class SweepOptions:
     """Compiled chunks the sweep is split into (progress updates); results do not depend on it."""
 
 
+@dataclasses.dataclass(frozen=True)
+class PBTOptions:
+    """What `jaxrl pbt` starts from and how it exploits and explores (not part of the agent's Config)."""
+
+    grid: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """FIELD=V1,V2,... over an HParams field; the starting settings are the cross product."""
+    random: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """FIELD=LOW:HIGH[:linear|log] or FIELD=V1,V2,... (choices); draws --num-samples starting settings."""
+    num_samples: int = 8
+    """Starting settings drawn by --random."""
+    search_seed: int = 0
+    """Seed of the --random draws."""
+    num_seeds: int = 1
+    """Seeds per starting setting; the population is settings x seeds."""
+    seed: int = 0
+    """Base seed (the members' keys as in a sweep; PBT's own draws from it too)."""
+    ready_every: int = 10
+    """Iterations per generation: members are ranked, the bottom copies the top, every this many."""
+    perturb: str = ""
+    """Comma-separated HParams fields explore perturbs (default: the fields --grid / --random set)."""
+    fraction: float = 0.25
+    """Share of the population exploited each generation (the bottom copies the top)."""
+    fitness: Literal["return", "eval"] = "return"
+    """Members ranked by their mean training return over the generation, or by greedy evaluation."""
+    run_dir: str | None = None
+    """Where to write config.json, pbt.csv, lineage.csv and pbt.png (default runs/pbt-<agent>-<env>-<time>)."""
+
+
 COMMANDS = {
     "train": "Train an agent: seeds as one vmapped program, into a run directory (--resume RUN_DIR continues one).",
     "sweep": "Sweep an agent's hyperparameters (--grid / --random): settings x seeds as one vmapped program.",
+    "pbt": "Population-based training (--grid / --random starting settings): exploit and explore inside one program.",
     "evaluate": "Play every seed's greedy policy from a run directory's latest checkpoint (RUN_DIR --episodes N).",
 }
 
@@ -364,7 +401,7 @@ def parse_random(entries: tuple[str, ...]) -> dict[str, Any]:
     return space
 
 
-def settings_from_options(options: SweepOptions) -> list[sweep.Setting]:
+def settings_from_options(options: SweepOptions | PBTOptions) -> list[sweep.Setting]:
     """The settings that `--grid` or `--random` asks for; ValueError when neither or both."""
     if bool(options.grid) == bool(options.random):
         raise ValueError("give --grid FIELD=V1,V2,... (cross product) or --random FIELD=LOW:HIGH[:log] "
@@ -407,6 +444,40 @@ def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> swee
     return result
 
 
+# -- jaxrl pbt --------------------------------------------------------------------------------
+
+
+def parse_pbt(argv: list[str], prog: str = "jaxrl pbt") -> tuple[str, Any, PBTOptions]:
+    """`AGENT [flags]` -> (agent name, its Config, PBTOptions)."""
+    return parse_command(argv, prog, PBTOptions, "pbt", "--grid FIELD=V1,V2,... [config flags] [pbt options]",
+                         about=COMMANDS["pbt"])
+
+
+def pbt_main(argv: list[str] | None = None, prog: str = "jaxrl pbt") -> pbt.PBTResult:
+    """`jaxrl pbt AGENT [flags]`: runs PBT, writes its directory, prints each member's end."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    name, config, options = parse_pbt(argv, prog)
+    try:
+        settings = settings_from_options(options)
+        sweep.check_settings(config.hparams(), settings)
+        sweep.check_ranges(config, settings)
+        perturb = tuple(f.strip().replace("-", "_") for f in options.perturb.split(",") if f.strip()) or tuple(
+            settings[0])
+        train = agents.get(name).make_train(config)
+        run_dir = options.run_dir or pbt.default_run_dir(name, config.env)
+        result = pbt.pbt_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
+                                ready_every=options.ready_every, perturb=perturb, fraction=options.fraction,
+                                fitness=options.fitness)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    for member in range(len(result.table["seed"])):
+        values = ", ".join(f"{f}={result.table[f][member]:.4g}" for f in result.perturb)
+        print(f"member {member} (from setting {result.table['start'][member]}, seed {result.table['seed'][member]}): "
+              f"final return {result.table['final_return'][member]:.1f}, ends with {values}")
+    print(f"median final return {np.median(result.table['final_return']):.1f}; wrote {run_dir}")
+    return result
+
+
 # -- jaxrl evaluate ---------------------------------------------------------------------------
 
 
@@ -438,11 +509,11 @@ def evaluate_main(argv: list[str] | None = None, prog: str = "jaxrl evaluate") -
 
 # -- jaxrl ------------------------------------------------------------------------------------
 
-_SUBCOMMANDS = {"train": train_main, "sweep": sweep_main, "evaluate": evaluate_main}
+_SUBCOMMANDS = {"train": train_main, "sweep": sweep_main, "pbt": pbt_main, "evaluate": evaluate_main}
 
 
 def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
-    """`jaxrl {train,sweep,evaluate} ...` (the console script). Returns None, so that the script
+    """`jaxrl {train,sweep,pbt,evaluate} ...` (the console script). Returns None, so that the script
     exits with status 0; errors exit through SystemExit with their message."""
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = "\n".join(f"  {name}  {text}" for name, text in COMMANDS.items())
@@ -456,5 +527,5 @@ def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
     _SUBCOMMANDS[command](rest, prog=f"{prog} {command}")
 
 
-__all__ = ["EvaluateOptions", "RunOptions", "SweepOptions", "evaluate_main", "main", "parse_sweep", "parse_train",
-           "sweep_main", "train_main"]
+__all__ = ["EvaluateOptions", "PBTOptions", "RunOptions", "SweepOptions", "evaluate_main", "main", "parse_pbt",
+           "parse_sweep", "parse_train", "pbt_main", "sweep_main", "train_main"]

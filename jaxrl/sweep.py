@@ -344,6 +344,20 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
     return driver.default_run_dir(f"sweep-{agent}", env, root)
 
 
+def write_run_config(run_dir: str, agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], *,
+                     num_seeds: int, seed: int, **extra: Any) -> None:
+    """`run_dir/config.json` of a population run (a sweep, PBT): agent, config, settings, seeds,
+    `extra` (e.g. PBT's options), versions and devices; creates `run_dir`."""
+    os.makedirs(run_dir, exist_ok=True)
+    config = train.config
+    with open(os.path.join(run_dir, "config.json"), "w") as f:
+        json.dump({"agent": agent_name, "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config)
+                   else None, "settings": [{k: float(v) for k, v in s.items()} for s in settings],
+                   "num_seeds": num_seeds, "seed": seed, "num_iterations": train.num_iterations, **extra,
+                   "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
+                   "time": datetime.datetime.now().isoformat(timespec="seconds")}, f, indent=2)
+
+
 def sweep_to_dir(
     agent_name: str,
     train: Train,
@@ -359,15 +373,8 @@ def sweep_to_dir(
     config, settings, seeds), `sweep.csv` (`write_csv`) and `sweep.png` (`plot_curves`)."""
     check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
-    os.makedirs(run_dir, exist_ok=True)
-    config = train.config
-    env_name = getattr(config, "env", "")
-    with open(os.path.join(run_dir, "config.json"), "w") as f:
-        json.dump({"agent": agent_name, "config": dataclasses.asdict(config) if dataclasses.is_dataclass(config)
-                   else None, "settings": [{k: float(v) for k, v in s.items()} for s in settings],
-                   "num_seeds": num_seeds, "seed": seed, "num_iterations": train.num_iterations,
-                   "jax": jax.__version__, "devices": [str(d) for d in jax.devices()],
-                   "time": datetime.datetime.now().isoformat(timespec="seconds")}, f, indent=2)
+    write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed)
+    env_name = getattr(train.config, "env", "")
     bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
                                 f"sweep {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
                                 step_metric=train.step_metric)

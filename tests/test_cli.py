@@ -156,7 +156,7 @@ def flag_help(text):
 @pytest.mark.parametrize("name", agents.names())
 def test_every_flag_has_its_own_help_text(name, capsys, monkeypatch):
     config_fields = [f.name for f in dataclasses.fields(agents.get(name).Config)]
-    for command, options_cls in [("train", cli.RunOptions), ("sweep", cli.SweepOptions)]:
+    for command, options_cls in [("train", cli.RunOptions), ("sweep", cli.SweepOptions), ("pbt", cli.PBTOptions)]:
         texts = flag_help(run_help([command, name], capsys, monkeypatch))
         fields = config_fields + [f.name for f in dataclasses.fields(options_cls)]
         missing = [field for field in fields if not texts.get(field)]
@@ -179,9 +179,10 @@ def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch)
     monkeypatch.setattr(registry, "_REGISTERED", {})  # registrations below end with the test
     agents.register("tiny-ppo", ppo)
     overview = run_help([], capsys, monkeypatch)
-    assert overview.startswith("usage: jaxrl {train,sweep,evaluate} AGENT|RUN_DIR")
+    assert overview.startswith("usage: jaxrl {train,sweep,pbt,evaluate} AGENT|RUN_DIR")
     assert "  train  Train an agent" in overview and "  sweep  Sweep an agent's hyperparameters" in overview
-    for command in ([], ["train"], ["sweep"]):
+    assert "  pbt  Population-based training" in overview
+    for command in ([], ["train"], ["sweep"], ["pbt"]):
         text = run_help(command, capsys, monkeypatch)
         for name in ["ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2", "mpo",
                      "tiny-ppo"]:

@@ -55,7 +55,7 @@ def _commands() -> list[list[str]]:
 
 
 def test_readme_has_command_lines():
-    assert {argv[0] for argv in _commands()} == {"train", "sweep", "evaluate"}
+    assert {argv[0] for argv in _commands()} == {"train", "sweep", "pbt", "evaluate"}
 
 
 @pytest.mark.parametrize("argv", _commands(), ids=lambda argv: " ".join(argv)[:60])
@@ -74,7 +74,7 @@ def test_readme_command_lines_parse(argv):
         options = tyro.cli(cli.EvaluateOptions, args=rest)
         assert options.run_dir == rest[0] and options.episodes >= 1
     else:
-        name, config, options = cli.parse_sweep(rest)
+        name, config, options = (cli.parse_pbt if command == "pbt" else cli.parse_sweep)(rest)
         settings = cli.settings_from_options(options)
         sweep.check_settings(config.hparams(), settings)
         assert len(settings) >= 2

@@ -109,7 +109,7 @@ def test_installed_jaxrl_trains_ppo_from_its_console_script(installed):
     assert (config["agent"], config["num_iterations"], config["config"]["rollout_length"]) == ("ppo", 8, 64)
 
     overview = _run([python, "-m", "jaxrl", "--help"], cwd=outside, env=env).stdout
-    assert overview.startswith("usage: python -m jaxrl {train,sweep,evaluate} AGENT|RUN_DIR")
+    assert overview.startswith("usage: python -m jaxrl {train,sweep,pbt,evaluate} AGENT|RUN_DIR")
     assert all(f"\n  {name} " in overview
                for name in ("ppo", "dqn", "ddpg", "td3", "sac", "d4pg", "pqn", "recurrent_ppo", "impala", "r2d2",
                             "mpo"))

@@ -1,0 +1,345 @@
+"""Population-based training (Jaderberg et al. 2017, "Population Based Training of Neural
+Networks", arXiv:1711.09846) inside the compiled program.
+
+A population (settings x seeds, as in `jaxrl.sweep`) trains as one vmapped program; every
+`ready_every` iterations its members are ranked by a fitness (their mean `episode_return` over
+those iterations, or a greedy evaluation), and each member of the bottom `fraction` takes the whole
+agent state (parameters, optimiser state, target networks) and the hyperparameters of a member
+drawn uniformly from the top `fraction` (exploit), then multiplies each `perturb`ed hyperparameter
+by a factor drawn from `factors`, kept within the agent Config's range for that field (explore).
+The environment, replay and actor states stay the member's own unless `also_copy` names them.
+Learning rates live in the hyperparameters only (every optimiser step reads them from there), so
+a copied and perturbed learning rate is the one the next update uses.
+
+    settings = sweep.grid(learning_rate=[1e-5, 1e-4, 1e-3, 1e-2])
+    result = pbt.run(ppo.make_train(config), settings, num_seeds=2, ready_every=10,
+                     perturb=("learning_rate",))
+    result.table        # one row per member: its final hyperparameters and final return
+    result.lineage      # per generation and member: the hyperparameters it trained with, its
+                        # fitness, and the member whose state it continued from
+
+The exploit and explore draws come from the run's own key folded with the generation, so a run in
+chunks of generations (`PBTTrain.run`) equals one call, and a checkpoint of the `PBTState` resumes
+exactly. All members sit at the same iteration, as in any population of `jax.vmap(train)`.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxrl import driver, sweep
+from jaxrl.loops.common import Train, TrainState
+from jaxrl.types import Array, Metrics, PRNGKey
+
+COPYABLE = ("actor_state", "buffer_state", "env_state")
+FITNESS = ("return", "eval")
+
+
+@flax.struct.dataclass
+class PBTState:
+    """A PBT run's state: the population's `TrainState` (leaves [members, ...]), the key of the
+    exploit and explore draws, and the generations done."""
+
+    population: TrainState
+    key: PRNGKey
+    generation: Array
+
+
+class PBTOutput(NamedTuple):
+    """A finished PBT program: its state, the population's metrics [members, iterations] and the
+    lineage, each leaf [generations, members] (see `PBTTrain.run`)."""
+
+    state: PBTState
+    metrics: Metrics
+    lineage: dict[str, Array]
+
+
+def exploit(key: PRNGKey, fitness: Array, fraction: float) -> Array:
+    """Truncation selection: parents [P], `parents[m]` the member whose state member m continues
+    from: for the round(fraction * P) members of lowest fitness, one of as many members of highest
+    fitness drawn uniformly (with replacement); every other member itself. NaN ranks lowest; ties
+    keep the population's order (argsort is stable)."""
+    size = fitness.shape[0]
+    count = num_exploited(size, fraction)
+    order = jnp.argsort(jnp.where(jnp.isnan(fitness), -jnp.inf, fitness))
+    donors = order[size - count:][jax.random.randint(key, (count,), 0, count)]
+    return jnp.arange(size).at[order[:count]].set(donors)
+
+
+def num_exploited(size: int, fraction: float) -> int:
+    """Members replaced per generation: round(fraction * size), at least 1, at most size // 2."""
+    return min(max(1, int(round(fraction * size))), size // 2)
+
+
+def copy_members(tree: Any, parents: Array) -> Any:
+    """`tree` (leaves [P, ...]) with member m's leaves replaced by member `parents[m]`'s."""
+    return jax.tree.map(lambda x: jnp.take(x, parents, axis=0), tree)
+
+
+def explore(key: PRNGKey, hparams: Any, replaced: Array, fields: Sequence[str], factors: Sequence[float],
+            bounds: Mapping[str, tuple[float, float]]) -> Any:
+    """`hparams` (leaves [P]) with each of `fields` of the `replaced` [P] members multiplied by one
+    of `factors` drawn uniformly (per member and field), then clipped into `bounds[field]`."""
+    choices = jnp.asarray(factors, jnp.float32)
+    changed = {}
+    for i, field in enumerate(fields):
+        value = getattr(hparams, field)
+        factor = choices[jax.random.randint(jax.random.fold_in(key, i), value.shape, 0, len(factors))]
+        low, high = bounds[field]
+        perturbed = jnp.clip(value * factor.astype(value.dtype), low, high).astype(value.dtype)
+        changed[field] = jnp.where(replaced, perturbed, value)
+    return hparams.replace(**changed)
+
+
+def field_bounds(config: Any, fields: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """{field: (low, high)} from `config`'s declared ranges (an open low end moved to the next
+    float32 above it); ValueError naming a field without a numeric range."""
+    ranges = type(config).all_ranges() if config is not None else {}
+    bounds = {}
+    for field in fields:
+        allowed = ranges.get(field)
+        if allowed is None or not hasattr(allowed, "low"):
+            raise ValueError(f"pbt: perturb field {field!r} has no numeric range in {type(config).__name__} "
+                             f"to keep it in")
+        low = np.float32(allowed.low)
+        if allowed.low_open:
+            low = np.nextafter(low, np.float32(np.inf))
+        bounds[field] = (float(low), float(np.float32(allowed.high)))
+    return bounds
+
+
+class PBTTrain:
+    """PBT around a `Train`: `pbt_train(keys, hparams, key) -> PBTOutput` (jit it), split as
+    `init(keys, hparams, key)` and `run(state, num_generations)` like `Train`.
+
+    Args:
+      train: any agent's `Train` (a vmapped population of it is what PBT runs).
+      ready_every: iterations per generation; must divide `train.num_iterations`.
+      perturb: the `HParams` fields explore perturbs (each with a numeric range in the Config).
+      fraction: share of the population exploited each generation (bottom copies top).
+      factors: the factors explore multiplies a perturbed field by.
+      fitness: "return", the mean `episode_return` over the generation's iterations, or "eval",
+        the greedy evaluation (`train.evaluate`; offline agents have no training return).
+      also_copy: TrainState fields copied with the agent state ("actor_state", "buffer_state",
+        "env_state"); by default a member keeps its own.
+    """
+
+    def __init__(self, train: Train, *, ready_every: int, perturb: Sequence[str], fraction: float = 0.25,
+                 factors: Sequence[float] = (0.8, 1.2), fitness: str = "return", also_copy: Sequence[str] = ()):
+        if isinstance(ready_every, bool) or not isinstance(ready_every, int) or ready_every < 1:
+            raise ValueError(f"pbt: ready_every must be an int >= 1, got {ready_every!r}")
+        if train.num_iterations % ready_every:
+            raise ValueError(f"pbt: ready_every ({ready_every}) must divide the run's {train.num_iterations} "
+                             f"iterations")
+        if not 0.0 < fraction <= 0.5:
+            raise ValueError(f"pbt: fraction must be in (0, 0.5], got {fraction!r}")
+        if not factors or any(not math.isfinite(f) or f <= 0 for f in factors):
+            raise ValueError(f"pbt: factors must be positive numbers, got {tuple(factors)!r}")
+        if fitness not in FITNESS:
+            raise ValueError(f"pbt: fitness must be one of {FITNESS}, got {fitness!r}")
+        if fitness == "eval" and train.evaluate is None:
+            raise ValueError("pbt: fitness='eval' needs a program with a greedy evaluation (train.evaluate)")
+        unknown = sorted(set(also_copy) - set(COPYABLE))
+        if unknown:
+            raise ValueError(f"pbt: also_copy takes {COPYABLE}, got {unknown}")
+        perturb = tuple(perturb)
+        if not perturb:
+            raise ValueError("pbt: perturb must name at least one HParams field")
+        sweep.check_settings(train.default_hparams, [{field: 0.0 for field in perturb}])
+        self.train = train
+        self.ready_every = ready_every
+        self.perturb = perturb
+        self.bounds = field_bounds(train.config, perturb)
+        self.fraction = fraction
+        self.factors = tuple(float(f) for f in factors)
+        self.fitness = fitness
+        self.also_copy = tuple(also_copy)
+        self.num_generations = train.num_iterations // ready_every
+        self.__name__ = self.__qualname__ = "pbt_train"
+
+    def init(self, keys: Array, hparams: Any, key: PRNGKey) -> PBTState:
+        """The population's `TrainState`s from `keys` [P] and `hparams` (leaves [P]); `key` draws
+        PBT's own choices."""
+        if keys.shape[0] < 2:
+            raise ValueError(f"pbt: a population needs at least 2 members, got {keys.shape[0]}")
+        population = jax.vmap(self.train.init)(keys, hparams)
+        return PBTState(population=population, key=key, generation=jnp.zeros((), jnp.int32))
+
+    def generation(self, state: PBTState) -> tuple[PBTState, tuple[Metrics, dict[str, Array]]]:
+        """`ready_every` iterations of every member, then (unless it was the run's last
+        generation) `select`. Returns the metrics [P, ready_every] and the generation's lineage."""
+        population, metrics = jax.vmap(lambda s: self.train.run(s, self.ready_every))(state.population)
+        last = state.generation + 1 >= self.num_generations
+        population, record = self.select(population, metrics, jax.random.fold_in(state.key, state.generation), last)
+        return PBTState(population=population, key=state.key, generation=state.generation + 1), (metrics, record)
+
+    def select(self, population: TrainState, metrics: Metrics, key: PRNGKey,
+               last: Array | bool = False) -> tuple[TrainState, dict[str, Array]]:
+        """Exploit and explore on a population at the end of a generation whose metrics [P, T]
+        are `metrics`; with `last`, every member keeps its own. Returns the next population and the
+        lineage record: each member's perturbed hyperparameters as trained, its fitness, and its
+        parent (the member whose state it continues from: itself unless exploited)."""
+        select_key, perturb_key, eval_key = jax.random.split(key, 3)
+        if self.fitness == "return":
+            fitness = jnp.mean(metrics["episode_return"], axis=1)
+        else:
+            size = population.iteration.shape[0]
+            fitness = jax.vmap(self.train.evaluate)(population, jax.random.split(eval_key, size))
+        members = jnp.arange(fitness.shape[0])
+        parents = jnp.where(last, members, exploit(select_key, fitness, self.fraction))
+        record = {field: getattr(population.hparams, field) for field in self.perturb}
+        record.update(fitness=fitness, parent=parents)
+        copied = {"agent_state": copy_members(population.agent_state, parents),
+                  **{field: copy_members(getattr(population, field), parents) for field in self.also_copy}}
+        hparams = explore(perturb_key, copy_members(population.hparams, parents), parents != members, self.perturb,
+                          self.factors, self.bounds)
+        return population.replace(hparams=hparams, **copied), record
+
+    def run(self, state: PBTState, num_generations: int) -> tuple[PBTState, Metrics, dict[str, Array]]:
+        """`num_generations` more generations (a static int): the state, the metrics [P,
+        num_generations * ready_every] and the lineage, leaves [num_generations, P]."""
+        if isinstance(num_generations, bool) or not isinstance(num_generations, int) or num_generations < 0:
+            raise ValueError(f"num_generations must be a non-negative Python int, got {num_generations!r}")
+        state, (metrics, lineage) = jax.lax.scan(lambda s, _: self.generation(s), state, None,
+                                                 length=num_generations)
+        # [generations, P, ready_every] -> [P, generations * ready_every]
+        metrics = jax.tree.map(lambda x: jnp.moveaxis(x, 0, 1).reshape((x.shape[1], -1) + x.shape[3:]), metrics)
+        return state, metrics, lineage
+
+    def __call__(self, keys: Array, hparams: Any, key: PRNGKey) -> PBTOutput:
+        return PBTOutput(*self.run(self.init(keys, hparams, key), self.num_generations))
+
+
+class PBTResult(NamedTuple):
+    """A finished `pbt.run`.
+
+    Attributes:
+      settings, fields, num_seeds: the starting settings, their fields and seeds per setting
+        (member m starts from setting m // num_seeds with seed m % num_seeds, as in a sweep).
+      perturb: the fields explore perturbed.
+      output: the `PBTOutput` (metrics and lineage as host arrays).
+      table: one row per member: each swept or perturbed field's final value, `start` (its
+        starting setting's index), `seed`, `final_return`, `best_return`, `auc` (`sweep.summarize`).
+      lineage: one row per (generation, member): `generation`, `member`, the perturbed fields'
+        values it trained with, `fitness`, `parent`.
+    """
+
+    settings: list[dict[str, float]]
+    fields: tuple[str, ...]
+    num_seeds: int
+    perturb: tuple[str, ...]
+    output: PBTOutput
+    table: dict[str, np.ndarray]
+    lineage: dict[str, np.ndarray]
+
+
+def run(train: Train, settings: Sequence[Mapping[str, float]], *, num_seeds: int = 1, ready_every: int,
+        perturb: Sequence[str], seed: int = 0, **options: Any) -> PBTResult:
+    """PBT over the population `settings` x `num_seeds` (built as `sweep.run` builds it: the same
+    keys and hparams), as one compiled program; `options` go to `PBTTrain` (fraction, factors,
+    fitness, also_copy). Settings are checked before anything compiles."""
+    fields = sweep.check_settings(train.default_hparams, settings)
+    sweep.check_ranges(train.config, settings)
+    pbt_train = PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)
+    keys, hparams = sweep.population(train.default_hparams, settings, num_seeds, seed)
+    output = jax.jit(pbt_train)(keys, hparams, jax.random.fold_in(jax.random.key(seed), 0x5EB))
+    output = PBTOutput(output.state, jax.tree.map(np.asarray, output.metrics), jax.tree.map(np.asarray, output.lineage))
+    size = len(settings) * num_seeds
+    final_hparams = output.state.population.hparams
+    table = {f: np.asarray(getattr(final_hparams, f), np.float64) for f in dict.fromkeys((*fields, *pbt_train.perturb))}
+    table["start"] = np.repeat(np.arange(len(settings)), num_seeds)
+    table["seed"] = np.tile(np.arange(num_seeds), len(settings))
+    table |= sweep.summarize(output.metrics["episode_return"])
+    generations = output.lineage["parent"].shape[0]
+    lineage = {"generation": np.repeat(np.arange(generations), size), "member": np.tile(np.arange(size), generations)}
+    for column in (*pbt_train.perturb, "fitness", "parent"):  # (a dict pytree's leaves come sorted)
+        lineage[column] = np.asarray(output.lineage[column]).reshape(-1)
+    return PBTResult([dict(s) for s in settings], fields, num_seeds, pbt_train.perturb, output, table, lineage)
+
+
+def write_csv(table: Mapping[str, np.ndarray], path: str) -> None:
+    """`table` (equal-length columns) as a CSV file, written atomically."""
+    columns = list(table)
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(columns)
+        for i in range(len(table[columns[0]])):
+            writer.writerow([np.asarray(table[c][i]).item() for c in columns])
+    os.replace(tmp, path)
+
+
+def plot(result: PBTResult, png_path: str, title: str = "") -> None:
+    """Every member's return against env steps (coloured by its starting setting), and below it
+    each perturbed hyperparameter of every member against generations (log scale where positive)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    returns = np.asarray(result.output.metrics["episode_return"])
+    step_metric = "env_steps" if "env_steps" in result.output.metrics else "learner_steps"
+    steps = np.asarray(result.output.metrics[step_metric])[0]
+    rows = 1 + len(result.perturb)
+    fig, axes = plt.subplots(rows, 1, figsize=(7, 2.6 * rows), dpi=110, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for member, curve in enumerate(returns):
+        start = int(result.table["start"][member])
+        label = sweep.format_setting(result.settings[start]) if member % result.num_seeds == 0 else None
+        axes[0, 0].plot(steps, curve, color=colours[start % len(colours)], lw=1, label=label)
+    axes[0, 0].set_ylabel("episode return")
+    axes[0, 0].set_xlabel("environment steps" if step_metric == "env_steps" else step_metric.replace("_", " "))
+    axes[0, 0].legend(loc="best", fontsize=7, title="started from", title_fontsize=7)
+    axes[0, 0].set_title(f"{title}\nPBT: {len(returns)} members" if title else f"PBT: {len(returns)} members",
+                         fontsize=9)
+    generations = int(result.lineage["generation"].max()) + 1
+    for row, field in enumerate(result.perturb, start=1):
+        values = result.lineage[field].reshape(generations, -1)
+        ax = axes[row, 0]
+        for member in range(values.shape[1]):
+            start = int(result.table["start"][member])
+            ax.plot(np.arange(generations), values[:, member], color=colours[start % len(colours)], lw=1, alpha=0.8)
+        if np.all(values > 0):
+            ax.set_yscale("log")
+        ax.set_ylabel(field.replace("_", " "), fontsize=8)
+        ax.set_xlabel("generation (the value each member trained with)", fontsize=8)
+    for ax in axes[:, 0]:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(png_path)
+    plt.close(fig)
+
+
+def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
+    """`runs/pbt-<agent>-<env>-<time>`."""
+    return driver.default_run_dir(f"pbt-{agent}", env, root)
+
+
+def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], run_dir: str, *,
+               num_seeds: int = 1, seed: int = 0, ready_every: int, perturb: Sequence[str],
+               **options: Any) -> PBTResult:
+    """`run` into `run_dir`: `config.json` (agent, config, settings, seeds and PBT's options),
+    `pbt.csv` (`PBTResult.table`), `lineage.csv` (`PBTResult.lineage`) and `pbt.png` (`plot`)."""
+    sweep.check_settings(train.default_hparams, settings)
+    sweep.check_ranges(train.config, settings)
+    PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
+    sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed,
+                           pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
+    result = run(train, settings, num_seeds=num_seeds, seed=seed, ready_every=ready_every, perturb=perturb, **options)
+    write_csv(result.table, os.path.join(run_dir, "pbt.csv"))
+    write_csv(result.lineage, os.path.join(run_dir, "lineage.csv"))
+    plot(result, os.path.join(run_dir, "pbt.png"), title=f"{agent_name} on {getattr(train.config, 'env', '')}")
+    return result
+
+
+__all__ = ["COPYABLE", "FITNESS", "PBTOutput", "PBTResult", "PBTState", "PBTTrain", "copy_members", "exploit",
+           "default_run_dir", "explore", "field_bounds", "num_exploited", "pbt_to_dir", "plot", "run", "write_csv"]
