@@ -195,8 +195,11 @@ def _data_rows() -> list[Row]:
     (their steps are gradient updates), imitation and learning from demonstrations from 10 expert
     episodes (env steps, rewards never seen by the imitation agents)."""
     pendulum = dict(hidden_sizes=(64, 64))
-    rows = [Row(agent, "Pendulum-v1", dict(pendulum, num_updates=20_000, updates_per_iteration=2_000),
-                data="medium-replay") for agent in ("bc", "td3_bc", "iql", "crr")]
+    offline = dict(pendulum, num_updates=20_000, updates_per_iteration=2_000)
+    rows = [Row(agent, "Pendulum-v1", offline, data="medium-replay") for agent in ("bc", "iql", "crr")]
+    # TD3+BC's alpha 40, as in its test: this set is mostly random warm-up actions, to which the BC
+    # term at the paper's 2.5 holds the actor (8 seeds at 2.5: IQM -1094, about random play).
+    rows.insert(1, Row("td3_bc", "Pendulum-v1", dict(offline, alpha=40.0), data="medium-replay"))
     rows.append(Row("cql", "Pendulum-v1", dict(pendulum, num_updates=8_000, updates_per_iteration=800,
                                                num_sampled_actions=4), data="medium-replay"))
     rows += [Row(agent, "CartPole-v1", dict(hidden_sizes=(64, 64), num_updates=2_000, updates_per_iteration=200),
@@ -208,7 +211,7 @@ def _data_rows() -> list[Row]:
                                                 learning_starts=1_000, updates_per_step=4), data="expert x10"))
     rows.append(Row("ail", "CartPole-v1", dict(direct_rl="ppo", total_timesteps=100_000), data="expert x10"))
     rows.append(Row("dqfd", "CartPole-v1", dict(total_timesteps=20_000, steps_per_iteration=2_000,
-                                                learning_starts=1_000), data="expert x10"))
+                                                learning_starts=1_000, updates_per_step=4), data="expert x10"))
     return rows
 
 
