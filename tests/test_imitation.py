@@ -55,7 +55,9 @@ def test_one_registry_name_serves_each_base_agent(tmp_path):
 @pytest.mark.slow
 def test_sqil_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
-    config = sqil.Config(total_timesteps=10_000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64))
+    # Batches of 128 (SAC's 256 learn alike here: 0.98-1.07 at the end either way, in half the time).
+    config = sqil.Config(total_timesteps=10_000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64),
+                         batch_size=128)
     out = jax.jit(jax.vmap(sqil.make_train(config, demonstrations)))(KEYS)
     scores = normalised("Pendulum-v1", out.metrics["episode_return"][:, -1])
     assert np.all(scores >= 0.8), normalised("Pendulum-v1", out.metrics["episode_return"])
@@ -122,7 +124,8 @@ def test_ail_relabels_the_base_agents_rewards_with_the_discriminators(monkeypatc
 @pytest.mark.slow
 def test_ail_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
-    config = ail.Config(total_timesteps=8000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64))
+    config = ail.Config(total_timesteps=8000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64),
+                        batch_size=128)  # as SQIL's test: 0.98-1.07 at the end
     out = jax.jit(jax.vmap(ail.make_train(config, demonstrations)))(KEYS)
     scores = normalised("Pendulum-v1", out.metrics["episode_return"][:, -1])
     assert np.all(scores >= 0.8), normalised("Pendulum-v1", out.metrics["episode_return"])

@@ -64,7 +64,8 @@ def test_the_three_losses_by_hand():
 @pytest.mark.slow
 def test_iql_on_medium_replay_reaches_060_far_past_bc(tmp_path):
     rows, _ = dataset("Pendulum-v1", "medium-replay")
-    config = iql.Config(env="Pendulum-v1", num_updates=20_000, updates_per_iteration=4_000, hidden_sizes=(64, 64))
+    # 10,000 updates: 0.94-1.03 here (0.78-0.98 at 7,500; the baselines row holds ~1.0 to 20,000).
+    config = iql.Config(env="Pendulum-v1", num_updates=10_000, updates_per_iteration=2_500, hidden_sizes=(64, 64))
     out = jax.jit(jax.vmap(iql.make_train(config, rows)))(jax.random.split(jax.random.key(0), 4))
     scores = normalised("Pendulum-v1", out.metrics["episode_return"][:, -1])
     bc_scores = offline_data.bc_scores("Pendulum-v1", "medium-replay")

@@ -132,7 +132,9 @@ def test_one_registry_name_serves_each_base_agent():
 @pytest.mark.slow
 def test_pwil_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
-    config = pwil.Config(total_timesteps=10_000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64))
+    # Batches of 128, half of them demonstrations: 0.99-1.07 at the end (256: 1.01-1.07), in half the time.
+    config = pwil.Config(total_timesteps=10_000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64),
+                         batch_size=128)
     out = jax.jit(jax.vmap(pwil.make_train(config, demonstrations)))(jax.random.split(jax.random.key(0), 4))
     scores = normalised("Pendulum-v1", out.metrics["episode_return"])
     assert np.all(scores[:, -1] >= 0.8), scores

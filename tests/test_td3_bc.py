@@ -57,7 +57,8 @@ def test_lambda_and_the_actor_objective_by_hand(monkeypatch):
 def test_td3_bc_on_medium_replay_beats_bc_and_reaches_060(tmp_path):
     rows, _ = dataset("Pendulum-v1", "medium-replay")
     keys = jax.random.split(jax.random.key(0), 4)
-    config = td3_bc.Config(env="Pendulum-v1", num_updates=20_000, updates_per_iteration=4_000, hidden_sizes=(64, 64))
+    # 10,000 updates: 0.95-1.05 here (the baselines row, 8 seeds at 20,000, holds from 8,000 on).
+    config = td3_bc.Config(env="Pendulum-v1", num_updates=10_000, updates_per_iteration=5_000, hidden_sizes=(64, 64))
     # alpha 40, not the paper's 2.5: this set is mostly random warm-up actions, which the BC term
     # at 2.5 holds the actor to (observed: 0.4-0.7 at 2.5 and 10; 1.0 at 40 and 160).
     hparams = jax.tree.map(lambda x: jnp.broadcast_to(x, (4,)), config.hparams().replace(alpha=jnp.float32(40.0)))
