@@ -879,12 +879,13 @@ def plot_curves(out: str, results: list[dict[str, str]], profile: str) -> list[s
     rng = np.random.default_rng(0)
     paths = []
     # One figure per env and dataset; offline rows (against updates) apart from online ones.
-    groups = sorted({(r["env"], r.get("data") or "", bool(r.get("data")) and is_offline(r["agent"]))
-                     for r in library_rows(results, profile)})
-    for env, data, offline in groups:
+    def figure_of(r: dict[str, str]) -> tuple[str, str, bool]:
+        return r["env"], r.get("data") or "", bool(r.get("data")) and is_offline(r["agent"])
+
+    for env, data, offline in sorted({figure_of(r) for r in library_rows(results, profile)}):
         fig, ax = plt.subplots(figsize=(6, 4), dpi=110)
         for r in library_rows(results, profile):
-            if (r["env"], r.get("data") or "", bool(r.get("data")) and is_offline(r["agent"])) != (env, data, offline):
+            if figure_of(r) != (env, data, offline):
                 continue
             path = curve_path(out, profile, r["agent"], env)
             if not os.path.isfile(path):

@@ -92,8 +92,8 @@ RESUME_FREE_OPTIONS = ("progress", "tensorboard", "coordinator", "num_processes"
 
 
 @dataclasses.dataclass(frozen=True)
-class SweepOptions:
-    """What `jaxrl sweep` sweeps and how it runs (not part of the agent's Config)."""
+class PopulationOptions:
+    """The population a sweep or PBT run starts from: settings (--grid / --random) x seeds."""
 
     grid: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """FIELD=V1,V2,... over an HParams field; the settings are the cross product."""
@@ -107,6 +107,12 @@ class SweepOptions:
     """Seeds per setting; seed i equals seed i of `jaxrl train`."""
     seed: int = 0
     """Base seed; seed i uses jax.random.split(key(seed), num_seeds)[i]."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions(PopulationOptions):
+    """What `jaxrl sweep` sweeps and how it runs (not part of the agent's Config)."""
+
     run_dir: str | None = None
     """Where to write config.json, sweep.csv and sweep.png (default runs/sweep-<agent>-<env>-<time>)."""
     progress: bool = True
@@ -116,21 +122,10 @@ class SweepOptions:
 
 
 @dataclasses.dataclass(frozen=True)
-class PBTOptions:
-    """What `jaxrl pbt` starts from and how it exploits and explores (not part of the agent's Config)."""
+class PBTOptions(PopulationOptions):
+    """What `jaxrl pbt` starts from and how it exploits and explores (not part of the agent's Config);
+    PBT's own draws come from --seed too."""
 
-    grid: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """FIELD=V1,V2,... over an HParams field; the starting settings are the cross product."""
-    random: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
-    """FIELD=LOW:HIGH[:linear|log] or FIELD=V1,V2,... (choices); draws --num-samples starting settings."""
-    num_samples: int = 8
-    """Starting settings drawn by --random."""
-    search_seed: int = 0
-    """Seed of the --random draws."""
-    num_seeds: int = 1
-    """Seeds per starting setting; the population is settings x seeds."""
-    seed: int = 0
-    """Base seed (the members' keys as in a sweep; PBT's own draws from it too)."""
     ready_every: int = 10
     """Iterations per generation: members are ranked, the bottom copies the top, every this many."""
     perturb: str = ""
@@ -401,7 +396,7 @@ def parse_random(entries: tuple[str, ...]) -> dict[str, Any]:
     return space
 
 
-def settings_from_options(options: SweepOptions | PBTOptions) -> list[sweep.Setting]:
+def settings_from_options(options: PopulationOptions) -> list[sweep.Setting]:
     """The settings that `--grid` or `--random` asks for; ValueError when neither or both."""
     if bool(options.grid) == bool(options.random):
         raise ValueError("give --grid FIELD=V1,V2,... (cross product) or --random FIELD=LOW:HIGH[:log] "
@@ -409,6 +404,18 @@ def settings_from_options(options: SweepOptions | PBTOptions) -> list[sweep.Sett
     if options.grid:
         return sweep.grid(**parse_grid(options.grid))
     return sweep.random_search(options.num_samples, options.search_seed, **parse_random(options.random))
+
+
+def population_program(name: str, config: Any, options: PopulationOptions) -> tuple[list[sweep.Setting], Any]:
+    """The settings `options` ask for and the agent's `Train`; names, values and ranges are checked
+    on the config alone, before anything is built (SystemExit naming the problem)."""
+    try:
+        settings = settings_from_options(options)
+        sweep.check_settings(config.hparams(), settings)
+        sweep.check_ranges(config, settings)
+        return settings, agents.get(name).make_train(config)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
 
 
 def parse_sweep(argv: list[str], prog: str = "jaxrl sweep") -> tuple[str, Any, SweepOptions]:
@@ -421,14 +428,7 @@ def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> swee
     """`jaxrl sweep AGENT [flags]`: runs the sweep, writes its directory, prints each setting's returns."""
     argv = list(sys.argv[1:] if argv is None else argv)
     name, config, options = parse_sweep(argv, prog)
-    try:
-        settings = settings_from_options(options)
-        # Names, values and ranges are checked on the config alone, before building anything.
-        sweep.check_settings(config.hparams(), settings)
-        sweep.check_ranges(config, settings)
-        train = agents.get(name).make_train(config)
-    except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
+    settings, train = population_program(name, config, options)
     run_dir = options.run_dir or sweep.default_run_dir(name, config.env)
     result = sweep.sweep_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                 progress=options.progress, num_chunks=options.num_chunks)
@@ -457,13 +457,9 @@ def pbt_main(argv: list[str] | None = None, prog: str = "jaxrl pbt") -> pbt.PBTR
     """`jaxrl pbt AGENT [flags]`: runs PBT, writes its directory, prints each member's end."""
     argv = list(sys.argv[1:] if argv is None else argv)
     name, config, options = parse_pbt(argv, prog)
+    settings, train = population_program(name, config, options)
+    perturb = tuple(f.strip().replace("-", "_") for f in options.perturb.split(",") if f.strip()) or tuple(settings[0])
     try:
-        settings = settings_from_options(options)
-        sweep.check_settings(config.hparams(), settings)
-        sweep.check_ranges(config, settings)
-        perturb = tuple(f.strip().replace("-", "_") for f in options.perturb.split(",") if f.strip()) or tuple(
-            settings[0])
-        train = agents.get(name).make_train(config)
         run_dir = options.run_dir or pbt.default_run_dir(name, config.env)
         result = pbt.pbt_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                 ready_every=options.ready_every, perturb=perturb, fraction=options.fraction,
@@ -527,5 +523,5 @@ def main(argv: list[str] | None = None, prog: str = "jaxrl") -> None:
     _SUBCOMMANDS[command](rest, prog=f"{prog} {command}")
 
 
-__all__ = ["EvaluateOptions", "PBTOptions", "RunOptions", "SweepOptions", "evaluate_main", "main", "parse_pbt",
-           "parse_sweep", "parse_train", "pbt_main", "sweep_main", "train_main"]
+__all__ = ["EvaluateOptions", "PBTOptions", "PopulationOptions", "RunOptions", "SweepOptions", "evaluate_main", "main",
+           "parse_pbt", "parse_sweep", "parse_train", "pbt_main", "population_program", "sweep_main", "train_main"]

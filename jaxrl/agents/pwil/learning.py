@@ -63,26 +63,26 @@ def make_agent(config: Any, spec: EnvSpec, demonstrations: Transition | None = N
     coupling to `demonstrations` (rows). Without them the agent can act but not store steps."""
     base = make_acting_agent(config, spec)
     if demonstrations is None:
-        atoms = scale = None
-        count = 0
-    else:
-        atoms, scale = expert_atoms(demonstrations, spec)
-        count = atoms.shape[0]
+
+        def cannot_observe(actor_state: Any, transition: Transition) -> tuple[Any, Transition]:
+            raise ValueError("pwil.make_agent: PWIL's actor rewards steps only with demonstrations (this agent "
+                             "can act only)")
+
+        return base._replace(observe=cannot_observe)
+    atoms, scale = expert_atoms(demonstrations, spec)
+    count = atoms.shape[0]
     horizon = config.horizon(spec)
 
     def init_actor(agent_state: Any, num_envs: int) -> ActorState:
         return ActorState(base=base.init_actor(agent_state, num_envs),
-                          remaining=jnp.full((num_envs, count), 1.0 / max(count, 1), jnp.float32))
+                          remaining=jnp.full((num_envs, count), 1.0 / count, jnp.float32))
 
     def reset_actor(actor_state: ActorState, last: Array) -> ActorState:
-        remaining = jnp.where(last[:, None], 1.0 / max(count, 1), actor_state.remaining)
+        remaining = jnp.where(last[:, None], 1.0 / count, actor_state.remaining)
         return ActorState(base=base.reset_actor(actor_state.base, last), remaining=remaining)
 
     def observe(actor_state: ActorState, transition: Transition) -> tuple[ActorState, Transition]:
         """Each env's step coupled to the expert masses its episode left, its reward PWIL's."""
-        if atoms is None:
-            raise ValueError("pwil.make_agent: PWIL's actor rewards steps only with demonstrations (this agent "
-                             "can act only)")
         agent_pairs = pairs(transition.observation, transition.action, spec) / scale
         cost, remaining = jax.vmap(losses.imitation.greedy_coupling, in_axes=(None, 0, 0, None))(
             atoms, actor_state.remaining, agent_pairs, 1.0 / horizon)
