@@ -206,13 +206,22 @@ def run(
     if mesh is not None:
         key_data, hparams = distributed.place_population(mesh, keys, hparams, stacked=hparams_axis == 0)
         out_sharding = distributed.population_sharding(mesh, len(keys))
-    init = jax.jit(lambda k, hp: jax.vmap(train.init, in_axes=(0, hparams_axis))(jax.random.wrap_key_data(k), hp),
-                   out_shardings=out_sharding)
+    host = getattr(train, "host_loop", False)  # a `loops.host.HostTrain`: envs step on this host
+    if host:
+        if mesh is not None:
+            raise ValueError("a train program on host-side environments runs its population in this process; "
+                             "it takes no mesh")
+        init = lambda k, hp: train.init_population(jax.random.wrap_key_data(k), hp, hparams_axis)  # noqa: E731
+        abstract = lambda k, hp: train.abstract_population(jax.random.wrap_key_data(k), hp, hparams_axis)  # noqa: E731
+    else:
+        init = jax.jit(lambda k, hp: jax.vmap(train.init, in_axes=(0, hparams_axis))(jax.random.wrap_key_data(k),
+                                                                                     hp), out_shardings=out_sharding)
+        abstract = lambda k, hp: jax.eval_shape(init, k, hp)  # noqa: E731
     ends = chunk_ends(train.num_iterations, num_chunks, checkpoint_every if checkpointer else 0, eval_every)
     if restore is None:
         state, done = init(key_data, hparams), 0
     else:
-        done, state = restore(jax.eval_shape(init, key_data, hparams))
+        done, state = restore(abstract(key_data, hparams))
         if done not in ends and done != 0:
             raise checkpoint.CheckpointError(
                 f"cannot continue from iteration {done}: chunks of this run end at {ends[:8]}..., so it was "
@@ -227,13 +236,19 @@ def run(
             continue
         n = end - done
         if n not in compiled:
-            compiled[n] = jax.jit(jax.vmap(lambda s, n=n: train.run(s, n)), out_shardings=out_sharding)
+            if host:
+                compiled[n] = lambda s, n=n: train.run_population(s, n)
+            else:
+                compiled[n] = jax.jit(jax.vmap(lambda s, n=n: train.run(s, n)), out_shardings=out_sharding)
         state, metrics = compiled[n](state)
         host_metrics = dict(distributed.gather(metrics))
         if eval_every:
             host_metrics["eval_return"] = np.full(host_metrics[train.step_metric].shape, np.nan, np.float32)
             if end % eval_every == 0 or end == train.num_iterations:
-                if evaluate is None:
+                if evaluate is None and host:
+                    evaluate = lambda k, s: train.evaluate_population(  # noqa: E731
+                        s, jax.vmap(jax.random.fold_in)(jax.random.wrap_key_data(k), s.iteration))
+                elif evaluate is None:
                     evaluate = jax.jit(lambda k, s: jax.vmap(train.evaluate)(
                         s, jax.vmap(jax.random.fold_in)(jax.random.wrap_key_data(k), s.iteration)),
                         out_shardings=out_sharding)
@@ -434,6 +449,8 @@ def train_to_dir(
     finally:
         for sink in sinks:
             sink.close()
+        if getattr(train, "host_loop", False):
+            train.close()  # the host envs' processes or threads
         if checkpointer is not None:
             checkpointer.close()
     if writer:
@@ -479,7 +496,10 @@ def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
         raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with checkpoint_every > 0")
     train = module.make_train(config)
     keys = population_keys(stored["seed"], stored["num_seeds"])
-    target = jax.eval_shape(jax.vmap(train.init), keys)  # shapes only: nothing is trained or initialised
+    if getattr(train, "host_loop", False):
+        target = train.abstract_population(keys)
+    else:
+        target = jax.eval_shape(jax.vmap(train.init), keys)  # shapes only: nothing is trained or initialised
     with checkpoint.Checkpointer(checkpoint_dir, max_to_keep=None, read_only=True) as checkpointer:
         _, state, _ = checkpointer.restore_latest(target, on_skip=lambda bad, error: _warn(
             f"skipping checkpoint {bad}: {error}"))

@@ -284,6 +284,8 @@ def run(
     fields = check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
     keys, hparams = population(train.default_hparams, settings, num_seeds, seed)
+    if num_chunks is None and getattr(train, "host_loop", False):
+        num_chunks = 1  # host-side envs step outside any compiled program: through the driver
     if num_chunks is None:
         output = jax.jit(jax.vmap(train))(keys, hparams)
         host_metrics = jax.tree.map(np.asarray, output.metrics)

@@ -16,6 +16,8 @@ import optax
 
 from jaxrl import datasets, envs, networks, optim, replay
 from jaxrl.agents.config import AgentConfig, EpochsConfig, OfflineConfig, OffPolicyConfig, OnlineConfig
+from jaxrl.envs import host
+from jaxrl.loops import host as host_loop
 from jaxrl.loops import off_policy, offline, on_policy
 from jaxrl.loops.common import Train
 from jaxrl.loops.shuffle import shuffled_minibatches
@@ -166,10 +168,40 @@ def check_config_class(config: Any, config_cls: type) -> None:
         raise TypeError(f"{config_cls.agent}.make_train takes a {config_cls.agent}.Config, got a {given}")
 
 
+def host_spec(config: AgentConfig, num_envs: int | None = None) -> EnvSpec:
+    """The batched spec of `config`'s host-side environment ("gymnasium/...", "envpool/..."), read
+    from a probe batch that is closed again; ValueError for the options host envs do not take."""
+    if config.normalize_observations:
+        raise ValueError(f"{config.agent}.Config.normalize_observations: not supported with host-side environments "
+                         f"({config.env}); normalise inside the env (e.g. a gymnasium wrapper) instead")
+    probe = host.make_host(config.env, config.num_envs if num_envs is None else num_envs,
+                           episode_length=config.episode_length)
+    try:
+        return probe.spec()
+    finally:
+        probe.close()
+
+
+def make_host_env(config: AgentConfig) -> Callable[[int], host.HostEnvironment]:
+    """`make(num_envs)`: a host-side batch of `config`'s environment (its time limit included)."""
+    return lambda num_envs: host.make_host(config.env, num_envs, episode_length=config.episode_length)
+
+
 def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) -> tuple[envs.Environment, Agent]:
     """The training environment and the agent for it, after checking that `config` is a
-    `config_cls` and fits the environment (ValueError naming the field, before any tracing)."""
+    `config_cls` and fits the environment (ValueError naming the field, before any tracing).
+    For a host-side environment the "environment" is its batched `EnvSpec` (`host_spec`)."""
     check_config_class(config, config_cls)
+    if host.is_host_env(config.env):
+        if not isinstance(config, OnlineConfig):
+            raise ValueError(f"{config.agent}.Config.env: offline agents evaluate in compiled environments; "
+                             f"{config.env!r} is a host-side one")
+        spec = host_spec(config)
+        config.check_spec(spec)
+        return spec, make_agent(config, spec)
+    if getattr(config, "host_overlap", False):
+        raise ValueError(f"{config.agent}.Config.host_overlap: only for host-side environments (gymnasium/..., "
+                         f"envpool/...), got env {config.env!r}")
     # An offline agent steps no training envs: its agent is built for the evaluation envs' spec.
     env = make_env(config) if isinstance(config, OnlineConfig) else make_eval_env(config)
     spec = env.spec()
@@ -178,8 +210,14 @@ def build_agent(config: AgentConfig, config_cls: type, make_agent: MakeAgent) ->
 
 
 def on_policy_train(config: AgentConfig, config_cls: type, make_agent: MakeAgent, *, rollout_length: int) -> Train:
-    """`config`'s agent on the on-policy loop: `train(key, hparams=None) -> TrainOutput`."""
+    """`config`'s agent on the on-policy loop: `train(key, hparams=None) -> TrainOutput`; on the
+    host loop (`loops.host`) for a host-side environment."""
     env, agent = build_agent(config, config_cls, make_agent)
+    if isinstance(env, EnvSpec):
+        return host_loop.HostOnPolicyTrain(make_host_env(config), agent, env, rollout_length=rollout_length,
+                                           overlap=config.host_overlap, num_iterations=config.num_iterations,
+                                           default_hparams=config.hparams(), config=config,
+                                           make_eval_env=make_host_env(config))
     return on_policy.make_train(env, agent, rollout_length=rollout_length, num_iterations=config.num_iterations,
                                 default_hparams=config.hparams(), config=config,
                                 eval_env=make_eval_env(config))
@@ -199,6 +237,17 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
         buffer = make_buffer(config)
     adder = None if make_adder is None else make_adder(config)
     n_step = getattr(config, "n_step", 1) if adder is None else 1
+    if isinstance(env, EnvSpec):
+        if config.host_overlap:
+            raise ValueError(f"{config.agent}.Config.host_overlap: only the on-policy loop overlaps acting and "
+                             f"learning on host-side environments")
+        if adder is not None or n_step > 1:
+            raise ValueError(f"{config.agent} on a host-side environment ({config.env}): the host loop does not "
+                             f"take n-step returns or sequence replay yet (n_step={n_step}"
+                             f"{', sequences' if adder is not None else ''})")
+        return host_loop.HostOffPolicyTrain(make_host_env(config), agent, env, buffer,
+                                            default_hparams=config.hparams(), config=config,
+                                            make_eval_env=make_host_env(config), **config.loop_schedule())
     return off_policy.make_train(env, agent, buffer, n_step_length=n_step, adder=adder,
                                  default_hparams=config.hparams(), config=config, eval_env=make_eval_env(config),
                                  **config.loop_schedule())

@@ -255,8 +255,10 @@ class OnlineConfig(AgentConfig):
     """Environments stepped in parallel (one vmapped batch) by each population member."""
     total_timesteps: int = 500_000
     """Environment steps to train for, summed over the env batch."""
+    host_overlap: bool = False
+    """Host-side envs, on-policy: collect the next rollout while the learner updates (actors one update behind)."""
 
-    ranges = dict(num_envs=at_least(1), total_timesteps=at_least(1))
+    ranges = dict(num_envs=at_least(1), total_timesteps=at_least(1), host_overlap=BOOL)
 
     @property
     def steps_per_iteration(self) -> int:

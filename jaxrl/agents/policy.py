@@ -49,11 +49,12 @@ from jax.interpreters import partial_eval as pe
 from jaxrl import checkpoint
 from jaxrl.agents import builder, registry
 from jaxrl.agents.config import AgentConfig, config_classes, config_from_json, jsonable
+from jaxrl.envs.host import is_host_env, make_host
 from jaxrl.envs.wrappers import NormalizationStats, NormalizeObservation, find_normalization_stats, find_wrapper
 from jaxrl.envs.wrappers import normalize as normalize_observation
 from jaxrl.loops.common import TrainState
 from jaxrl.loops.evaluate import make_evaluate
-from jaxrl.types import Agent, Array, PRNGKey, no_actor_state
+from jaxrl.types import Agent, Array, EnvSpec, PRNGKey, no_actor_state
 
 FORMAT_VERSION = 1
 
@@ -166,8 +167,12 @@ def _build(config_cls: type, make_agent: Any, config: AgentConfig) -> _Built:
     # Cached: policies of one config share the agent's functions, so they share compiled programs
     # (a jitted function's cache is keyed on them) and stack into one pytree.
     env, agent = builder.build_agent(config, config_cls, make_agent)
-    spec = env.spec()
     key = jax.random.key(0)
+    if isinstance(env, EnvSpec):  # a host-side environment: its spec, and no env state
+        spec = env
+        abstract_agent_state = jax.eval_shape(lambda k: agent.init(k, spec, config.hparams()), key)
+        return _Built(None, agent, abstract_agent_state, None, tuple(spec.observation.shape))
+    spec = env.spec()
     abstract_agent_state = jax.eval_shape(lambda k: agent.init(k, spec, config.hparams()), key)
     abstract_env_state, timestep = jax.eval_shape(env.reset, key)
     return _Built(env, agent, abstract_agent_state, abstract_env_state, tuple(timestep.observation.shape[1:]))
@@ -402,8 +407,36 @@ def evaluate_policy(policy: Policy, episodes: int = 10, key: PRNGKey | None = No
         raise TypeError(f"evaluate_policy takes a Policy, got {type(policy).__name__}")
     if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"evaluate_policy: episodes must be an int >= 1, got {episodes!r}")
+    key = jax.random.key(0) if key is None else key
+    if is_host_env(policy.config.env):
+        return _evaluate_on_host(policy, episodes, key)
     evaluate = _evaluator(type(policy), policy.agent, policy.config, episodes)
-    return evaluate(policy, jax.random.key(0) if key is None else key)
+    return evaluate(policy, key)
+
+
+def _evaluate_on_host(policy: Policy, episodes: int, key: PRNGKey) -> Array:
+    """`evaluate_policy` in a host-side environment: greedy play in `episodes` host envs (seeded
+    from `key`) until each has finished one episode."""
+    config = policy.config
+    env = make_host(config.env, episodes, episode_length=config.episode_length)
+    try:
+        seed = int(np.asarray(jax.random.key_data(key), np.uint32).ravel()[-1]) % (2**31 - 1)
+        observation = env.reset(seed)
+        actor_state = policy.initial_state(episodes) if policy.stateful else None
+        returns = np.zeros(episodes, np.float32)
+        done = np.zeros(episodes, bool)
+        while not done.all():
+            action, actor_state = _act_compiled(policy, observation, actor_state, None)
+            result = env.step(np.asarray(action))
+            first_end = result.last & ~done
+            returns[first_end] = result.episode_return[first_end]
+            done |= result.last
+            observation = result.observation
+            if policy.stateful:
+                actor_state = policy.reset(actor_state, result.last)
+    finally:
+        env.close()
+    return jnp.asarray(returns.mean())
 
 
 __all__ = ["FORMAT_VERSION", "Policy", "StatefulPolicy", "acting_leaves", "evaluate_policy", "load_policy",

@@ -100,6 +100,72 @@ def zero_update_metrics(agent: Agent, buffer: ReplayBuffer, agent_state: Any, re
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
 
 
+def store_and_learn(agent: Agent, buffer: ReplayBuffer, adder: SequenceAdder | None, hparams: Any, agent_state: Any,
+                    actor_state: Any, loop_state: LoopState, transitions: Transition, env_steps: Array,
+                    metric_sums: Metrics, key: PRNGKey, *, updates_per_period: int,
+                    warmup_steps: int) -> tuple[Any, Any, LoopState, Metrics, Array]:
+    """The end of an update period: write its steps `transitions` ([period_steps, num_envs], or
+    through `adder` as sequences) to the buffer, then, once the warm-up is over and the buffer can
+    be sampled, take `updates_per_period` updates (`replay_update`, each on a fresh batch) and sync
+    the actor. `env_steps` counts the steps taken including this period's. Shared by the compiled
+    loop and the host loop (`loops.host`). Returns (agent_state, actor_state, loop_state,
+    metric_sums, number of updates taken)."""
+    period_steps, num_envs = jax.tree.leaves(transitions.reward)[0].shape[:2]
+    sequences = loop_state.sequences
+    if adder is None:
+        # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
+        items = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
+    else:
+        sequences, items = adder.push(sequences, transitions)
+    replay_state = buffer.add(loop_state.replay, items)
+    # Learn once the warm-up is over and the buffer can be sampled. Under vmap this `cond`
+    # becomes a select (both branches run); only the warm-up's updates are wasted by that.
+    ready = (env_steps > warmup_steps * num_envs) & buffer.can_sample(replay_state)
+    if updates_per_period > 0:
+
+        def learn_and_sync():
+            carry = (agent_state, replay_state, metric_sums)
+            if updates_per_period == 1:
+                carry = replay_update(agent, buffer, hparams, carry, key)
+            else:
+                carry = jax.lax.scan(lambda c, k: (replay_update(agent, buffer, hparams, c, k), None), carry,
+                                     jax.random.split(key, updates_per_period))[0]
+            new_agent_state, new_replay_state, new_sums = carry
+            return new_agent_state, agent.sync_actor(actor_state, new_agent_state), new_replay_state, new_sums
+
+        agent_state, actor_state, replay_state, metric_sums = jax.lax.cond(
+            ready, learn_and_sync, lambda: (agent_state, actor_state, replay_state, metric_sums))
+    num_updates = jnp.where(ready, updates_per_period, 0)
+    return agent_state, actor_state, loop_state._replace(replay=replay_state, sequences=sequences), metric_sums, \
+        num_updates
+
+
+def end_iteration(state: TrainState, agent_state: Any, actor_state: Any, env_state: Any, observation: Any,
+                  loop_state: LoopState, key: PRNGKey, env_steps: Array, stats: tuple[Array, Array, Array],
+                  metric_sums: Metrics, num_updates: Array) -> tuple[TrainState, Metrics]:
+    """An off-policy iteration's new state and metrics: `stats` are the per-step (last,
+    episode_return, episode_length), `metric_sums` the learner metrics summed over the
+    `num_updates` (per period) updates taken, reported as their mean (0 if none) beside
+    `updates`, their number."""
+    last, returns, lengths = stats
+    total_updates = jnp.sum(num_updates)
+    agent_metrics = jax.tree.map(lambda m: m / jnp.maximum(total_updates, 1).astype(m.dtype), metric_sums)
+    return common.end_iteration(
+        state,
+        agent_state=agent_state,
+        actor_state=actor_state,
+        env_state=env_state,
+        observation=observation,
+        buffer_state=loop_state,
+        key=key,
+        env_steps=env_steps,
+        last=last,
+        returns=returns,
+        lengths=lengths,
+        learner_metrics={"updates": total_updates, **agent_metrics},
+    )
+
+
 def make_train(
     env: Environment,
     agent: Agent,
@@ -258,14 +324,6 @@ def make_train(
         carry = (actor_state, env_state, timestep.observation, window, env_steps + num_envs)
         return carry, (transition, stats)
 
-    def learn(state: TrainState, agent_state, replay_state, metric_sums, key):
-        """`updates_per_period` updates (`replay_update`), each on a freshly sampled batch."""
-        carry = (agent_state, replay_state, metric_sums)
-        if updates_per_period == 1:
-            return replay_update(agent, buffer, state.hparams, carry, key)
-        return jax.lax.scan(lambda c, k: (replay_update(agent, buffer, state.hparams, c, k), None), carry,
-                            jax.random.split(key, updates_per_period))[0]
-
     def zero_metrics(state: TrainState) -> Metrics:
         if updates_per_period == 0:
             return {}
@@ -285,28 +343,11 @@ def make_train(
                 lambda c, k: act_step(acting_state, c, k), acting, jax.random.split(act_key, period_steps)
             )
         actor_state, env_state, observation, window, env_steps = acting
-        sequences = loop_state.sequences
-        if adder is None:
-            # All of the period's steps in one write: [period_steps, num_envs] -> [period_steps * num_envs].
-            items = jax.tree.map(lambda x: jnp.reshape(x, (period_steps * num_envs,) + x.shape[2:]), transitions)
-        else:
-            sequences, items = adder.push(sequences, transitions)
-        replay_state = buffer.add(loop_state.replay, items)
-        # Learn once the warm-up is over and the buffer can be sampled. Under vmap this `cond`
-        # becomes a select (both branches run); only the warm-up's updates are wasted by that.
-        ready = (env_steps > warmup_steps * num_envs) & buffer.can_sample(replay_state)
-        if updates_per_period > 0:
-
-            def learn_and_sync():
-                new_agent_state, new_replay_state, new_sums = learn(state, agent_state, replay_state, metric_sums,
-                                                                    learn_key)
-                return new_agent_state, agent.sync_actor(actor_state, new_agent_state), new_replay_state, new_sums
-
-            agent_state, actor_state, replay_state, metric_sums = jax.lax.cond(
-                ready, learn_and_sync, lambda: (agent_state, actor_state, replay_state, metric_sums))
-        num_updates = jnp.where(ready, updates_per_period, 0)
-        carry = (agent_state, actor_state, env_state, observation, LoopState(replay_state, window, sequences),
-                 env_steps, metric_sums)
+        agent_state, actor_state, loop_state, metric_sums, num_updates = store_and_learn(
+            agent, buffer, adder, state.hparams, agent_state, actor_state, loop_state._replace(n_step=window),
+            transitions, env_steps, metric_sums, learn_key, updates_per_period=updates_per_period,
+            warmup_steps=warmup_steps)
+        carry = (agent_state, actor_state, env_state, observation, loop_state, env_steps, metric_sums)
         return carry, (stats, num_updates)
 
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
@@ -317,31 +358,13 @@ def make_train(
             lambda c, k: period(state, c, k), carry, jax.random.split(periods_key, periods_per_iteration)
         )
         agent_state, actor_state, env_state, observation, loop_state, env_steps, metric_sums = carry
-        last, returns, lengths = stats
-        chex.assert_shape(last, (periods_per_iteration, period_steps, num_envs))
-        # Learner metrics: the mean over the updates taken in this iteration (0 if none).
-        total_updates = jnp.sum(num_updates)
-        agent_metrics = jax.tree.map(
-            lambda m: m / jnp.maximum(total_updates, 1).astype(m.dtype), metric_sums
-        )
-        return common.end_iteration(
-            state,
-            agent_state=agent_state,
-            actor_state=actor_state,
-            env_state=env_state,
-            observation=observation,
-            buffer_state=loop_state,
-            key=key,
-            env_steps=env_steps,
-            last=last,
-            returns=returns,
-            lengths=lengths,
-            learner_metrics={"updates": total_updates, **agent_metrics},
-        )
+        chex.assert_shape(stats[0], (periods_per_iteration, period_steps, num_envs))
+        return end_iteration(state, agent_state, actor_state, env_state, observation, loop_state, key, env_steps,
+                             stats, metric_sums, num_updates)
 
     return Train(init, iteration, num_iterations, default_hparams, config, steps_per_iteration,
                  training_evaluate(eval_env, agent, env))
 
 
-__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "make_train", "replay_update",
-           "zero_update_metrics"]
+__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "end_iteration", "make_train",
+           "replay_update", "store_and_learn", "zero_update_metrics"]
