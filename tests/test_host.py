@@ -83,8 +83,6 @@ def test_unknown_names_and_wrong_actions_are_named():
         ppo.make_train(ppo.Config(env="gymnasium/CartPole-v1", normalize_observations=True))
     with pytest.raises(ValueError, match="host_overlap: only for host-side environments"):
         ppo.make_train(ppo.Config(env="CartPole-v1", host_overlap=True))
-    with pytest.raises(ValueError, match="does not take n-step returns"):
-        dqn.make_train(dqn.Config(env="gymnasium/CartPole-v1", n_step=3))
     train = ppo.make_train(ppo.Config(env="gymnasium/CartPole-v1", num_envs=2, rollout_length=8, total_timesteps=16))
     assert isinstance(train, HostTrain)
     with pytest.raises(TypeError, match="runs outside jax.jit"):
@@ -246,3 +244,32 @@ def test_overlapped_rollouts_act_with_parameters_one_update_old(overlap):
         for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(wanted)):
             np.testing.assert_array_equal(a, b, err_msg=f"rollout {k}")
     assert_trees_equal(jax.device_get(state.agent_state), after[-1])
+
+
+def test_host_n_step_rows_and_a_restart_truncates_the_pending_window():
+    config = dqn.Config(env="gymnasium/CartPole-v1", episode_length=10, n_step=3, num_envs=2, total_timesteps=400,
+                        steps_per_iteration=200, learning_starts=100, buffer_size=1000, batch_size=16,
+                        hidden_sizes=(16,), target_update_every=100)
+    train = dqn.make_train(config)
+    out = train(jax.random.key(0))
+    np.testing.assert_array_equal(out.metrics["env_steps"], [204, 404])  # 2 prefill steps of 2 envs first
+    replay = out.state.buffer_state.replay
+    rows = jax.tree.map(lambda x: np.asarray(x[:int(replay.size)]), replay.data)
+    gamma = np.float32(config.gamma)
+    # CartPole pays 1 per step: an m-step return is 1 + g + ... + g^(m-1), its bootstrap g^m * d.
+    returns = {m: sum(gamma ** k for k in range(m)) for m in (1, 2, 3)}
+    steps = np.array([min(returns, key=lambda m: abs(returns[m] - r)) for r in rows.reward])
+    np.testing.assert_allclose(rows.reward, [returns[m] for m in steps], rtol=1e-6)
+    ended = rows.last.astype(bool)
+    assert (ended[steps < 3]).all(), "a window shorter than n stops at its episode's end"
+    np.testing.assert_allclose(rows.discount[~ended], gamma ** 3, rtol=1e-6)
+    bootstrap = rows.discount[ended] / gamma ** steps[ended]
+    assert set(np.round(bootstrap, 5)) == {0.0, 1.0}, "terminations and truncations both occur"
+    # A restored state restarts the episodes; the window's newest step becomes the end of its episode.
+    restored = jax.tree.map(lambda x: x[None], out.state)
+    restarted = train._restart(restored)
+    assert np.asarray(restarted.buffer_state.n_step.window.last)[0, -1].all()
+    np.testing.assert_array_equal(np.asarray(restarted.buffer_state.n_step.window.discount),
+                                  np.asarray(restored.buffer_state.n_step.window.discount))
+    state, metrics = train.run_population(restarted, 1)
+    assert int(np.asarray(state.buffer_state.replay.size)[0]) == 600 and np.isfinite(metrics["loss"]).all()

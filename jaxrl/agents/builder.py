@@ -241,11 +241,8 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
         if config.host_overlap:
             raise ValueError(f"{config.agent}.Config.host_overlap: only the on-policy loop overlaps acting and "
                              f"learning on host-side environments")
-        if adder is not None or n_step > 1:
-            raise ValueError(f"{config.agent} on a host-side environment ({config.env}): the host loop does not "
-                             f"take n-step returns or sequence replay yet (n_step={n_step}"
-                             f"{', sequences' if adder is not None else ''})")
-        return host_loop.HostOffPolicyTrain(make_host_env(config), agent, env, buffer,
+        return host_loop.HostOffPolicyTrain(make_host_env(config), agent, env, buffer, n_step_length=n_step,
+                                            adder=adder,
                                             default_hparams=config.hparams(), config=config,
                                             make_eval_env=make_host_env(config), **config.loop_schedule())
     return off_policy.make_train(env, agent, buffer, n_step_length=n_step, adder=adder,

@@ -32,7 +32,7 @@ from jaxrl import prng
 from jaxrl.envs.host import HostEnvironment, HostStep
 from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.loops.common import TrainOutput, TrainState
-from jaxrl.replay import ReplayBuffer
+from jaxrl.replay import ReplayBuffer, SequenceAdder, n_step
 from jaxrl.types import Agent, EnvSpec, Metrics, PRNGKey, Transition
 
 MakeHostEnv = Callable[[int], HostEnvironment]
@@ -84,18 +84,21 @@ class HostTrain:
             return self._policy(agent_state, actor_state, observation, jax.random.fold_in(key, t), hparams,
                                 env_steps, t)
 
-        def record(actor_state, observation, action, extras, reward, discount, last, next_observation):
+        def record(actor_state, window, hparams, observation, action, extras, reward, discount, last,
+                   next_observation):
             transition = Transition(observation=observation, action=action, reward=reward, discount=discount,
                                     last=last, next_observation=next_observation, extras=extras)
             actor_state, transition = agent_.observe(actor_state, transition)
-            return agent_.reset_actor(actor_state, transition.last), transition
+            if window is not None:  # n-step returns: store the transition that starts n - 1 steps ago
+                window, transition, _ = n_step.push(window, transition, hparams.gamma)
+            return agent_.reset_actor(actor_state, last), window, transition
 
-        def record_act(agent_state, actor_state, observation, action, extras, reward, discount, last,
+        def record_act(agent_state, actor_state, window, observation, action, extras, reward, discount, last,
                        next_observation, new_observation, key, t, hparams, env_steps):
-            actor_state, transition = record(actor_state, observation, action, extras, reward, discount, last,
-                                             next_observation)
+            actor_state, window, transition = record(actor_state, window, hparams, observation, action, extras,
+                                                     reward, discount, last, next_observation)
             action, actor_state, extras = act(agent_state, actor_state, new_observation, key, t, hparams, env_steps)
-            return transition, action, actor_state, extras
+            return transition, window, action, actor_state, extras
 
         def greedy(agent_state, actor_state, observation, key, hparams, env_steps):
             return agent_.act(agent_state, actor_state, observation, key, hparams, True, env_steps)
@@ -103,7 +106,7 @@ class HostTrain:
         per_member = (0,) * 4 + (None, 0, 0)
         self._act = jax.jit(jax.vmap(act, in_axes=per_member))
         self._record = jax.jit(jax.vmap(record))
-        self._record_act = jax.jit(jax.vmap(record_act, in_axes=(0,) * 11 + (None, 0, 0)))
+        self._record_act = jax.jit(jax.vmap(record_act, in_axes=(0,) * 12 + (None, 0, 0)))
         self._greedy = jax.jit(jax.vmap(greedy))
         self._init_actor = jax.jit(jax.vmap(lambda agent_state: agent_.init_actor(agent_state, self.num_envs)))
         self._sync = jax.jit(jax.vmap(agent_.sync_actor))
@@ -116,11 +119,12 @@ class HostTrain:
         """The action of training step `t` of an iteration (one member)."""
         return self.agent.act(agent_state, actor_state, observation, key, hparams, False, env_steps)
 
-    def _steps(self, agent_state, actor_state, observation, key, hparams, env_steps, num_steps: int, members: int,
-               first_step: int = 0):
-        """`num_steps` steps of every host env from `observation` (device [P, N, ...]): returns the
-        actor state, the next observation, the stored `Transition`s (one per step, device) and the
-        host's `HostStep`s. Step t of the iteration acts with key fold_in(key, t)."""
+    def _steps(self, agent_state, actor_state, window, observation, key, hparams, env_steps, num_steps: int,
+               members: int, first_step: int = 0):
+        """`num_steps` steps of every host env from `observation` (device [P, N, ...]), pushing each
+        through the n-step `window` if it is not None: returns the actor state, the window, the
+        next observation, the stored `Transition`s (one per step, device) and the host's
+        `HostStep`s. Step t of the iteration acts with key fold_in(key, t)."""
         t = np.int32(first_step)
         action, actor_state, extras = self._act(agent_state, actor_state, observation, key, t, hparams, env_steps)
         transitions, results = [], []
@@ -130,16 +134,17 @@ class HostTrain:
                                                                        "next_observation")]
             new_observation = self._host(result.observation, members)
             if i + 1 < num_steps:
-                transition, next_action, actor_state, next_extras = self._record_act(
-                    agent_state, actor_state, observation, action, extras, *host, new_observation, key,
+                transition, window, next_action, actor_state, next_extras = self._record_act(
+                    agent_state, actor_state, window, observation, action, extras, *host, new_observation, key,
                     np.int32(first_step + i + 1), hparams, env_steps)
             else:
-                actor_state, transition = self._record(actor_state, observation, action, extras, *host)
+                actor_state, window, transition = self._record(actor_state, window, hparams, observation, action,
+                                                               extras, *host)
                 next_action = next_extras = None
             transitions.append(transition)
             results.append(result)
             observation, action, extras = new_observation, next_action, next_extras
-        return actor_state, jnp.asarray(observation), transitions, results
+        return actor_state, window, jnp.asarray(observation), transitions, results
 
     # -- the per-member pieces each loop supplies ------------------------------------------------
     def _init_member(self, key: PRNGKey, hparams: Any, observation: Any) -> TrainState:
@@ -339,8 +344,8 @@ class HostOnPolicyTrain(HostTrain):
         return common.first_state(agent_state, actor_state, None, observation, None, key, hparams)
 
     def _rollout(self, agent_state, actor_state, observation, rollout_key, hparams, env_steps, members):
-        actor_state, observation, transitions, results = self._steps(
-            agent_state, actor_state, observation, self._fast_key(rollout_key), hparams, env_steps,
+        actor_state, _, observation, transitions, results = self._steps(
+            agent_state, actor_state, None, observation, self._fast_key(rollout_key), hparams, env_steps,
             self.rollout_length, members)
         return actor_state, observation, transitions, self._stats(results, members, (self.rollout_length,))
 
@@ -396,18 +401,51 @@ class HostOffPolicyTrain(HostTrain):
     """The off-policy loop (`loops.off_policy`) over host envs: update periods of `period_steps`
     steps of every env (uniformly random actions during the warm-up), each written to the replay
     buffer and followed by `updates_per_period` updates (`off_policy.store_and_learn`, the same
-    code as compiled). n-step windows and sequence adders are not supported here yet."""
+    code as compiled), with n-step returns (`n_step_length`, the window filled by n - 1 random
+    steps at the start, as compiled) or a sequence adder (R2D2's replayed sequences).
+
+    A restart (a restored checkpoint, see `HostTrain`) ends every episode in flight: the newest
+    step in the n-step window or the adder's pending steps is marked LAST, keeping its discount,
+    i.e. a truncation, so no stored window joins the old episode to the new one."""
 
     def __init__(self, make_env: MakeHostEnv, agent: Agent, spec: EnvSpec, buffer: ReplayBuffer, *,
                  periods_per_iteration: int, period_steps: int = 1, updates_per_period: int = 1,
-                 warmup_steps: int = 0, **kwargs: Any):
+                 warmup_steps: int = 0, n_step_length: int = 1, adder: SequenceAdder | None = None, **kwargs: Any):
         super().__init__(make_env, agent, spec, steps_per_iteration=periods_per_iteration * period_steps
                          * spec.num_envs, **kwargs)
+        if adder is not None and (n_step_length != 1 or period_steps % adder.period):
+            raise ValueError(f"host loop: a sequence adder needs n_step_length 1 and period_steps ({period_steps}) "
+                             f"a multiple of its period ({adder.period})")
         self.buffer = buffer
+        self.adder = adder
+        self.n_step_length = n_step_length
         self.periods_per_iteration = periods_per_iteration
         self.period_steps = period_steps
         self.updates_per_period = updates_per_period
         self.warmup_steps = warmup_steps
+
+        def prefill_act(agent_state, actor_state, observation, key, hparams, env_steps):
+            # The compiled loop's prefill: uniformly random actions, zeros for the actor's extras.
+            _, actor_state, extras = agent.act(agent_state, actor_state, observation, key, hparams, False, env_steps)
+            action = jax.vmap(spec.action.sample)(jax.random.split(key, spec.num_envs))
+            return action, actor_state, jax.tree.map(jnp.zeros_like, extras)
+
+        def cut(loop_state):
+            def end_newest(window):
+                return window._replace(last=window.last.at[-1].set(True)) if window.last.shape[0] else window
+
+            window = loop_state.n_step
+            if window is not None:
+                window = window._replace(window=end_newest(window.window))
+            sequences = loop_state.sequences
+            if sequences is not None:
+                sequences = sequences._replace(window=end_newest(sequences.window))
+            return loop_state._replace(n_step=window, sequences=sequences)
+
+        self._prefill_act = jax.jit(jax.vmap(prefill_act))
+        self._cut = jax.jit(jax.vmap(cut))
+        self._prefill_keys = jax.jit(jax.vmap(lambda key, i: jax.random.fold_in(key, -1_000_000 - i),
+                                              in_axes=(0, None)))
 
         def begin(state: TrainState):
             key, periods_key = jax.random.split(state.key)
@@ -415,7 +453,7 @@ class HostOffPolicyTrain(HostTrain):
 
         def period(state, agent_state, actor_state, loop_state, transitions, env_steps, metric_sums, key):
             transitions = jax.tree.map(lambda *xs: jnp.stack(xs), *transitions)
-            return off_policy.store_and_learn(agent, buffer, None, state.hparams, agent_state, actor_state,
+            return off_policy.store_and_learn(agent, buffer, adder, state.hparams, agent_state, actor_state,
                                               loop_state, transitions, env_steps, metric_sums, key,
                                               updates_per_period=updates_per_period, warmup_steps=warmup_steps)
 
@@ -454,8 +492,43 @@ class HostOffPolicyTrain(HostTrain):
         agent_state = self.agent.init(agent_key, self.spec, hparams)
         actor_state = self.agent.init_actor(agent_state, self.num_envs)
         example = self._example(agent_state, actor_state, observation, example_key, hparams)
-        loop_state = off_policy.LoopState(replay=self.buffer.init(example), n_step=None, sequences=None)
-        return common.first_state(agent_state, actor_state, None, observation, loop_state, key, hparams)
+        window = None if self.n_step_length == 1 else n_step.init(example, self.num_envs, self.n_step_length)
+        sequences, item = None, example
+        if self.adder is not None:
+            sequences = self.adder.init(example, self.num_envs)
+            steps = jax.tree.map(lambda x: jnp.zeros((self.adder.period, self.num_envs) + x.shape, x.dtype), example)
+            items = jax.eval_shape(lambda: self.adder.push(sequences, steps)[1])
+            item = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), items)
+        loop_state = off_policy.LoopState(replay=self.buffer.init(item), n_step=window, sequences=sequences)
+        return common.first_state(agent_state, actor_state, None, observation, loop_state, key, hparams,
+                                  env_steps=(self.n_step_length - 1) * self.num_envs)
+
+    def init_population(self, keys: jax.Array, hparams: Any = None, hparams_axis: int | None = None) -> TrainState:
+        state = super().init_population(keys, hparams, hparams_axis)
+        if self.n_step_length == 1:
+            return state
+        # Fill the n-step window with n - 1 random steps of every env, so that every later step
+        # stores a complete n-step transition (`env_steps` already counts them).
+        members = self._members(state)
+        actor_state, window, observation = state.actor_state, state.buffer_state.n_step, state.observation
+        for i in range(self.n_step_length - 1):
+            action, actor_state, extras = self._prefill_act(state.agent_state, actor_state, observation,
+                                                            self._prefill_keys(state.key, np.int32(i)),
+                                                            state.hparams, state.env_steps)
+            result = self._host_step(action, members)
+            host = [self._host(getattr(result, f), members) for f in ("reward", "discount", "last",
+                                                                       "next_observation")]
+            actor_state, window, _ = self._record(actor_state, window, state.hparams, observation, action, extras,
+                                                  *host)
+            observation = self._split(result.observation, members)
+        state = state.replace(actor_state=actor_state, observation=observation,
+                              buffer_state=state.buffer_state._replace(n_step=window))
+        self._live = state
+        return state
+
+    def _restart(self, state: TrainState) -> TrainState:
+        state = super()._restart(state)
+        return state.replace(buffer_state=self._cut(state.buffer_state))
 
     def _zero_metrics(self, state: TrainState) -> Metrics:
         if self.updates_per_period == 0:
@@ -473,14 +546,14 @@ class HostOffPolicyTrain(HostTrain):
         for p in range(self.periods_per_iteration):
             # Step t of the iteration acts with fold_in(periods_key, t); period p learns with
             # fold_in(periods_key, -1 - p).
-            actor_state, observation, transitions, period_results = self._steps(
-                agent_state, actor_state, observation, periods_key, state.hparams, state.env_steps,
-                self.period_steps, members, first_step=p * self.period_steps)
+            actor_state, window, observation, transitions, period_results = self._steps(
+                agent_state, actor_state, loop_state.n_step, observation, periods_key, state.hparams,
+                state.env_steps, self.period_steps, members, first_step=p * self.period_steps)
             results += period_results
             env_steps = env_steps + self.period_steps * num_envs
             agent_state, actor_state, loop_state, metric_sums, updates = self._period(
-                state, agent_state, actor_state, loop_state, transitions, env_steps, metric_sums,
-                self._learn_key(periods_key, np.int32(p)))
+                state, agent_state, actor_state, loop_state._replace(n_step=window), transitions, env_steps,
+                metric_sums, self._learn_key(periods_key, np.int32(p)))
             num_updates.append(updates)
         stats = self._stats(results, members, (self.periods_per_iteration, self.period_steps))
         return self._finish(state, agent_state, actor_state, observation, loop_state, key, env_steps, stats,
