@@ -6,7 +6,8 @@ A population (settings x seeds, as in `jaxrl.sweep`) trains as one vmapped progr
 those iterations, or a greedy evaluation), and each member of the bottom `fraction` takes the whole
 agent state (parameters, optimiser state, target networks) and the hyperparameters of a member
 drawn uniformly from the top `fraction` (exploit), then multiplies each `perturb`ed hyperparameter
-by a factor drawn from `factors`, kept within the agent Config's range for that field (explore).
+by a factor drawn from `factors`, kept within the agent Config's range for that field, or with
+probability `resample` draws it anew within that range (explore).
 The environment, replay and actor states stay the member's own unless `also_copy` names them.
 Learning rates live in the hyperparameters only (every optimiser step reads them from there), so
 a copied and perturbed learning rate is the one the next update uses.
@@ -21,11 +22,18 @@ a copied and perturbed learning rate is the one the next update uses.
 The exploit and explore draws come from the run's own key folded with the generation, so a run in
 chunks of generations (`PBTTrain.run`) equals one call, and a checkpoint of the `PBTState` resumes
 exactly. All members sit at the same iteration, as in any population of `jax.vmap(train)`.
+
+Over devices (`shard`, or `run(..., mesh=...)`), the population axis is split over a 1-D mesh as
+`jaxrl.distributed` splits a sweep's: each device trains its own members, and only the select step
+between generations moves data (the fitnesses, and the copied members' state, which XLA's SPMD
+partitioner gathers from whichever device holds the parent). Members compute what they compute
+unsharded: tests/test_distributed.py finds PPO's run, lineage and final state equal bit for bit.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -35,8 +43,10 @@ import flax.struct
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from jaxrl import driver, sweep
+from jaxrl import distributed, driver, sweep
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.types import Array, Metrics, PRNGKey
 
@@ -86,9 +96,11 @@ def copy_members(tree: Any, parents: Array) -> Any:
 
 
 def explore(key: PRNGKey, hparams: Any, replaced: Array, fields: Sequence[str], factors: Sequence[float],
-            bounds: Mapping[str, tuple[float, float]]) -> Any:
+            bounds: Mapping[str, tuple[float, float]], resample: float = 0.0) -> Any:
     """`hparams` (leaves [P]) with each of `fields` of the `replaced` [P] members multiplied by one
-    of `factors` drawn uniformly (per member and field), then clipped into `bounds[field]`."""
+    of `factors` drawn uniformly (per member and field), then clipped into `bounds[field]`; with
+    probability `resample` (per member and field) drawn anew instead, uniformly in `bounds[field]`
+    (Jaderberg et al.'s "resample"; the bounds must then be finite)."""
     choices = jnp.asarray(factors, jnp.float32)
     changed = {}
     for i, field in enumerate(fields):
@@ -96,6 +108,11 @@ def explore(key: PRNGKey, hparams: Any, replaced: Array, fields: Sequence[str], 
         factor = choices[jax.random.randint(jax.random.fold_in(key, i), value.shape, 0, len(factors))]
         low, high = bounds[field]
         perturbed = jnp.clip(value * factor.astype(value.dtype), low, high).astype(value.dtype)
+        if resample > 0.0:  # (keys of their own: the factors are those drawn without resampling)
+            coin_key, draw_key = jax.random.split(jax.random.fold_in(key, len(fields) + i))
+            fresh = jnp.clip(jax.random.uniform(draw_key, value.shape, jnp.float32, low, high), low, high)
+            perturbed = jnp.where(jax.random.bernoulli(coin_key, resample, value.shape), fresh.astype(value.dtype),
+                                  perturbed)
         changed[field] = jnp.where(replaced, perturbed, value)
     return hparams.replace(**changed)
 
@@ -127,6 +144,8 @@ class PBTTrain:
       perturb: the `HParams` fields explore perturbs (each with a numeric range in the Config).
       fraction: share of the population exploited each generation (bottom copies top).
       factors: the factors explore multiplies a perturbed field by.
+      resample: the probability that explore instead draws a perturbed field anew, uniformly within
+        the Config's range for it (which must then be bounded, as `gamma`'s [0, 1]; 0: never).
       fitness: "return", the mean `episode_return` over the generation's iterations, or "eval",
         the greedy evaluation (`train.evaluate`; offline agents have no training return).
       also_copy: TrainState fields copied with the agent state ("actor_state", "buffer_state",
@@ -134,7 +153,11 @@ class PBTTrain:
     """
 
     def __init__(self, train: Train, *, ready_every: int, perturb: Sequence[str], fraction: float = 0.25,
-                 factors: Sequence[float] = (0.8, 1.2), fitness: str = "return", also_copy: Sequence[str] = ()):
+                 factors: Sequence[float] = (0.8, 1.2), resample: float = 0.0, fitness: str = "return",
+                 also_copy: Sequence[str] = ()):
+        if getattr(train, "host_loop", False):
+            raise ValueError("pbt: exploit and explore run inside one compiled program, which host-side environments "
+                             "(gymnasium/..., envpool/...) step outside of; use a gymnax or brax environment")
         if isinstance(ready_every, bool) or not isinstance(ready_every, int) or ready_every < 1:
             raise ValueError(f"pbt: ready_every must be an int >= 1, got {ready_every!r}")
         if train.num_iterations % ready_every:
@@ -144,6 +167,8 @@ class PBTTrain:
             raise ValueError(f"pbt: fraction must be in (0, 0.5], got {fraction!r}")
         if not factors or any(not math.isfinite(f) or f <= 0 for f in factors):
             raise ValueError(f"pbt: factors must be positive numbers, got {tuple(factors)!r}")
+        if isinstance(resample, bool) or not isinstance(resample, (int, float)) or not 0.0 <= resample <= 1.0:
+            raise ValueError(f"pbt: resample must be a probability in [0, 1], got {resample!r}")
         if fitness not in FITNESS:
             raise ValueError(f"pbt: fitness must be one of {FITNESS}, got {fitness!r}")
         if fitness == "eval" and train.evaluate is None:
@@ -159,6 +184,11 @@ class PBTTrain:
         self.ready_every = ready_every
         self.perturb = perturb
         self.bounds = field_bounds(train.config, perturb)
+        unbounded = [field for field, (low, high) in self.bounds.items() if not math.isfinite(low + high)]
+        if resample > 0.0 and unbounded:
+            raise ValueError(f"pbt: resample draws a field anew within the Config's range, which is unbounded for "
+                             f"{', '.join(map(repr, unbounded))}; perturb such fields with resample=0")
+        self.resample = float(resample)
         self.fraction = fraction
         self.factors = tuple(float(f) for f in factors)
         self.fitness = fitness
@@ -201,7 +231,7 @@ class PBTTrain:
         copied = {"agent_state": copy_members(population.agent_state, parents),
                   **{field: copy_members(getattr(population, field), parents) for field in self.also_copy}}
         hparams = explore(perturb_key, copy_members(population.hparams, parents), parents != members, self.perturb,
-                          self.factors, self.bounds)
+                          self.factors, self.bounds, self.resample)
         return population.replace(hparams=hparams, **copied), record
 
     def run(self, state: PBTState, num_generations: int) -> tuple[PBTState, Metrics, dict[str, Array]]:
@@ -217,6 +247,33 @@ class PBTTrain:
 
     def __call__(self, keys: Array, hparams: Any, key: PRNGKey) -> PBTOutput:
         return PBTOutput(*self.run(self.init(keys, hparams, key), self.num_generations))
+
+
+def shard(pbt_train: PBTTrain, mesh: Mesh | None = None) -> tuple[Any, Any]:
+    """`(init, run)` of `pbt_train` with the population split over `mesh`'s one axis (default:
+    every device of every process), as `distributed.population_train` splits a sweep's.
+
+    `init(keys, hparams, key)` takes the population's keys [P] and stacked hparams (P a multiple
+    of the mesh size; ValueError otherwise) and places them as global arrays; `run(state,
+    num_generations)` is `PBTTrain.run`, jitted with the population and its metrics kept split and
+    PBT's key, generation count and lineage replicated. Each member computes what it computes
+    unsharded (as in `population_train`, a device's smaller batch may round a matmul differently).
+    `distributed.gather` brings the outputs to every host."""
+    mesh = distributed.make_mesh() if mesh is None else mesh
+    (axis,) = mesh.axis_names
+    split, replicated = NamedSharding(mesh, P(axis)), NamedSharding(mesh, P())
+    # Shardings as pytree prefixes: every leaf of `population` split, the rest replicated.
+    state_sharding = PBTState(population=split, key=replicated, generation=replicated)
+    place = jax.jit(lambda keys, hparams, key: pbt_train.init(jax.random.wrap_key_data(keys), hparams,
+                                                              jax.random.wrap_key_data(key)),
+                    out_shardings=state_sharding)
+    run = jax.jit(pbt_train.run, static_argnums=1, out_shardings=(state_sharding, split, replicated))
+
+    def init(keys: Array, hparams: Any, key: PRNGKey) -> PBTState:
+        key_data, hparams = distributed.place_population(mesh, keys, hparams, stacked=True)
+        return place(key_data, hparams, distributed.global_array(np.asarray(jax.random.key_data(key)), replicated))
+
+    return init, run
 
 
 class PBTResult(NamedTuple):
@@ -243,18 +300,26 @@ class PBTResult(NamedTuple):
 
 
 def run(train: Train, settings: Sequence[Mapping[str, float]], *, num_seeds: int = 1, ready_every: int,
-        perturb: Sequence[str], seed: int = 0, **options: Any) -> PBTResult:
+        perturb: Sequence[str], seed: int = 0, mesh: Mesh | None = None, **options: Any) -> PBTResult:
     """PBT over the population `settings` x `num_seeds` (built as `sweep.run` builds it: the same
     keys and hparams), as one compiled program; `options` go to `PBTTrain` (fraction, factors,
-    fitness, also_copy). Settings are checked before anything compiles."""
+    resample, fitness, also_copy). With a `mesh` the population is split over its devices (`shard`; the same
+    results). Settings are checked before anything compiles."""
     fields = sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     pbt_train = PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)
     keys, hparams = sweep.population(train.default_hparams, settings, num_seeds, seed)
-    output = jax.jit(pbt_train)(keys, hparams, jax.random.fold_in(jax.random.key(seed), 0x5EB))
-    output = PBTOutput(output.state, jax.tree.map(np.asarray, output.metrics), jax.tree.map(np.asarray, output.lineage))
+    key = jax.random.fold_in(jax.random.key(seed), 0x5EB)
+    if mesh is None:
+        output = jax.jit(pbt_train)(keys, hparams, key)
+        to_host = functools.partial(jax.tree.map, np.asarray)
+    else:
+        init, run_generations = shard(pbt_train, mesh)
+        output = PBTOutput(*run_generations(init(keys, hparams, key), pbt_train.num_generations))
+        to_host = distributed.gather  # from every process's devices
+    output = PBTOutput(output.state, to_host(output.metrics), to_host(output.lineage))
     size = len(settings) * num_seeds
-    final_hparams = output.state.population.hparams
+    final_hparams = to_host(output.state.population.hparams)
     table = {f: np.asarray(getattr(final_hparams, f), np.float64) for f in dict.fromkeys((*fields, *pbt_train.perturb))}
     table["start"] = np.repeat(np.arange(len(settings)), num_seeds)
     table["seed"] = np.tile(np.arange(num_seeds), len(settings))
@@ -342,4 +407,5 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
 
 
 __all__ = ["COPYABLE", "FITNESS", "PBTOutput", "PBTResult", "PBTState", "PBTTrain", "copy_members", "exploit",
-           "default_run_dir", "explore", "field_bounds", "num_exploited", "pbt_to_dir", "plot", "run", "write_csv"]
+           "default_run_dir", "explore", "field_bounds", "num_exploited", "pbt_to_dir", "plot", "run", "shard",
+           "write_csv"]

@@ -3,9 +3,9 @@
     python tests/distributed_worker.py OUT.npz DEVICES [COORDINATOR NUM_PROCESSES PROCESS_ID]
 
 With one process it trains tiny PPO and DQN populations of 4 seeds, unsharded (jit(vmap)) and
-sharded over the 4 local devices, a PPO population of 8 (two members per device), and one PPO
-run with its env batch sharded; with a
-coordinator it joins a multi-process run and trains the sharded populations only. Process 0
+sharded over the 4 local devices, a PPO population of 8 (two members per device), a PBT run of 8
+PPO members sharded (jaxrl.pbt.shard) and unsharded, and one PPO run with its env batch sharded;
+with a coordinator it joins a multi-process run and trains the sharded populations only. Process 0
 saves every result (gathered to the host) to OUT.npz.
 """
 
@@ -19,7 +19,7 @@ os.environ["JAX_PLATFORMS"] = "cpu"
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
 
-from jaxrl import distributed, driver  # noqa: E402
+from jaxrl import distributed, driver, pbt, sweep  # noqa: E402
 from jaxrl.agents import dqn, ppo  # noqa: E402
 
 multi = len(sys.argv) > 3
@@ -67,6 +67,18 @@ if not multi:
     for metric in ("env_steps", "episode_return", "total_loss"):
         results[f"two_per_device/population/{metric}"] = np.asarray(population.metrics[metric])
         results[f"two_per_device/plain/{metric}"] = np.asarray(plain.metrics[metric])
+    # PBT over the 4 devices (`pbt.run` with a mesh: `pbt.shard`), two members per device, against
+    # the same run unsharded: a generation per iteration, so three selects, in which members take
+    # the state of parents that other devices hold.
+    options = dict(num_seeds=2, ready_every=1, perturb=("learning_rate",))
+    settings = sweep.grid(learning_rate=[1e-4, 3e-4, 1e-3, 3e-3])
+    sharded = pbt.run(train, settings, mesh=distributed.make_mesh(), **options).output
+    results["pbt/population_shards"] = np.array(len(sharded.state.population.iteration.sharding.device_set))
+    plain = pbt.run(train, settings, **options).output
+    for side, output in [("population", sharded), ("plain", plain)]:
+        tree = distributed.gather(output._asdict())  # {"state", "metrics", "lineage"}
+        for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+            results[f"pbt/{side}/{jax.tree_util.keystr(path, simple=True, separator='/')}"] = leaf
     # A population that does not split over the devices is refused before compiling.
     try:
         distributed.population_train(train)(driver.population_keys(0, 3), distributed.stack_hparams(PPO.hparams(), 3))

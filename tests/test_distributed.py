@@ -3,7 +3,8 @@
 Each configuration runs in a subprocess (tests/distributed_worker.py), since the number of CPU
 devices is fixed when JAX starts: one process with 4 devices (population sharded, and one run's
 env batch sharded, against the same programs unsharded), and two processes with 2 devices each
-joined on loopback through `jax.distributed` (gloo collectives), against the one-process run.
+joined on loopback through `jax.distributed` (gloo collectives), against the one-process run; and
+PBT (`jaxrl.pbt.shard`) over the 4 devices against PBT unsharded, in the one-process worker.
 The command line runs both ways too: a two-process run killed after a checkpoint resumes to the
 one-process run's files.
 """
@@ -94,6 +95,21 @@ def test_two_members_per_device_run_and_equal_unsharded(one_process):
                                   r["two_per_device/plain/episode_return"])
     np.testing.assert_allclose(r["two_per_device/population/total_loss"], r["two_per_device/plain/total_loss"],
                                rtol=1e-5)
+
+
+def test_pbt_sharded_over_4_devices_equals_unsharded(one_process):
+    r = one_process
+    assert int(r["pbt/population_shards"]) == 4
+    keys = [k for k in r if k.startswith("pbt/plain/")]
+    assert len(keys) >= 20 and "pbt/plain/state/population/agent_state/params/params/policy_head/Dense_0/kernel" in keys
+    for key in keys:  # the final state, every metric and the lineage, bit for bit
+        np.testing.assert_array_equal(r[key.replace("/plain/", "/population/")], r[key], err_msg=key)
+    # Exploit happened in each of the 3 selects, and some member took the state of a parent held
+    # by another device (members 2d and 2d + 1 train on device d).
+    parents, members = r["pbt/plain/lineage/parent"], np.arange(8)
+    assert parents.shape == (4, 8) and np.all(np.any(parents[:3] != members, axis=1))
+    assert np.any(parents[:3] // 2 != members // 2)
+    np.testing.assert_array_equal(parents[3], members)
 
 
 def test_uneven_population_is_refused(one_process):

@@ -1,6 +1,7 @@
 """Population-based training: exploit copies exactly the chosen members' agent state and
-hyperparameters (against a hand-built population), explore stays within the Config's ranges,
-PBT in chunks of generations equals one call, the table and lineage, and clear errors."""
+hyperparameters (against a hand-built population), the greedy evaluation as fitness, explore stays
+within the Config's ranges, PBT in chunks of generations equals one call, the table and lineage,
+and clear errors."""
 
 import copy
 import csv
@@ -44,9 +45,15 @@ def test_exploit_sends_the_bottom_to_the_top_and_keeps_the_rest():
     assert pbt.num_exploited(8, 0.25) == 2 and pbt.num_exploited(3, 0.25) == 1 and pbt.num_exploited(2, 0.5) == 1
 
 
-def test_select_copies_exactly_the_parents_agent_state_and_hparams(train, pbt_train):
+@pytest.fixture(scope="module")
+def population(train):
+    """SETTINGS x 2 seeds after one generation's 2 iterations, and the hparams they started with."""
     keys, hparams = sweep.population(train.default_hparams, SETTINGS, 2)
-    population = jax.jit(jax.vmap(lambda k, h: train.run(train.init(k, h), 2)[0]))(keys, hparams)
+    return hparams, jax.jit(jax.vmap(lambda k, h: train.run(train.init(k, h), 2)[0]))(keys, hparams)
+
+
+def test_select_copies_exactly_the_parents_agent_state_and_hparams(population, pbt_train):
+    hparams, population = population
     # A hand-made generation's returns: member m's fitness is -m, so members 6 and 7 (the bottom
     # quarter) take the state of members 0 or 1 (the top quarter).
     metrics = {"episode_return": -jnp.arange(8.0)[:, None] * jnp.ones((8, 2))}
@@ -76,6 +83,32 @@ def test_select_copies_exactly_the_parents_agent_state_and_hparams(train, pbt_tr
     assert_trees_equal(kept, population)
 
 
+def test_eval_fitness_ranks_by_the_greedy_evaluation_not_the_training_return(train, population):
+    _, population = population
+    pbt_eval = pbt.PBTTrain(train, ready_every=2, perturb=("gae_lambda",), resample=1.0, fitness="eval")
+    key = jax.random.key(4)
+    # Each member's greedy return, computed apart from PBT with the keys select draws (its key's
+    # third split, one per member), and training returns ranked the other way round: ranked by
+    # return, the greedy-best would be exploited.
+    greedy = np.asarray(jax.jit(jax.vmap(train.evaluate))(population, jax.random.split(jax.random.split(key, 3)[2], 8)))
+    metrics = {"episode_return": -jnp.asarray(greedy)[:, None] * jnp.ones((8, 2))}
+    selected, record = jax.jit(pbt_eval.select)(population, metrics, key)
+    np.testing.assert_array_equal(record["fitness"], greedy)
+    parents = np.asarray(record["parent"])
+    exploited = np.flatnonzero(parents != np.arange(8))
+    order = np.argsort(greedy, kind="stable")
+    # The two of lowest greedy return take the state of two of the highest; no ties at either cut,
+    # so ranking by the training return would have picked other members.
+    assert greedy[order[1]] < greedy[order[2]] and greedy[order[5]] < greedy[order[6]], greedy
+    assert set(exploited) == set(order[:2]) and set(parents[exploited]) <= set(order[6:]), (greedy, parents)
+    for m in exploited:
+        assert_trees_equal(jax.tree.map(lambda x: x[m], selected.agent_state), population.agent_state, parents[m])
+    # and a gae_lambda drawn anew in [0, 1] (resample=1.0), where every member had PPO's 0.95.
+    lambdas = np.asarray(selected.hparams.gae_lambda)
+    assert np.all((0.0 <= lambdas[exploited]) & (lambdas[exploited] <= 1.0) & (lambdas[exploited] != np.float32(0.95)))
+    np.testing.assert_array_equal(np.delete(lambdas, exploited), np.float32(0.95))
+
+
 def test_explore_stays_within_the_configs_ranges():
     hparams = CONFIG.hparams()
     stacked = jax.tree.map(lambda x: jnp.full((64,), x), hparams).replace(
@@ -89,6 +122,33 @@ def test_explore_stays_within_the_configs_ranges():
     assert np.any(out.gae_lambda == 1.0) and np.any(out.gae_lambda < 0.5)
     untouched = pbt.explore(jax.random.key(0), stacked, jnp.zeros(64, bool), ("gae_lambda",), (0.8, 1.2), bounds)
     assert_trees_equal(untouched, stacked)
+
+
+def test_resample_draws_anew_within_the_configs_range():
+    stacked = jax.tree.map(lambda x: jnp.full((64,), x), CONFIG.hparams())  # gae_lambda 0.95 everywhere
+    bounds = pbt.field_bounds(CONFIG, ("gae_lambda",))
+    replaced = jnp.arange(64) < 48
+
+    def explore(resample):
+        out = pbt.explore(jax.random.key(0), stacked, replaced, ("gae_lambda",), (0.8, 1.2), bounds, resample)
+        return np.asarray(out.gae_lambda)
+
+    parent = np.float32(CONFIG.gae_lambda)
+    perturbations = [parent * np.float32(0.8), min(parent * np.float32(1.2), np.float32(1.0))]
+    drawn, mixed, perturbed = explore(1.0), explore(0.5), explore(0.0)
+    for values in (drawn, mixed, perturbed):
+        assert np.all((0.0 <= values) & (values <= 1.0))
+        np.testing.assert_array_equal(values[48:], parent)  # members not exploited keep theirs
+    # Every exploited member's value drawn anew: all different, none the parent's or a perturbation
+    # of it, spread over the range [0, 1].
+    assert len(set(drawn[:48])) == 48 and not np.isin(drawn[:48], [parent, *perturbations]).any()
+    assert drawn[:48].min() < 0.25 and drawn[:48].max() > 0.75
+    assert np.all(np.isin(perturbed[:48], perturbations))
+    # With resample=0.5 some are drawn and the others perturbed by the factors drawn without it.
+    kept = np.isin(mixed[:48], perturbations)
+    assert 10 < kept.sum() < 38
+    np.testing.assert_array_equal(mixed[:48][kept], perturbed[:48][kept])
+    np.testing.assert_array_equal(mixed[:48][~kept], drawn[:48][~kept])
 
 
 def test_pbt_in_chunks_of_generations_equals_one_call_through_a_checkpoint(pbt_train, train, tmp_path):
@@ -143,6 +203,10 @@ def test_bad_pbt_settings_are_named(train):
         pbt.PBTTrain(train, ready_every=2, perturb=("learning_rate",), fraction=0.7)
     with pytest.raises(ValueError, match=r"pbt: also_copy takes"):
         pbt.PBTTrain(train, ready_every=2, perturb=("learning_rate",), also_copy=("params",))
+    with pytest.raises(ValueError, match=r"pbt: resample must be a probability in \[0, 1\]"):
+        pbt.PBTTrain(train, ready_every=2, perturb=("gae_lambda",), resample=1.5)
+    with pytest.raises(ValueError, match=r"within the Config's range, which is unbounded for 'learning_rate'"):
+        pbt.PBTTrain(train, ready_every=2, perturb=("gae_lambda", "learning_rate"), resample=0.25)
     with pytest.raises(ValueError, match=r"pbt: perturb must name at least one HParams field"):
         pbt.PBTTrain(train, ready_every=2, perturb=())
     no_ranges = copy.copy(train)
