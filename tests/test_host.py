@@ -14,7 +14,7 @@ import pytest
 from helpers import assert_trees_equal
 from test_checkpoint import csv_rows
 
-from jaxrl import agents, checkpoint, driver
+from jaxrl import agents, checkpoint, driver, pbt
 from jaxrl.agents import builder, dqn, ppo, sac
 from jaxrl.envs.host import make_host
 from jaxrl.loops.host import HostOnPolicyTrain, HostTrain
@@ -87,6 +87,8 @@ def test_unknown_names_and_wrong_actions_are_named():
     assert isinstance(train, HostTrain)
     with pytest.raises(TypeError, match="runs outside jax.jit"):
         jax.jit(train)(jax.random.key(0))
+    with pytest.raises(ValueError, match="pbt: exploit and explore run inside one compiled program"):
+        pbt.PBTTrain(train, ready_every=1, perturb=("learning_rate",))
 
 
 @pytest.fixture(scope="module")

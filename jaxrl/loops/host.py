@@ -327,13 +327,15 @@ class HostOnPolicyTrain(HostTrain):
         self.learner_device = learner_device
         learn = on_policy.learner(agent, rollout_length, spec.num_envs)
 
-        def finish(state, key, update_key, actor_state, observation, transitions, stats):
-            trajectory = jax.tree.map(lambda *xs: jnp.stack(xs), *transitions)
+        def finish(state, key, update_key, actor_state, observation, trajectory, stats):
             last, returns, lengths = stats
             return learn(state, key, update_key, actor_state, None, observation, trajectory,
                          {"last": last, "episode_return": returns, "episode_length": lengths})
 
         self._split3 = jax.jit(jax.vmap(lambda key: tuple(prng.split(key, 3))))
+        # The rollout's steps as one time-major trajectory [P, T, N, ...], on the actor's device:
+        # one transfer to the learner's, not one per step and field.
+        self._stack = jax.jit(lambda steps: jax.tree.map(lambda *xs: jnp.stack(xs, axis=1), *steps))
         self._finish = jax.jit(jax.vmap(finish))
         self._fast_key = jax.jit(jax.vmap(prng.fast_key))
 
@@ -355,7 +357,7 @@ class HostOnPolicyTrain(HostTrain):
         actor_state, observation, transitions, stats = self._rollout(
             state.agent_state, state.actor_state, state.observation, rollout_key, state.hparams, state.env_steps,
             members)
-        return self._finish(state, key, update_key, actor_state, observation, transitions, stats)
+        return self._finish(state, key, update_key, actor_state, observation, self._stack(transitions), stats)
 
     def run_population(self, state: TrainState, num_iterations: int) -> tuple[TrainState, Metrics]:
         if not self.overlap or num_iterations == 0:
@@ -366,23 +368,26 @@ class HostOnPolicyTrain(HostTrain):
         rows = []
         # The actor side keeps everything the next rollout needs without waiting for the learner:
         # its env state, the key chain, the step count, and the parameters it acts with.
-        actor_state, observation, hparams = state.actor_state, state.observation, state.hparams
-        key, env_steps = state.key, state.env_steps
+        # With an `actor_device`, all of it lives there and only the rollouts cross to the learner.
+        state = self._to(state, self.learner_device)
+        actor_state, observation, hparams, env_steps = self._to(
+            (state.actor_state, state.observation, state.hparams, state.env_steps), self.actor_device)
+        key = state.key
         acting = state.agent_state
         for _ in range(num_iterations):
             key, rollout_key, update_key = self._split3(key)
             # Runs while the update dispatched last (asynchronously) computes: `acting` are the
             # parameters from before that update.
             actor_state, observation, transitions, stats = self._rollout(
-                self._to(acting, self.actor_device), actor_state, observation, rollout_key, hparams, env_steps,
-                members)
+                self._to(acting, self.actor_device), actor_state, observation, self._to(rollout_key, self.actor_device),
+                hparams, env_steps, members)
             env_steps = env_steps + self.steps_per_iteration
             # What the next rollout acts with: the input of the update dispatched now (the output of
             # the one before it), one update old when the next rollout starts.
             acting = state.agent_state
             state, metrics = self._finish(state, key, update_key, self._to(actor_state, self.learner_device),
                                           self._to(observation, self.learner_device),
-                                          self._to(transitions, self.learner_device),
+                                          self._to(self._stack(transitions), self.learner_device),
                                           self._to(stats, self.learner_device))
             rows.append(metrics)
             actor_state = self._sync(actor_state, self._to(acting, self.actor_device))
