@@ -4,8 +4,10 @@ own stepping, beside jaxrl's compiled PPO on gymnax's CartPole-v1 at the same se
     python -m experiments.benchmarks.host [--num-envs 8] [--iterations 60] [--repeats 3]
 
 In one process, interleaved `--repeats` times and reported as the fastest of each:
-  envpool-random   envpool CartPole-v1, `--num-envs` envs, stepped with uniformly random actions
-                   from NumPy (sync mode, the same adapter calls as training: no agent at all);
+  envpool-random   envpool CartPole-v1 itself (`envpool.make_gymnasium`, sync mode), `--num-envs`
+                   envs, stepped with uniformly random NumPy actions: envpool's own stepping;
+  adapter-random   the same through jaxrl's adapter (`jaxrl.envs.host.EnvpoolEnv`: same-step
+                   resets, episode statistics), as training steps it, no agent;
   host-ppo         jaxrl PPO at its defaults with `--num-envs` envs (128-step rollouts, 4 epochs x
                    4 minibatches) on envpool/CartPole-v1, `--iterations` iterations after one
                    compiling iteration (its `env_steps` over its wall time);
@@ -32,7 +34,23 @@ from jaxrl.envs.host import make_host
 
 
 def envpool_random(num_envs: int, steps: int) -> float:
-    """Env steps/s of envpool CartPole-v1 under uniformly random NumPy actions."""
+    """Env steps/s of envpool's own CartPole-v1 under uniformly random NumPy actions."""
+    import envpool
+
+    env = envpool.make_gymnasium("CartPole-v1", num_envs=num_envs, seed=0)
+    env.reset()
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, (steps, num_envs)).astype(np.int32)
+    start = time.perf_counter()
+    for action in actions:
+        env.step(action)
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps * num_envs / elapsed
+
+
+def adapter_random(num_envs: int, steps: int) -> float:
+    """Env steps/s of jaxrl's envpool adapter under uniformly random NumPy actions."""
     env = make_host("envpool/CartPole-v1", num_envs)
     env.reset(0)
     rng = np.random.default_rng(0)
@@ -105,6 +123,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     runs = {
         "envpool-random": lambda: envpool_random(args.num_envs, args.iterations * 128),
+        "adapter-random": lambda: adapter_random(args.num_envs, args.iterations * 128),
         "host-ppo": lambda: host_ppo(args.num_envs, args.iterations),
         "host-ppo-overlap": lambda: host_ppo(args.num_envs, args.iterations, overlap=True),
         "host-ppo-act": lambda: host_acting(args.num_envs, args.iterations),

@@ -197,7 +197,8 @@ class EnvpoolEnv(HostEnvironment):
     next step acts in every env: same-step auto-reset, with nothing dropped.
     """
 
-    def __init__(self, task_id: str, num_envs: int, episode_length: int | None = None):
+    def __init__(self, task_id: str, num_envs: int, episode_length: int | None = None,
+                 num_threads: int | None = None):
         try:
             import envpool
         except ImportError as error:  # pragma: no cover - envpool is a test dependency
@@ -210,6 +211,7 @@ class EnvpoolEnv(HostEnvironment):
             raise ValueError(f"unknown envpool environment {task_id!r}.{hint}")
         super().__init__(ENVPOOL_PREFIX + task_id, num_envs)
         self.task_id = task_id
+        self.num_threads = num_threads  # envpool's thread pool; None: its default
         self.episode_length = episode_length
         self.env = None
         probe = self._make(0)
@@ -222,6 +224,8 @@ class EnvpoolEnv(HostEnvironment):
         import envpool
 
         kwargs = {} if self.episode_length is None else {"max_episode_steps": self.episode_length}
+        if self.num_threads is not None:
+            kwargs["num_threads"] = self.num_threads
         # envpool's seeds are int32; reduce the run's 64-bit seed.
         return envpool.make_gymnasium(self.task_id, num_envs=self.num_envs, seed=seed % (2**31 - 1), **kwargs)
 
