@@ -255,3 +255,36 @@ def test_pbt_from_the_command_line_writes_its_tables_and_plot(tmp_path, capsys):
     assert "median final return" in capsys.readouterr().out
     with pytest.raises(SystemExit, match=r"unknown hyperparameter 'nope'"):
         pbt_cli.main([*flags, "--perturb", "nope", "--run-dir", str(tmp_path / "bad")])
+
+
+def test_pbt_runs_offline_agents_on_greedy_evaluation_and_copies_replay_when_asked():
+    """Every agent kind: BC (no training return) ranked by its greedy evaluation, and DQN whose
+    exploited members take their parent's replay buffer too (`also_copy`)."""
+    import offline_data
+
+    from jaxrl.agents import bc, dqn
+
+    rows, _ = offline_data.dataset("Pendulum-v1", "medium-replay")
+    offline = bc.make_train(bc.Config(env="Pendulum-v1", num_updates=200, updates_per_iteration=100,
+                                      hidden_sizes=(16,), eval_episodes=2), rows)
+    result = pbt.run(offline, SETTINGS, ready_every=1, perturb=("learning_rate",), fitness="eval")
+    lineage = result.lineage
+    assert np.isfinite(lineage["fitness"]).all() and (lineage["fitness"] < 0).all()  # Pendulum's returns
+    first = lineage["generation"] == 0
+    worst = np.argmin(lineage["fitness"][first])
+    assert lineage["parent"][first][worst] == np.argmax(lineage["fitness"][first])  # 4 members: 1 exploited
+
+    online = dqn.make_train(dqn.Config(env="CartPole-v1", num_envs=10, total_timesteps=400, steps_per_iteration=200,
+                                       learning_starts=100, buffer_size=400, batch_size=16, hidden_sizes=(16,),
+                                       target_update_every=100))
+    copying = pbt.PBTTrain(online, ready_every=1, perturb=("learning_rate",), also_copy=("buffer_state",))
+    keys, hparams = sweep.population(online.default_hparams, SETTINGS, 1)
+    state = jax.jit(lambda k, h: copying.init(k, h, jax.random.key(0)))(keys, hparams)
+    generation = jax.jit(jax.vmap(lambda s: online.run(s, 1)))(state.population)
+    selected, record = jax.jit(copying.select)(generation[0], generation[1], jax.random.key(1))
+    parents = np.asarray(record["parent"])
+    (child,) = np.nonzero(parents != np.arange(4))[0]
+    assert_trees_equal(jax.tree.map(lambda x: x[child], selected.buffer_state), generation[0].buffer_state,
+                       parents[child])
+    assert_trees_equal(jax.tree.map(lambda x: x[child], selected.agent_state), generation[0].agent_state,
+                       parents[child])
