@@ -62,16 +62,18 @@ def jaxrl_train(*args, env=None):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
 
 
-def kill_after_first_checkpoint(args, run_dir):
-    """Starts the CLI, SIGKILLs it once checkpoint 2 is finished and iteration 3's rows are in
-    metrics.csv (so resuming must cut them), and returns the checkpoint steps left behind."""
+def kill_after_first_checkpoint(args, run_dir, step=2, seeds=SEEDS):
+    """Starts the CLI, SIGKILLs it once checkpoint `step` is finished and iteration `step + 1`'s
+    rows are in metrics.csv (so resuming must cut them), and returns the checkpoint steps left
+    behind and the rows written."""
     # The driver sleeps this long after every chunk, so the kill lands mid-run (see driver.py).
     env = dict(os.environ, **{driver.DEBUG_CHUNK_SLEEP_ENV: "0.5"})
     proc = subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *args, "--run-dir", run_dir], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     csv_path, deadline = os.path.join(run_dir, "metrics.csv"), time.monotonic() + 200
     try:
-        while not (os.path.isdir(os.path.join(run_dir, "checkpoints", "2")) and csv_rows(csv_path) >= 3 * SEEDS):
+        while not (os.path.isdir(os.path.join(run_dir, "checkpoints", str(step)))
+                   and csv_rows(csv_path) >= (step + 1) * seeds):
             assert proc.poll() is None, f"the run ended before it could be killed:\n{proc.stdout.read()}"
             assert time.monotonic() < deadline, "no checkpoint within 200 s"
             time.sleep(0.01)

@@ -3,16 +3,14 @@ same-step auto-reset and truncations, the host loop's stored transitions, learni
 and saved policy, and a run killed with SIGKILL that resumes."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import jax
 import numpy as np
 import pytest
 from helpers import assert_trees_equal
-from test_checkpoint import csv_rows
+from test_checkpoint import kill_after_first_checkpoint
 
 from jaxrl import agents, checkpoint, driver, pbt
 from jaxrl.agents import builder, dqn, ppo, sac
@@ -164,21 +162,8 @@ DQN_HOST_ARGS = ["dqn", "--env", "gymnasium/CartPole-v1", "--num-envs", "10", "-
 
 def test_host_run_killed_with_sigkill_resumes_with_agent_optimiser_and_replay_exact(tmp_path):
     run_dir = str(tmp_path / "run")
-    env = dict(os.environ, **{driver.DEBUG_CHUNK_SLEEP_ENV: "0.5"})
-    proc = subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *DQN_HOST_ARGS, "--run-dir", run_dir], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    csv_path, deadline = os.path.join(run_dir, "metrics.csv"), time.monotonic() + 200
-    try:
-        while not (os.path.isdir(os.path.join(run_dir, "checkpoints", "4")) and csv_rows(csv_path) >= 5 * 2):
-            assert proc.poll() is None, f"the run ended before it could be killed:\n{proc.stdout.read()}"
-            assert time.monotonic() < deadline, "no checkpoint within 200 s"
-            time.sleep(0.01)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    csv_path = os.path.join(run_dir, "metrics.csv")
+    kill_after_first_checkpoint(DQN_HOST_ARGS, run_dir, step=4, seeds=2)
     with open(csv_path) as f:
         before = f.read().splitlines()
     checkpointer = checkpoint.Checkpointer(os.path.join(run_dir, "checkpoints"), read_only=True)

@@ -33,34 +33,32 @@ from jaxrl.agents import ppo
 from jaxrl.envs.host import make_host
 
 
+def random_stepping(env, num_envs: int, steps: int) -> float:
+    """Env steps/s of `env.step` (after its reset) under uniformly random NumPy actions."""
+    rng = np.random.default_rng(0)
+    actions = rng.integers(0, 2, (steps, num_envs)).astype(np.int32)
+    start = time.perf_counter()
+    for action in actions:
+        env.step(action)
+    elapsed = time.perf_counter() - start
+    env.close()
+    return steps * num_envs / elapsed
+
+
 def envpool_random(num_envs: int, steps: int) -> float:
     """Env steps/s of envpool's own CartPole-v1 under uniformly random NumPy actions."""
     import envpool
 
     env = envpool.make_gymnasium("CartPole-v1", num_envs=num_envs, seed=0)
     env.reset()
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, 2, (steps, num_envs)).astype(np.int32)
-    start = time.perf_counter()
-    for action in actions:
-        env.step(action)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return steps * num_envs / elapsed
+    return random_stepping(env, num_envs, steps)
 
 
 def adapter_random(num_envs: int, steps: int) -> float:
     """Env steps/s of jaxrl's envpool adapter under uniformly random NumPy actions."""
     env = make_host("envpool/CartPole-v1", num_envs)
     env.reset(0)
-    rng = np.random.default_rng(0)
-    actions = rng.integers(0, 2, (steps, num_envs)).astype(np.int32)
-    start = time.perf_counter()
-    for action in actions:
-        env.step(action)
-    elapsed = time.perf_counter() - start
-    env.close()
-    return steps * num_envs / elapsed
+    return random_stepping(env, num_envs, steps)
 
 
 def host_ppo(num_envs: int, iterations: int, overlap: bool = False) -> float:
