@@ -49,7 +49,7 @@ from jax.interpreters import partial_eval as pe
 from jaxrl import checkpoint
 from jaxrl.agents import builder, registry
 from jaxrl.agents.config import AgentConfig, config_classes, config_from_json, jsonable
-from jaxrl.envs.host import is_host_env, make_host
+from jaxrl.envs.host import evaluation_steps, is_host_env, make_host
 from jaxrl.envs.wrappers import NormalizationStats, NormalizeObservation, find_normalization_stats, find_wrapper
 from jaxrl.envs.wrappers import normalize as normalize_observation
 from jaxrl.loops.common import TrainState
@@ -425,7 +425,9 @@ def _evaluate_on_host(policy: Policy, episodes: int, key: PRNGKey) -> Array:
         actor_state = policy.initial_state(episodes) if policy.stateful else None
         returns = np.zeros(episodes, np.float32)
         done = np.zeros(episodes, bool)
-        while not done.all():
+        for _ in range(evaluation_steps(env)):
+            if done.all():
+                break
             action, actor_state = _act_compiled(policy, observation, actor_state, None)
             result = env.step(np.asarray(action))
             first_end = result.last & ~done
@@ -434,6 +436,9 @@ def _evaluate_on_host(policy: Policy, episodes: int, key: PRNGKey) -> Array:
             observation = result.observation
             if policy.stateful:
                 actor_state = policy.reset(actor_state, result.last)
+        if not done.all():
+            raise RuntimeError(f"evaluate_policy in {env.name}: {int((~done).sum())} envs played "
+                               f"{evaluation_steps(env):,} greedy steps without ending an episode")
     finally:
         env.close()
     return jnp.asarray(returns.mean())

@@ -254,6 +254,17 @@ class EnvpoolEnv(HostEnvironment):
             self.env.close()
 
 
+# Greedy evaluation plays every env until its first episode ends; an env without a time limit
+# whose policy never ends an episode would play forever, so evaluation stops there with an error.
+EVALUATION_STEP_LIMIT = 1_000_000
+
+
+def evaluation_steps(env: HostEnvironment) -> int:
+    """The most steps a greedy evaluation in `env` may take: its time limit, or
+    `EVALUATION_STEP_LIMIT` if it has none."""
+    return env.max_episode_steps or EVALUATION_STEP_LIMIT
+
+
 def make_host(name: str, num_envs: int, *, episode_length: int | None = None,
               vectorization_mode: str = "sync") -> HostEnvironment:
     """A host-side batch of `num_envs` envs by name: "gymnasium/<id>" (any id `gymnasium.make_vec`
@@ -280,5 +291,5 @@ def make_host(name: str, num_envs: int, *, episode_length: int | None = None,
     raise ValueError(f"{name!r} is not a host-side environment (names start with {' or '.join(HOST_PREFIXES)})")
 
 
-__all__ = ["ENVPOOL_PREFIX", "GYMNASIUM_PREFIX", "EnvpoolEnv", "GymnasiumVectorEnv", "HostEnvironment", "HostStep",
-           "is_host_env", "make_host"]
+__all__ = ["ENVPOOL_PREFIX", "EVALUATION_STEP_LIMIT", "GYMNASIUM_PREFIX", "EnvpoolEnv", "GymnasiumVectorEnv",
+           "HostEnvironment", "HostStep", "evaluation_steps", "is_host_env", "make_host"]

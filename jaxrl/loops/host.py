@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import prng
-from jaxrl.envs.host import HostEnvironment, HostStep
+from jaxrl.envs.host import HostEnvironment, HostStep, evaluation_steps
 from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.loops.common import TrainOutput, TrainState
 from jaxrl.replay import ReplayBuffer, SequenceAdder, n_step
@@ -251,7 +251,9 @@ class HostTrain:
         done = np.zeros((members * per_member,), bool)
         returns = np.zeros_like(done, np.float32)
         key = keys
-        while not done.all():  # every env plays until its first episode ends (host envs have time limits)
+        for _ in range(evaluation_steps(env)):  # every env plays until its first episode ends
+            if done.all():
+                break
             key, act_key = self._split2(key)
             action, actor_state, _ = self._greedy(state.agent_state, actor_state, observation, act_key,
                                                   state.hparams, state.env_steps)
@@ -261,6 +263,9 @@ class HostTrain:
             done |= result.last
             observation = self._split_eval(result.observation, members)
             actor_state = self._reset_actor(actor_state, self._split_eval(result.last, members))
+        if not done.all():
+            raise RuntimeError(f"evaluation in {env.name}: {int((~done).sum())} envs played "
+                               f"{evaluation_steps(env):,} greedy steps without ending an episode")
         return returns.reshape(members, self._eval_envs).mean(axis=1)
 
     @property
