@@ -263,13 +263,13 @@ def test_host_n_step_rows_and_a_restart_truncates_the_pending_window():
 
 
 def test_evaluation_that_never_ends_an_episode_stops_with_an_error(monkeypatch, dqn_truncating):
-    import jaxrl.loops.host as host_loop
+    import jaxrl.envs.host as host_envs
 
     train = dqn.make_train(dqn.Config(env="gymnasium/CartPole-v1", episode_length=10, num_envs=2,
                                       total_timesteps=600, steps_per_iteration=200, learning_starts=200,
                                       buffer_size=1000, batch_size=16, hidden_sizes=(16,),
                                       target_update_every=100))
     assert np.isfinite(train.evaluate(dqn_truncating.state, jax.random.key(0)))  # 10-step episodes end
-    monkeypatch.setattr(host_loop, "evaluation_steps", lambda env: 3)
+    monkeypatch.setattr(host_envs, "evaluation_steps", lambda env: 3)
     with pytest.raises(RuntimeError, match="played 3 greedy steps without ending an episode"):
         train.evaluate(dqn_truncating.state, jax.random.key(0))

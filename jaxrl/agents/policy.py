@@ -49,7 +49,7 @@ from jax.interpreters import partial_eval as pe
 from jaxrl import checkpoint
 from jaxrl.agents import builder, registry
 from jaxrl.agents.config import AgentConfig, config_classes, config_from_json, jsonable
-from jaxrl.envs.host import evaluation_steps, is_host_env, make_host
+from jaxrl.envs.host import first_episode_returns, is_host_env, make_host, seed_from_key
 from jaxrl.envs.wrappers import NormalizationStats, NormalizeObservation, find_normalization_stats, find_wrapper
 from jaxrl.envs.wrappers import normalize as normalize_observation
 from jaxrl.loops.common import TrainState
@@ -419,26 +419,17 @@ def _evaluate_on_host(policy: Policy, episodes: int, key: PRNGKey) -> Array:
     from `key`) until each has finished one episode."""
     config = policy.config
     env = make_host(config.env, episodes, episode_length=config.episode_length)
+    actor_state = policy.initial_state(episodes) if policy.stateful else None
+
+    def act(observation: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+        nonlocal actor_state
+        if policy.stateful and last is not None:
+            actor_state = policy.reset(actor_state, last)
+        action, actor_state = _act_compiled(policy, observation, actor_state, None)
+        return np.asarray(action)
+
     try:
-        seed = int(np.asarray(jax.random.key_data(key), np.uint32).ravel()[-1]) % (2**31 - 1)
-        observation = env.reset(seed)
-        actor_state = policy.initial_state(episodes) if policy.stateful else None
-        returns = np.zeros(episodes, np.float32)
-        done = np.zeros(episodes, bool)
-        for _ in range(evaluation_steps(env)):
-            if done.all():
-                break
-            action, actor_state = _act_compiled(policy, observation, actor_state, None)
-            result = env.step(np.asarray(action))
-            first_end = result.last & ~done
-            returns[first_end] = result.episode_return[first_end]
-            done |= result.last
-            observation = result.observation
-            if policy.stateful:
-                actor_state = policy.reset(actor_state, result.last)
-        if not done.all():
-            raise RuntimeError(f"evaluate_policy in {env.name}: {int((~done).sum())} envs played "
-                               f"{evaluation_steps(env):,} greedy steps without ending an episode")
+        returns = first_episode_returns(env, seed_from_key(jax.random.key_data(key)), act)
     finally:
         env.close()
     return jnp.asarray(returns.mean())

@@ -21,7 +21,7 @@ any Gymnasium vector env made with `AutoresetMode.SAME_STEP` enters through `Gym
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -265,6 +265,36 @@ def evaluation_steps(env: HostEnvironment) -> int:
     return env.max_episode_steps or EVALUATION_STEP_LIMIT
 
 
+def seed_from_key(key_data: Any, salt: int = 0) -> int:
+    """A host env's int seed from a JAX key's data (any shape: the words of one key or of several)
+    and a `salt` (e.g. the iteration a restart happens at)."""
+    words = np.asarray(key_data, np.uint32).ravel()
+    return int((int(words[-1]) * 1_000_003 + int(words[0]) + salt * 7_919) % (2**31 - 1))
+
+
+def first_episode_returns(env: HostEnvironment, seed: int,
+                          act: Callable[[np.ndarray, np.ndarray | None], np.ndarray]) -> np.ndarray:
+    """Greedy evaluation: resets `env` with `seed` and steps it with `act(observation, last)`
+    (`last`: where the previous step ended an episode, None at the first step, for an actor to
+    reset its state) until every env has ended an episode; returns each env's first episode return
+    [num_envs]. RuntimeError if some env never ends one within `evaluation_steps(env)` steps."""
+    observation, last = env.reset(seed), None
+    done = np.zeros(env.num_envs, bool)
+    returns = np.zeros(env.num_envs, np.float32)
+    for _ in range(evaluation_steps(env)):
+        if done.all():
+            break
+        result = env.step(act(observation, last))
+        first_end = result.last & ~done
+        returns[first_end] = result.episode_return[first_end]
+        done |= result.last
+        observation, last = result.observation, result.last
+    if not done.all():
+        raise RuntimeError(f"evaluation in {env.name}: {int((~done).sum())} envs played {evaluation_steps(env):,} "
+                           f"greedy steps without ending an episode")
+    return returns
+
+
 def make_host(name: str, num_envs: int, *, episode_length: int | None = None,
               vectorization_mode: str = "sync") -> HostEnvironment:
     """A host-side batch of `num_envs` envs by name: "gymnasium/<id>" (any id `gymnasium.make_vec`
@@ -292,4 +322,5 @@ def make_host(name: str, num_envs: int, *, episode_length: int | None = None,
 
 
 __all__ = ["ENVPOOL_PREFIX", "EVALUATION_STEP_LIMIT", "GYMNASIUM_PREFIX", "EnvpoolEnv", "GymnasiumVectorEnv",
-           "HostEnvironment", "HostStep", "evaluation_steps", "is_host_env", "make_host"]
+           "HostEnvironment", "HostStep", "evaluation_steps", "first_episode_returns", "is_host_env", "make_host",
+           "seed_from_key"]

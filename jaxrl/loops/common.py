@@ -99,11 +99,8 @@ class Train:
             # body (while-loop constant sinking): `train(key)` then compiles the same arithmetic
             # as `train(key, hparams)` and as the chunked `run`, and gives the same bits.
             hparams = jax.lax.optimization_barrier(self.default_hparams)
-        elif type(hparams) is not type(self.default_hparams):
-            raise TypeError(
-                f"hparams must be a {type(self.default_hparams).__name__} (from config.hparams()), "
-                f"got {type(hparams).__name__}"
-            )
+        else:
+            check_hparams_type(self.default_hparams, hparams)
         return batched_like(self._init(key, hparams), key)
 
     def run(self, state: TrainState, num_iterations: int) -> tuple[TrainState, Metrics]:
@@ -149,6 +146,13 @@ class Train:
     def __call__(self, key: PRNGKey, hparams: Any = None) -> TrainOutput:
         state, metrics = self.run(self.init(key, hparams), self.num_iterations)
         return TrainOutput(state, metrics)
+
+
+def check_hparams_type(default_hparams: Any, hparams: Any) -> None:
+    """TypeError unless `hparams` is of the program's `HParams` type (that of `default_hparams`)."""
+    if type(hparams) is not type(default_hparams):
+        raise TypeError(f"hparams must be a {type(default_hparams).__name__} (from config.hparams()), "
+                        f"got {type(hparams).__name__}")
 
 
 def batched_like(state: TrainState, key: PRNGKey) -> TrainState:

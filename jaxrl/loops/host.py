@@ -29,19 +29,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl import prng
-from jaxrl.envs.host import HostEnvironment, HostStep, evaluation_steps
+from jaxrl.envs.host import HostEnvironment, HostStep, first_episode_returns, seed_from_key
 from jaxrl.loops import common, off_policy, on_policy
 from jaxrl.loops.common import TrainOutput, TrainState
 from jaxrl.replay import ReplayBuffer, SequenceAdder, n_step
 from jaxrl.types import Agent, EnvSpec, Metrics, PRNGKey, Transition
 
 MakeHostEnv = Callable[[int], HostEnvironment]
-
-
-def _seed(key_data: np.ndarray, salt: int = 0) -> int:
-    """A host env's seed from a run's key data (and a salt: the iteration a restart happens at)."""
-    words = np.asarray(key_data, np.uint32).ravel()
-    return int((int(words[-1]) * 1_000_003 + int(words[0]) + salt * 7_919) % (2**31 - 1))
 
 
 class HostTrain:
@@ -129,9 +123,8 @@ class HostTrain:
         action, actor_state, extras = self._act(agent_state, actor_state, observation, key, t, hparams, env_steps)
         transitions, results = [], []
         for i in range(num_steps):
-            result = self._host_step(action, members)
-            host = [self._host(getattr(result, f), members) for f in ("reward", "discount", "last",
-                                                                       "next_observation")]
+            result = self._host_step(action)
+            host = self._outcome(result, members)
             new_observation = self._host(result.observation, members)
             if i + 1 < num_steps:
                 transition, window, next_action, actor_state, next_extras = self._record_act(
@@ -161,13 +154,30 @@ class HostTrain:
             self._env = self.make_env(members * self.num_envs)
         return self._env
 
-    def _host(self, x: np.ndarray, members: int) -> np.ndarray:
-        """Host [P * N, ...] -> host [P, N, ...] (a view)."""
-        return np.reshape(x, (members, self.num_envs) + np.shape(x)[1:])
+    def _host(self, x: np.ndarray, members: int, per_member: int | None = None) -> np.ndarray:
+        """Host [P * N, ...] -> host [P, N, ...] (a view); N is `num_envs` unless `per_member`."""
+        return np.reshape(x, (members, per_member or self.num_envs) + np.shape(x)[1:])
 
-    def _split(self, x: np.ndarray, members: int) -> jax.Array:
+    def _split(self, x: np.ndarray, members: int, per_member: int | None = None) -> jax.Array:
         """Host [P * N, ...] -> device [P, N, ...]."""
-        return jnp.asarray(self._host(x, members))
+        return jnp.asarray(self._host(x, members, per_member))
+
+    @staticmethod
+    def _flat(action: jax.Array) -> np.ndarray:
+        """Device actions [P, N, ...] -> host [P * N, ...], as a host env steps them."""
+        action = np.asarray(action)
+        return np.reshape(action, (action.shape[0] * action.shape[1],) + action.shape[2:])
+
+    def _outcome(self, result: HostStep, members: int) -> list[np.ndarray]:
+        """The step's reward, discount, last and next_observation as [P, N, ...] views: the
+        arguments `_record` takes after the acted step."""
+        return [self._host(getattr(result, f), members) for f in ("reward", "discount", "last", "next_observation")]
+
+    @staticmethod
+    def _metric_rows(rows: list[Metrics]) -> dict[str, np.ndarray]:
+        """Per-iteration metric dicts (device, leaves [P]) -> NumPy [P, iterations] per metric."""
+        rows = jax.device_get(rows)
+        return {k: np.stack([np.asarray(r[k]) for r in rows], axis=1) for k in rows[0]} if rows else {}
 
     @staticmethod
     def _members(state: TrainState) -> int:
@@ -178,8 +188,7 @@ class HostTrain:
         state: the continuation of a state whose envs are gone (a restored checkpoint)."""
         members = self._members(state)
         env = self._population_env(members)
-        key_data = np.asarray(jax.random.key_data(state.key))
-        observation = env.reset(_seed(key_data, int(np.asarray(state.iteration)[0]) + 1))
+        observation = env.reset(seed_from_key(jax.random.key_data(state.key), int(np.asarray(state.iteration)[0]) + 1))
         return state.replace(observation=self._split(observation, members),
                              actor_state=self._init_actor(state.agent_state))
 
@@ -187,9 +196,7 @@ class HostTrain:
     def _check_hparams(self, hparams: Any) -> Any:
         if hparams is None:
             return self.default_hparams
-        if type(hparams) is not type(self.default_hparams):
-            raise TypeError(f"hparams must be a {type(self.default_hparams).__name__} (from config.hparams()), "
-                            f"got {type(hparams).__name__}")
+        common.check_hparams_type(self.default_hparams, hparams)
         return hparams
 
     def _compiled_init(self, hparams_axis: int | None):
@@ -213,7 +220,7 @@ class HostTrain:
         hparams = self._check_hparams(hparams)
         members = len(keys)
         env = self._population_env(members)
-        observation = env.reset(_seed(np.asarray(jax.random.key_data(keys[0]))))
+        observation = env.reset(seed_from_key(jax.random.key_data(keys[0])))
         state = self._compiled_init(hparams_axis)(keys, hparams, self._split(observation, members))
         self._live = state
         return state
@@ -231,9 +238,7 @@ class HostTrain:
             state, metrics = self._iteration(state)
             rows.append(metrics)
         self._live = state
-        rows = jax.device_get(rows)
-        metrics = {k: np.stack([np.asarray(r[k]) for r in rows], axis=1) for k in rows[0]} if rows else {}
-        return state, metrics
+        return state, self._metric_rows(rows)
 
     def evaluate_population(self, state: TrainState, keys: jax.Array) -> np.ndarray:
         """Greedy play in separate host envs: one episode in each of `make_eval_env`'s envs per
@@ -245,35 +250,25 @@ class HostTrain:
             if self._eval_env is not None:
                 self._eval_env.close()
             self._eval_env = self.make_eval_env(members * per_member)
-        env = self._eval_env
-        observation = self._split_eval(env.reset(_seed(np.asarray(jax.random.key_data(keys[0])))), members)
         actor_state = self._init_eval_actor(state.agent_state)
-        done = np.zeros((members * per_member,), bool)
-        returns = np.zeros_like(done, np.float32)
         key = keys
-        for _ in range(evaluation_steps(env)):  # every env plays until its first episode ends
-            if done.all():
-                break
+
+        def act(observation: np.ndarray, last: np.ndarray | None) -> np.ndarray:
+            nonlocal actor_state, key
+            if last is not None:
+                actor_state = self._reset_actor(actor_state, self._split(last, members, per_member))
             key, act_key = self._split2(key)
-            action, actor_state, _ = self._greedy(state.agent_state, actor_state, observation, act_key,
+            action, actor_state, _ = self._greedy(state.agent_state, actor_state,
+                                                  self._split(observation, members, per_member), act_key,
                                                   state.hparams, state.env_steps)
-            result = env.step(np.reshape(np.asarray(action), (members * per_member,) + np.shape(action)[2:]))
-            first_end = result.last & ~done
-            returns[first_end] = result.episode_return[first_end]
-            done |= result.last
-            observation = self._split_eval(result.observation, members)
-            actor_state = self._reset_actor(actor_state, self._split_eval(result.last, members))
-        if not done.all():
-            raise RuntimeError(f"evaluation in {env.name}: {int((~done).sum())} envs played "
-                               f"{evaluation_steps(env):,} greedy steps without ending an episode")
-        return returns.reshape(members, self._eval_envs).mean(axis=1)
+            return self._flat(action)
+
+        returns = first_episode_returns(self._eval_env, seed_from_key(jax.random.key_data(keys[0])), act)
+        return returns.reshape(members, per_member).mean(axis=1)
 
     @property
     def _eval_envs(self) -> int:
         return int(getattr(self.config, "eval_episodes", 10))
-
-    def _split_eval(self, x: np.ndarray, members: int) -> jax.Array:
-        return jnp.asarray(np.reshape(x, (members, self._eval_envs) + np.shape(x)[1:]))
 
     def _evaluate_one(self, state: TrainState, key: PRNGKey) -> np.ndarray:
         batched = jax.tree.map(lambda x: x[None], state)
@@ -304,9 +299,8 @@ class HostTrain:
         self._env = self._eval_env = None
 
     # -- shared stepping -------------------------------------------------------------------------
-    def _host_step(self, action: jax.Array, members: int) -> HostStep:
-        env = self._env
-        return env.step(np.reshape(np.asarray(action), (members * self.num_envs,) + np.shape(action)[2:]))
+    def _host_step(self, action: jax.Array) -> HostStep:
+        return self._env.step(self._flat(action))
 
     def _stats(self, results: list[HostStep], members: int, shape: tuple[int, ...]) -> tuple[jax.Array, ...]:
         """(last, episode_return, episode_length) of the steps, as device arrays [P, *shape, N]."""
@@ -399,8 +393,7 @@ class HostOnPolicyTrain(HostTrain):
         # The state handed on: the last update's, with the actor side's own state.
         state = state.replace(actor_state=self._to(actor_state, self.learner_device))
         self._live = state
-        rows = jax.device_get(rows)
-        return state, {k: np.stack([np.asarray(r[k]) for r in rows], axis=1) for k in rows[0]}
+        return state, self._metric_rows(rows)
 
     @staticmethod
     def _to(tree: Any, device: Any) -> Any:
@@ -503,13 +496,7 @@ class HostOffPolicyTrain(HostTrain):
         actor_state = self.agent.init_actor(agent_state, self.num_envs)
         example = self._example(agent_state, actor_state, observation, example_key, hparams)
         window = None if self.n_step_length == 1 else n_step.init(example, self.num_envs, self.n_step_length)
-        sequences, item = None, example
-        if self.adder is not None:
-            sequences = self.adder.init(example, self.num_envs)
-            steps = jax.tree.map(lambda x: jnp.zeros((self.adder.period, self.num_envs) + x.shape, x.dtype), example)
-            items = jax.eval_shape(lambda: self.adder.push(sequences, steps)[1])
-            item = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), items)
-        loop_state = off_policy.LoopState(replay=self.buffer.init(item), n_step=window, sequences=sequences)
+        loop_state = off_policy.first_loop_state(self.buffer, self.adder, example, self.num_envs, window)
         return common.first_state(agent_state, actor_state, None, observation, loop_state, key, hparams,
                                   env_steps=(self.n_step_length - 1) * self.num_envs)
 
@@ -525,11 +512,9 @@ class HostOffPolicyTrain(HostTrain):
             action, actor_state, extras = self._prefill_act(state.agent_state, actor_state, observation,
                                                             self._prefill_keys(state.key, np.int32(i)),
                                                             state.hparams, state.env_steps)
-            result = self._host_step(action, members)
-            host = [self._host(getattr(result, f), members) for f in ("reward", "discount", "last",
-                                                                       "next_observation")]
+            result = self._host_step(action)
             actor_state, window, _ = self._record(actor_state, window, state.hparams, observation, action, extras,
-                                                  *host)
+                                                  *self._outcome(result, members))
             observation = self._split(result.observation, members)
         state = state.replace(actor_state=actor_state, observation=observation,
                               buffer_state=state.buffer_state._replace(n_step=window))

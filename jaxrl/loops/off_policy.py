@@ -100,6 +100,21 @@ def zero_update_metrics(agent: Agent, buffer: ReplayBuffer, agent_state: Any, re
     return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), jax.eval_shape(one_update_metrics))
 
 
+def first_loop_state(buffer: ReplayBuffer, adder: SequenceAdder | None, example: Transition, num_envs: int,
+                     window: n_step.NStepState | None = None) -> LoopState:
+    """The loop's storage at the start of a run, for stored steps shaped like `example` (one env's
+    `Transition`, no batch axis): the empty buffer (of sequence items through `adder`, if given),
+    the n-step `window` and the adder's state. Shared by the compiled and the host loop."""
+    sequences, item = None, example
+    if adder is not None:
+        sequences = adder.init(example, num_envs)
+        # One sequence item (no batch axis), for the buffer's storage: traced, not pushed.
+        steps = jax.tree.map(lambda x: jnp.zeros((adder.period, num_envs) + x.shape, x.dtype), example)
+        items = jax.eval_shape(lambda: adder.push(sequences, steps)[1])
+        item = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), items)
+    return LoopState(replay=buffer.init(item), n_step=window, sequences=sequences)
+
+
 def store_and_learn(agent: Agent, buffer: ReplayBuffer, adder: SequenceAdder | None, hparams: Any, agent_state: Any,
                     actor_state: Any, loop_state: LoopState, transitions: Transition, env_steps: Array,
                     metric_sums: Metrics, key: PRNGKey, *, updates_per_period: int,
@@ -293,15 +308,7 @@ def make_train(
             (actor_state, env_state, observation, window), _ = jax.lax.scan(
                 prefill, (actor_state, env_state, observation, window), jax.random.split(prefill_key, prefill_steps)
             )
-        sequences = None
-        item = example
-        if adder is not None:
-            sequences = adder.init(example, num_envs)
-            # One sequence item (no batch axis), for the buffer's storage: traced, not pushed.
-            steps = jax.tree.map(lambda x: jnp.zeros((adder.period, num_envs) + x.shape, x.dtype), example)
-            items = jax.eval_shape(lambda: adder.push(sequences, steps)[1])
-            item = jax.tree.map(lambda x: jnp.zeros(x.shape[1:], x.dtype), items)
-        buffer_state = LoopState(replay=buffer.init(item), n_step=window, sequences=sequences)
+        buffer_state = first_loop_state(buffer, adder, example, num_envs, window)
         return common.first_state(agent_state, actor_state, env_state, observation, buffer_state, key, hparams,
                                   env_steps=prefill_steps * num_envs)
 
@@ -366,5 +373,5 @@ def make_train(
                  training_evaluate(eval_env, agent, env))
 
 
-__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "end_iteration", "make_train",
-           "replay_update", "store_and_learn", "zero_update_metrics"]
+__all__ = ["PRIORITIES", "LoopState", "ReplayBatch", "bootstrap_discount", "end_iteration", "first_loop_state",
+           "make_train", "replay_update", "store_and_learn", "zero_update_metrics"]
