@@ -8,6 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from helpers import assert_trees_equal
+
 from jaxrl import losses, networks
 from jaxrl.agents import builder, d4pg, ddpg, sac, td3
 from jaxrl.loops import off_policy
@@ -255,6 +257,7 @@ def test_td3_delays_actor_and_target_updates():
     config, agent, spec = _agent(td3, policy_delay=2)
     state = agent.init(jax.random.key(0), spec, config.hparams())
     update = jax.jit(agent.update)
+    every_step = jax.jit(_agent(td3, policy_delay=1)[1].update)
     for step in range(4):
         new, metrics = update(state, _batch(seed=step), jax.random.key(step), config.hparams())
         moved = {f: not np.allclose(getattr(new, f), getattr(state, f))
@@ -263,6 +266,17 @@ def test_td3_delays_actor_and_target_updates():
         assert moved == {"critic_params": True, "actor_params": actor_step, "target_actor_params": actor_step,
                          "target_critic_params": actor_step}, (step, moved)
         assert set(metrics) == {"critic_loss", "actor_loss", "q_mean"}
+        if not actor_step:
+            # The critic-only branch: the critic's step and every metric as the full step has them;
+            # the actor, its Adam state and the targets bit for bit as they were.
+            full, full_metrics = every_step(state, _batch(seed=step), jax.random.key(step), config.hparams())
+            np.testing.assert_allclose(new.critic_params, full.critic_params, rtol=1e-6, atol=1e-7)
+            for metric in metrics:
+                np.testing.assert_allclose(metrics[metric], full_metrics[metric], rtol=1e-6, err_msg=metric)
+            assert_trees_equal((new.actor_params, new.actor_opt_state, new.target_actor_params,
+                                new.target_critic_params),
+                               (state.actor_params, state.actor_opt_state, state.target_actor_params,
+                                state.target_critic_params))
         state = new
     assert int(state.num_updates) == 4
 

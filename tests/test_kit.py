@@ -211,16 +211,18 @@ def _primitive_counts(jaxpr, counts=None):
     return counts
 
 
-def test_a_vmapped_population_keeps_the_single_runs_conditionals():
-    # The members' counters (iteration, env steps, replay positions) are one shared value inside
-    # `run` (`common.shared_counters`): the warm-up and learning-start `cond`s stay conditionals
-    # under vmap instead of selects that run both branches, and replay writes keep shared rows.
-    train = dqn.make_train(dqn.Config(**TINY["dqn"]))
+@pytest.mark.parametrize("name, conds", [("dqn", 2), ("td3", 3)])
+def test_a_vmapped_population_keeps_the_single_runs_conditionals(name, conds):
+    # The members' counters (iteration, env steps, replay positions, the learner's update count)
+    # are one shared value inside `run` (`common.shared_counters`): the warm-up and learning-start
+    # `cond`s, and TD3's delayed actor step, stay conditionals under vmap instead of selects that
+    # run both branches, and replay writes keep shared rows.
+    train = jaxrl.agents.get(name).make_train(jaxrl.agents.get(name).Config(**TINY[name]))
     keys = jax.random.split(jax.random.key(0), 2)
     single = _primitive_counts(jax.make_jaxpr(lambda s: train.run(s, 2))(train.init(keys[0])).jaxpr)
     states = jax.vmap(train.init)(keys)  # every leaf batched, as the driver's chunks get them
     population = _primitive_counts(jax.make_jaxpr(jax.vmap(lambda s: train.run(s, 2)))(states).jaxpr)
-    assert single["cond"] >= 2  # the warm-up's random actions and the learning start
+    assert single["cond"] >= conds  # the warm-up's random actions, the learning start (TD3: its actor step)
     for primitive in ("cond", "select_n", "scatter"):
         assert population.get(primitive, 0) == single.get(primitive, 0), primitive
 
@@ -233,6 +235,11 @@ def test_shared_counters_read_the_first_member_under_vmap_and_nothing_outside():
     assert int(shared) == 5
     single = jax.tree.map(lambda x: x[0], state)
     assert_trees_equal(common.shared_counters(single), single)
+    # The agent state's update count (DQN's, TD3's) too.
+    state = jax.vmap(jax.jit(dqn.make_train(dqn.Config(**TINY["dqn"])).init))(jax.random.split(jax.random.key(0), 3))
+    state = state.replace(agent_state=state.agent_state.replace(num_updates=jnp.array([7, 7, 7], jnp.int32)))
+    shared = jax.vmap(lambda s: common.shared_counters(s).agent_state.num_updates, out_axes=None)(state)
+    assert int(shared) == 7
 
 
 # ---- config bases: defaults, ranges -------------------------------------------------------------

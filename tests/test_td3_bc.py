@@ -41,7 +41,7 @@ def test_lambda_and_the_actor_objective_by_hand(monkeypatch):
     expected = jax.grad(objective)(state.actor_params)
     captured = {}
 
-    def capture(state, critic_grads, actor_grads, hparams, update_actor=True):
+    def capture(state, critic_grads, actor_grads, hparams):
         captured["actor_grads"] = actor_grads
         return state
 

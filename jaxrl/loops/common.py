@@ -191,22 +191,30 @@ def _first_member_rule(axis_size: int, in_batched: list, x: Array) -> tuple[Arra
 def shared_counters(state: TrainState) -> TrainState:
     """`state`, whose counters a vmapped population shares are one unbatched value again.
 
-    The members of a population step in lockstep, so `iteration`, `env_steps` and the replay's
-    scalar integer leaves (write position, size) are equal in all of them. `batched_like` and the
-    driver's `vmap(init)` hand them to `run` batched, and batched they would turn every condition
-    on them (warm-up, learning starts) into a select that runs both branches and every replay
-    write into a scatter. Read from the first member, they stay unbatched through the whole loop,
-    in the one call and in every chunk alike (so both still compile the same program). Outside a
-    vmap it changes nothing; under a sharded population it costs one scalar broadcast per `run`.
+    The members of a population step in lockstep, so `iteration`, `env_steps`, the replay's
+    scalar integer leaves (write position, size) and the agent state's learner-step counts (its
+    scalar integer `num_updates` fields, at any depth) are equal in all of them. `batched_like`
+    and the driver's `vmap(init)` hand them to `run` batched, and batched they would turn every
+    condition on them (warm-up, learning starts, TD3's delayed actor step) into a select that runs
+    both branches and every replay write into a scatter. Read from the first member, they stay
+    unbatched through the whole loop, in the one call and in every chunk alike (so both still
+    compile the same program). Outside a vmap it changes nothing; under a sharded population it
+    costs one scalar broadcast per `run`.
     """
 
+    def scalar_int(x) -> bool:
+        return jnp.ndim(x) == 0 and jnp.issubdtype(jnp.result_type(x), jnp.integer)
+
     def counter(x):
-        if jnp.ndim(x) == 0 and jnp.issubdtype(jnp.result_type(x), jnp.integer):
-            return _first_member(x)
-        return x
+        return _first_member(x) if scalar_int(x) else x
+
+    def update_count(path, x):
+        name = getattr(path[-1], "name", None) if path else None
+        return _first_member(x) if name == "num_updates" and scalar_int(x) else x
 
     return state.replace(iteration=_first_member(state.iteration), env_steps=_first_member(state.env_steps),
-                         buffer_state=jax.tree.map(counter, state.buffer_state))
+                         buffer_state=jax.tree.map(counter, state.buffer_state),
+                         agent_state=jax.tree_util.tree_map_with_path(update_count, state.agent_state))
 
 
 def episode_metrics(

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxrl import losses, networks
+from jaxrl import losses, networks, optim
 from jaxrl.agents import builder
 from jaxrl.agents.ddpg.config import Config, HParams
 from jaxrl.agents.ddpg.networks import make_networks
@@ -109,27 +109,15 @@ def deterministic_actor(actor: networks.FlatNetwork, config: Config, spec: EnvSp
     return dict(act=ou_act, init_actor=init_actor, reset_actor=reset_actor)
 
 
-def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Array, hparams: Any,
-                       update_actor: Array | bool = True) -> AgentState:
-    """Adam steps on critic and actor, then Polyak averages target <- tau * online + (1 - tau) * target.
-
-    Where `update_actor` is False (TD3's delayed updates) the actor, its Adam state and both
-    targets stay as they were; only the critic moves.
-    """
+def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Array, hparams: Any) -> AgentState:
+    """Adam steps on critic and actor, then Polyak averages target <- tau * online + (1 - tau) * target."""
     critic_params, critic_opt_state, actor_params, actor_opt_state = builder.step_actor_critic(
         hparams, state, critic_grads, actor_grads)
-    if update_actor is not True:
-        actor_params, actor_opt_state = jax.tree.map(
-            lambda new, old: jnp.where(update_actor, new, old),
-            (actor_params, actor_opt_state),
-            (state.actor_params, state.actor_opt_state),
-        )
-    tau = jnp.where(update_actor, hparams.tau, 0.0)
     return state.replace(
         actor_params=actor_params,
         critic_params=critic_params,
-        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, tau),
-        target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, tau),
+        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, hparams.tau),
+        target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, hparams.tau),
         actor_opt_state=actor_opt_state,
         critic_opt_state=critic_opt_state,
         num_updates=state.num_updates + 1,
@@ -146,8 +134,25 @@ def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observa
     2014) of `q_value(critic_params, observation, action)` with the critic frozen, in one backward
     pass (the two losses depend on disjoint parameters); then `deterministic_step`.
 
+    Where `update_actor` is False (TD3's delayed updates) only the critic takes its Adam step; the
+    actor, its Adam state and both targets stay as they were, and the actor's backward pass is not
+    run (a `lax.cond`: it stays one under `vmap` when the predicate is unbatched, as the loops'
+    shared update count is, `loops.common.shared_counters`). The actor's metrics are reported on
+    every step alike, from forward passes.
+
     With `behaviour` = (the batch's actions, alpha) the actor's objective is TD3+BC's (Fujimoto &
     Gu 2021): lambda * the DPG loss + (mu(s) - a)^2, lambda = alpha / mean|Q(s, mu(s))|."""
+
+    def actor_objective(actor_loss: Array, q: Array, action: Array) -> tuple[Array, Metrics]:
+        # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
+        metrics = {"actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
+        if behaviour is not None:
+            dataset_action, alpha = behaviour
+            weight = losses.td3_bc_lambda(q, alpha)
+            cloning = losses.behaviour_cloning_mse(action, dataset_action)
+            actor_loss = weight * actor_loss + cloning
+            metrics.update(actor_loss=-weight * jnp.mean(q) + cloning, bc_loss=cloning, bc_lambda=weight)
+        return actor_loss, metrics
 
     def loss_fn(params: tuple[Array, Array]) -> tuple[Array, Metrics]:
         critic_params, actor_params = params
@@ -156,18 +161,29 @@ def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observa
         action = actor.apply(actor_params, observation)
         actor_loss, q = losses.deterministic_policy_gradient(
             lambda a: q_value(frozen_critic, observation, a), action, dqda_clipping)
-        # Reported: the objective -E[Q(s, mu(s))], whose gradient rlax's DPG loss has.
-        metrics = {"critic_loss": critic_loss_value, "actor_loss": -jnp.mean(q), "q_mean": jnp.mean(q)}
-        if behaviour is not None:
-            dataset_action, alpha = behaviour
-            weight = losses.td3_bc_lambda(q, alpha)
-            cloning = losses.behaviour_cloning_mse(action, dataset_action)
-            actor_loss = weight * actor_loss + cloning
-            metrics.update(actor_loss=-weight * jnp.mean(q) + cloning, bc_loss=cloning, bc_lambda=weight)
-        return critic_loss_value + actor_loss, metrics
+        actor_loss, metrics = actor_objective(actor_loss, q, action)
+        return critic_loss_value + actor_loss, {"critic_loss": critic_loss_value, **metrics}
 
-    (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)((state.critic_params, state.actor_params))
-    return deterministic_step(state, critic_grads, actor_grads, hparams, update_actor), metrics
+    def with_actor(state: AgentState) -> tuple[AgentState, Metrics]:
+        (critic_grads, actor_grads), metrics = jax.grad(loss_fn, has_aux=True)((state.critic_params,
+                                                                                 state.actor_params))
+        return deterministic_step(state, critic_grads, actor_grads, hparams), metrics
+
+    if update_actor is True:
+        return with_actor(state)
+
+    def critic_only(state: AgentState) -> tuple[AgentState, Metrics]:
+        critic_loss_value, critic_grads = jax.value_and_grad(critic_loss)(state.critic_params)
+        action = actor.apply(state.actor_params, observation)
+        q = q_value(state.critic_params, observation, action)
+        # Nothing to differentiate on this branch: the actor objective is evaluated for its metrics.
+        _, metrics = actor_objective(jnp.zeros(()), q, action)
+        critic_params, critic_opt_state = optim.step(optim.adam(hparams.critic_learning_rate), state.critic_params,
+                                                     critic_grads, state.critic_opt_state)
+        return state.replace(critic_params=critic_params, critic_opt_state=critic_opt_state,
+                             num_updates=state.num_updates + 1), {"critic_loss": critic_loss_value, **metrics}
+
+    return jax.lax.cond(update_actor, with_actor, critic_only, state)
 
 
 def make_agent(config: Config, spec: EnvSpec) -> Agent:
