@@ -3,8 +3,9 @@
 Three pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
 weight-gradient matmuls behind an optimization barrier), `prng.fast_key` (JAX's threefry hash
 unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a cache-sized
-chunk of members at a time). On GPU and TPU those weak spots are not known to exist, so there the
-plain forms run (flax's `nn.Dense` arithmetic, JAX's own threefry lowering) until a device
+chunk of members at a time, and a population of one without its batch axis). On GPU and TPU
+those weak spots are not known to exist, so there the plain forms run (flax's `nn.Dense`
+arithmetic, JAX's own threefry lowering, the whole population's `vmap`) until a device
 measurement says otherwise. Both paths compute the same values from the same parameters and keys,
 up to float summation order where a sum is regrouped (`networks.dense`).
 
@@ -73,6 +74,18 @@ def by_platform(*args: Any, cpu: Callable[..., _T], default: Callable[..., _T]) 
     return cpu(*args) if _setting else default(*args)
 
 
+def _one_member(fn: Callable[..., _T]) -> Callable[..., _T]:
+    """`vmap(fn)` over a population of one, computed as `fn` on the member's own arrays: XLA:CPU
+    compiles some ops with a leading batch axis of size 1 much slower than without it (LayerNorm's
+    backward pass: ~6x, experiments/benchmarks/README.md)."""
+
+    def one(*args):
+        out = fn(*jax.tree.map(lambda x: x[0], args))
+        return jax.tree.map(lambda x: x[None], out)
+
+    return one
+
+
 def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _T]:
     """`fn`, whose `jax.vmap` runs `chunk_size` members at a time where the CPU tricks are on.
 
@@ -80,9 +93,12 @@ def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _
     `lax.map(fn, args, batch_size=chunk_size)`: a loop over chunks, each a vmapped `fn`, so every
     op's working set is one chunk's. A whole population's (PPO's parameters, Adam moments and
     minibatch activations at 128 seeds: tens of MB) outgrows the L2/L3 caches and the per-member
-    cost rises; chunked it stays at the chunk's (experiments/benchmarks/README.md). On GPU the
-    wide batch is what fills the device, so there, by default, it is not chunked. Elsewhere,
-    and for populations of at most `chunk_size`, it is plain `vmap(fn)`. Every member computes
+    cost rises; chunked it stays at the chunk's (experiments/benchmarks/README.md). A population
+    of one (`jax.jit(jax.vmap(train))` over a single key, the CLI's default) runs, on the CPU
+    path, `fn` on the member's own arrays, without the batch axis of size 1 that makes XLA:CPU's
+    LayerNorm backward pass ~6x slower (PQN's update 2x). On GPU the wide batch is what fills the
+    device, so there, by default, it is not chunked. Elsewhere, and for populations of 2 to
+    `chunk_size`, it is plain `vmap(fn)`. Every member computes
     the same function either way; the last bits may differ between the two paths, as they do
     between population sizes, but one program always takes the same path, so a chunked-in-time
     run still equals one call bit for bit. Outside `vmap` it is `fn`. Not differentiable
@@ -102,7 +118,10 @@ def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _
         args = tuple(jax.tree.map(lambda batched, x: x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape),
                                   list(in_batched), list(args)))
         whole = lambda *args: jax.vmap(fn)(*args)  # noqa: E731
-        if axis_size <= chunk_size:
+        if axis_size == 1:
+            # A population of one: `fn` on the member itself, with no batch axis of size 1.
+            out = by_platform(*args, cpu=_one_member(fn), default=whole)
+        elif axis_size <= chunk_size:
             out = whole(*args)
         else:
             by_chunk = lambda *args: jax.lax.map(lambda a: fn(*a), args, batch_size=chunk_size)  # noqa: E731
