@@ -1,4 +1,4 @@
-"""Test helpers: exact comparison of pytrees that may hold typed PRNG keys."""
+"""Test helpers: exact comparison of pytrees that may hold typed PRNG keys; the equations of a jaxpr."""
 
 import jax
 import jax.numpy as jnp
@@ -39,3 +39,11 @@ def chunks_and_one_call(train, keys, chunks=2):
                                       err_msg=metric)
     assert_trees_equal(state, one.state)
     return one
+
+
+def jaxpr_equations(jaxpr):
+    """Every equation of `jaxpr` and of every jaxpr nested in it (scan, cond, pjit...), outer first."""
+    for eqn in jaxpr.eqns:
+        yield eqn
+        for sub in jax.core.jaxprs_in_params(eqn.params):
+            yield from jaxpr_equations(sub)

@@ -1,13 +1,14 @@
 """The agent kit: the registry, the shared config checks, actor state in the loops, and the promise
 that a population run in chunks equals one `jit(vmap(train))` call bit for bit, for every agent."""
 
+import collections
 import dataclasses
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import assert_trees_equal, chunks_and_one_call
+from helpers import assert_trees_equal, chunks_and_one_call, jaxpr_equations
 
 import jaxrl.agents
 from jaxrl.agents import builder, dqn, ppo
@@ -198,17 +199,9 @@ def test_train_state_carries_the_actor_state_through_chunks(loop):
 # ---- a population shares its counters -----------------------------------------------------------
 
 
-def _primitive_counts(jaxpr, counts=None):
+def _primitive_counts(jaxpr):
     """{primitive name: uses} over a jaxpr and every jaxpr nested in it (scan, cond, pjit...)."""
-    counts = {} if counts is None else counts
-    for eqn in jaxpr.eqns:
-        counts[eqn.primitive.name] = counts.get(eqn.primitive.name, 0) + 1
-        for param in eqn.params.values():
-            for sub in param if isinstance(param, (list, tuple)) else [param]:
-                inner = getattr(sub, "jaxpr", sub)
-                if hasattr(inner, "eqns"):
-                    _primitive_counts(inner, counts)
-    return counts
+    return collections.Counter(eqn.primitive.name for eqn in jaxpr_equations(jaxpr))
 
 
 @pytest.mark.parametrize("name, conds", [("dqn", 2), ("td3", 3)])

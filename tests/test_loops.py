@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import jaxpr_equations
 
 from jaxrl.loops.on_policy import trajectory_values
 from jaxrl.loops.shuffle import random_permutations, shuffled_minibatches
@@ -189,13 +190,8 @@ def test_population_chunks_match_each_member_with_shared_arguments(enabled):
 
 def _shapes_of(primitive, jaxpr):
     """The input shapes of every `primitive` equation in `jaxpr`, nested jaxprs included."""
-    shapes = []
-    for eqn in jaxpr.eqns:
-        if eqn.primitive.name == primitive:
-            shapes.append(tuple(v.aval.shape for v in eqn.invars))
-        for sub in jax.core.jaxprs_in_params(eqn.params):
-            shapes += _shapes_of(primitive, sub)
-    return shapes
+    return [tuple(v.aval.shape for v in eqn.invars) for eqn in jaxpr_equations(jaxpr)
+            if eqn.primitive.name == primitive]
 
 
 @pytest.mark.parametrize("enabled", [True, False])
