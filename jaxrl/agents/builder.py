@@ -129,6 +129,18 @@ def init_actor_critic(actor: networks.FlatNetwork, critic: networks.FlatNetwork,
                            optim.adam(hparams.critic_learning_rate).init(critic_params))
 
 
+def stochastic_policy_act(actor: networks.FlatNetwork) -> Callable[..., tuple[Array, Any, dict]]:
+    """`Agent.act` of an agent whose state's `actor_params` drive a stochastic policy head (SAC,
+    CQL, CRR, IQL): a sample while training, the policy's greedy action in evaluation."""
+
+    def act(state: Any, actor_state: Any, observation: Array, key: Any, hparams: Any, eval: bool = False,
+            env_steps: Array | None = None) -> tuple[Array, Any, dict]:
+        policy = actor.apply(state.actor_params, observation)
+        return (policy.greedy_action() if eval else policy.sample(seed=key)), actor_state, {}
+
+    return act
+
+
 def step_actor_critic(hparams: Any, state: Any, critic_grads: Any, actor_grads: Any) -> tuple[Any, Any, Any, Any]:
     """One `optim.adam` step each on `state`'s critic (at `hparams.critic_learning_rate`) and actor
     (at `hparams.actor_learning_rate`), from their `*_params` and `*_opt_state` fields. Returns

@@ -75,11 +75,6 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         fresh = builder.init_actor_critic(actor, critic, key, hparams)
         return AgentState(**fresh._asdict(), target_critic_params=fresh.critic_params)
 
-    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
-            eval: bool = False, env_steps: Array | None = None):
-        policy = actor.apply(state.actor_params, observation)
-        return (policy.greedy_action() if eval else policy.sample(seed=key)), actor_state, {}
-
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey,
                hparams: HParams) -> tuple[AgentState, Metrics]:
         loss = crr_losses(config, actor, critic, state, batch, key, hparams)
@@ -93,7 +88,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
                            actor_opt_state=actor_opt_state, critic_opt_state=critic_opt_state)
         return state, {**actor_metrics, **critic_metrics}
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(init=init, act=builder.stochastic_policy_act(actor), update=update)
 
 
 def make_train(config: Config, dataset: Transition | None = None) -> offline.OfflineTrain:

@@ -80,11 +80,6 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         return AgentState(**fresh._asdict(), target_critic_params=fresh.critic_params, value_params=value_params,
                           value_opt_state=optim.adam(hparams.critic_learning_rate).init(value_params))
 
-    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
-            eval: bool = False, env_steps: Array | None = None):
-        policy = actor.apply(state.actor_params, observation)
-        return (policy.greedy_action() if eval else policy.sample(seed=key)), actor_state, {}
-
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey,
                hparams: HParams) -> tuple[AgentState, Metrics]:
         del key
@@ -103,7 +98,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
                            critic_opt_state=critic_opt_state, value_opt_state=value_opt_state)
         return state, {**value_metrics, **actor_metrics, **critic_metrics}
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(init=init, act=builder.stochastic_policy_act(actor), update=update)
 
 
 def make_train(config: Config, dataset: Transition | None = None) -> offline.OfflineTrain:

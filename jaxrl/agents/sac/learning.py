@@ -127,17 +127,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
     def init(key: PRNGKey, spec: EnvSpec, hparams: HParams) -> AgentState:
         return init_sac(actor, critic, key, hparams)
 
-    def act(state: AgentState, actor_state: None, observation: Array, key: PRNGKey, hparams: HParams,
-            eval: bool = False, env_steps: Array | None = None):
-        policy = actor.apply(state.actor_params, observation)
-        if eval:
-            return policy.greedy_action(), actor_state, {}
-        return policy.sample(seed=key), actor_state, {}
-
     def update(state: AgentState, batch: off_policy.ReplayBatch, key: PRNGKey, hparams: HParams):
         return sac_update(actor, critic, action_size, config.n_step, state, batch, key, hparams)
 
-    return Agent(init=init, act=act, update=update)
+    return Agent(init=init, act=builder.stochastic_policy_act(actor), update=update)
 
 
 def make_train(config: Config) -> Train:
