@@ -171,8 +171,8 @@ def _cpu_profile() -> list[Row]:
                     | dict(hidden_sizes=(64, 64))))
     # IMPALA at its defaults (CartPole-v1 settings; actors on-policy, policy_lag 0), also on Acrobot-v1.
     rows += [Row("impala", "CartPole-v1", {}), Row("impala", "Acrobot-v1", {})]
-    # PPO with the conv torso on Breakout-MinAtar (random play ~0.4 per episode), at what two
-    # cores afford: XLA:CPU's convolutions under vmap are slow (~1.2k env steps/s for 4 seeds).
+    # PPO with the conv torso on Breakout-MinAtar (random play ~0.4 per episode), at the budget
+    # its learning test affords (tests/test_pixels.py).
     rows.append(Row("ppo", "Breakout-MinAtar", dict(torso="conv", num_envs=16, rollout_length=32, num_epochs=2,
                                                     num_minibatches=2, hidden_sizes=(64,), activation="relu",
                                                     learning_rate=1e-3, total_timesteps=51_200)))
@@ -723,6 +723,52 @@ different statistic from this table's IQM, and not rerun here. CleanRL's DQN run
 120-84 network, 500k steps, 10k warm-up and an update every 10 steps."""
 
 
+# Why each row under its environment's usual bar stands where it does (issue 15: a defect to fix;
+# while it stands, the table marks it and the page says why). The bar is read against the IQM of
+# training returns, which exploring agents earn with their exploration on; the greedy column is
+# the policy a user takes away. tests/test_baselines.py keeps this in step with the stored rows.
+BELOW_BAR = {
+    "pqn/CartPole-v1": "training returns at purejaxql's CartPole settings, whose epsilon stays at 0.2 "
+                       "after the first fifth of the run (a random action one step in five); the greedy "
+                       "policy reaches the bar (497.8).",
+    "pqn/Acrobot-v1": "the same exploration (epsilon 0.2 to the end); the greedy policy reaches the bar "
+                      "(-82.8).",
+    "impala/CartPole-v1": "training returns of actions sampled from the policy; the greedy policy plays "
+                          "every episode to 500.",
+    "r2d2/CartPole-v1": "R2D2's defaults are a small LSTM setting for the velocity-masked CartPole; at "
+                        "160k steps three seeds of eight have not learnt the full CartPole, greedy "
+                        "either (189-438). Not fixed: the row's budget or settings need a tuning run.",
+    "bc/Pendulum-v1": "by design: medium-replay is mostly the warm-up's random actions, and behaviour "
+                      "cloning copies them. The row is the reference the offline agents must pass "
+                      "(TD3+BC, IQL, CRR and CQL do, all above the bar).",
+    "td3fd/Pendulum-v1": "at 10,000 steps three seeds of eight have not learnt the swing-up (final "
+                         "returns -368 to -669); SACfD at the same budget passes. Not fixed.",
+    "sqil/CartPole-v1": "training returns of an epsilon-greedy DQN (epsilon 0.05 in the last half) "
+                        "over 20,000 steps; the greedy policy reaches the bar (499.4).",
+    "ail/CartPole-v1": "GAIL on PPO from 10 episodes, no reward, at 100k steps: asked to improve "
+                       "clearly on random play (~22), which it does, not to reach the bar; greedy, "
+                       "four seeds of eight are under it (312-451). Not fixed.",
+    "dqfd/CartPole-v1": "training returns of an epsilon-greedy DQN over 20,000 steps; greedy, two "
+                        "seeds of eight are under the bar too (299, 388). Not fixed.",
+}
+
+
+def below_bar(results: list[dict[str, str]], profile: str) -> list[dict[str, str]]:
+    """The jaxrl rows of `profile` whose IQM is under their environment's usual bar."""
+    return [r for r in library_rows(results, profile)
+            if r["bar"] not in ("", None) and float(r["iqm"]) < float(r["bar"])]
+
+
+def below_bar_notes(results: list[dict[str, str]], profile: str) -> str:
+    """One line per row under its bar: the row, its IQM against the bar, and why (`BELOW_BAR`)."""
+    lines = []
+    for r in below_bar(results, profile):
+        key = f"{r['agent']}/{r['env']}"
+        lines.append(f"- {r['agent']} on {_env_cell(r)}: {_fmt(r['iqm'])} against {_fmt(r['bar'], 0)}: "
+                     + BELOW_BAR.get(key, "not yet explained."))
+    return "\n".join(lines)
+
+
 PEER_NOTES = """Rejax 0.1.3 (Liesen et al. 2024, `rejax` on PyPI) runs each shared row with the same environment,
 budget, seeds (one `jax.jit(jax.vmap(train))` program), env batch, network widths and activation,
 batch sizes, learning rates and updates per env step (`experiments.baselines.rejax_settings`), in
@@ -757,6 +803,9 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         "Runs: " + "; ".join(f"jaxrl {v} at {c}, {d}, {m}" for v, c, d, m in provenance),
         "",
     ]
+    if below_bar(results, profile):
+        text += ["Rows under their environment's usual bar (the IQM of training returns against it), and why:", "",
+                 below_bar_notes(results, profile), ""]
     if any(r.get("data") for r in rows):
         text += ["## Offline, imitation and demonstrations, normalised", "", DATA_NOTE, "",
                  data_table(results, profile), ""]

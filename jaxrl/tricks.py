@@ -1,13 +1,14 @@
 """Speed tricks that only pay on XLA:CPU, chosen by the platform a program is compiled for.
 
-Three pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
-weight-gradient matmuls behind an optimization barrier), `prng.fast_key` (JAX's threefry hash
-unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a cache-sized
-chunk of members at a time, and a population of one without its batch axis). On GPU and TPU
-those weak spots are not known to exist, so there the plain forms run (flax's `nn.Dense`
-arithmetic, JAX's own threefry lowering, the whole population's `vmap`) until a device
-measurement says otherwise. Both paths compute the same values from the same parameters and keys,
-up to float summation order where a sum is regrouped (`networks.dense`).
+Four pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
+weight-gradient matmuls behind an optimization barrier), `networks.conv.Conv` (a convolution as
+one matmul over image patches), `prng.fast_key` (JAX's threefry hash unrolled so XLA fuses it)
+and `population_chunks` (a vmapped population's update run a cache-sized chunk of members at a
+time, and a population of one without its batch axis). On GPU and TPU those weak spots are not
+known to exist, so there the plain forms run (flax's `nn.Dense` and `nn.Conv` arithmetic, JAX's
+own threefry lowering, the whole population's `vmap`) until a device measurement says otherwise.
+Both paths compute the same values from the same parameters and keys, up to float summation order
+where a sum is regrouped (`networks.dense`, `networks.conv`).
 
 The choice is made by `lax.platform_dependent`: both paths are traced and the lowering for a
 platform keeps only that platform's branch, so the compiler never sees a conditional and the

@@ -183,6 +183,17 @@ def test_agent_pages_show_their_rows_of_the_committed_table(tmp_path):
     assert baselines.update_agent_pages(str(tmp_path), results, "cpu") == []
 
 
+def test_every_committed_row_under_its_bar_is_explained_on_the_page():
+    results = baselines.read_results(os.path.join(ROOT, "docs", "baselines", "results.csv"))
+    below = {f"{r['agent']}/{r['env']}" for r in baselines.below_bar(results, "cpu")}
+    # Each row under its bar has its reason, and no reason outlives its row's getting there.
+    assert below == set(baselines.BELOW_BAR), (below ^ set(baselines.BELOW_BAR))
+    page = open(os.path.join(ROOT, "docs", "baselines.md")).read()
+    assert baselines.below_bar_notes(results, "cpu") in page
+    assert "| pqn | CartPole-v1 | 499,712 | 8 | 467.9 [452.6, 479.0] | 465.4 | 439.8 | 497.8 | 475 **below** |" in page
+    assert "- pqn on CartPole-v1: 467.9 against 475: training returns at purejaxql's" in page
+
+
 def test_readme_shows_the_headline_rows_of_the_committed_table():
     results = baselines.read_results(os.path.join(ROOT, "docs", "baselines", "results.csv"))
     readme = open(os.path.join(ROOT, "README.md")).read()

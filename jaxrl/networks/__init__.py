@@ -4,6 +4,7 @@ carrying a distrax distribution); Q(s, a) critics and a deterministic actor for 
 control."""
 
 from jaxrl.networks import initializers
+from jaxrl.networks.conv import Conv
 from jaxrl.networks.critics import (
     ContinuousQ,
     CriticEnsemble,
@@ -42,6 +43,7 @@ __all__ = [
     "CORES",
     "MLP",
     "CategoricalHead",
+    "Conv",
     "ConvTorso",
     "CategoricalPolicy",
     "ContinuousQ",

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxrl.networks import initializers
+from jaxrl.networks.conv import Conv
 from jaxrl.networks.dense import Dense
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -58,13 +59,16 @@ class MLP(nn.Module):
 
 class ConvTorso(nn.Module):
     """A small conv torso for MinAtar-sized images [..., H, W, C] (Young & Tian 2019, arXiv:1903.03176:
-    one 3x3 convolution of 16 filters, stride 1, then dense layers), ending in an `MLP` of
-    `hidden_sizes` on the flattened feature map. Leading axes (time, envs, batch) are any."""
+    one 3x3 convolution of 16 filters, stride 1, unpadded, then dense layers), ending in an `MLP` of
+    `hidden_sizes` on the flattened feature map (8 x 8 x 16 = 1,024 features on MinAtar's 10 x 10
+    images). With `layer_norm`, LayerNorm also follows the convolution, over its filters, as in
+    PQN's MinAtar network (Gallici et al. 2024). Leading axes (time, envs, batch) are any."""
 
     hidden_sizes: Sequence[int] = (128,)
     activation: str = "relu"
     filters: int = 16
     kernel_size: int = 3
+    padding: str = "VALID"
     row_major_grads: bool = False
     layer_norm: bool = False
 
@@ -75,8 +79,11 @@ class ConvTorso(nn.Module):
         lead = x.shape[:-3]
         images = jnp.reshape(x, (-1,) + x.shape[-3:])
         k = self.kernel_size
-        features = nn.Conv(self.filters, (k, k), padding="SAME", kernel_init=initializers.orthogonal(np.sqrt(2.0)))(
+        # `networks.conv.Conv`: nn.Conv's parameters and values, a patch matmul on XLA:CPU.
+        features = Conv(self.filters, k, padding=self.padding, kernel_init=initializers.orthogonal(np.sqrt(2.0)))(
             images)
+        if self.layer_norm:
+            features = nn.LayerNorm()(features)
         features = activation_fn(self.activation)(features)
         features = jnp.reshape(features, lead + (-1,))
         return MLP(self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
