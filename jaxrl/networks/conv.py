@@ -13,6 +13,8 @@ slices of the (padded) images, concatenated along the channel axis; the matmul i
 patch matmul only where `jaxrl.tricks` turns the CPU tricks on (by default: programs compiled for
 CPU); elsewhere it is `lax.conv_general_dilated`, as `nn.Conv` computes it, since GPUs and TPUs
 have fast convolutions of their own. Both paths give the same values up to float summation order.
+As with `networks.dense.Dense`, both paths are traced by default, so forward-mode differentiation
+(`jax.jvp`) through `Conv` needs `cpu_tricks(False)`; reverse mode works on both.
 """
 
 from __future__ import annotations
