@@ -613,6 +613,11 @@ def library_rows(results: list[dict[str, str]], profile: str, lib: str = "jaxrl"
     return [r for r in results if r["profile"] == profile and library(r) == lib]
 
 
+def under_bar(r: dict[str, str]) -> bool:
+    """Whether a stored row's IQM is under its environment's usual bar (False where it has none)."""
+    return r["bar"] not in ("", None) and float(r["iqm"]) < float(r["bar"])
+
+
 def markdown_table(results: list[dict[str, str]], profile: str, agents_: Sequence[str] | None = None) -> str:
     """The jaxrl rows of `profile` (only `agents_`' if given) as a markdown table."""
     lines = ["| agent | env | env steps | seeds | IQM [95% CI] | mean | min | greedy eval | bar | wall s | "
@@ -620,8 +625,7 @@ def markdown_table(results: list[dict[str, str]], profile: str, agents_: Sequenc
     for r in library_rows(results, profile):
         if agents_ and r["agent"] not in agents_:
             continue
-        bar = "-" if r["bar"] in ("", None) else (f"{_fmt(r['bar'], 0)} " + (
-            "yes" if float(r["iqm"]) >= float(r["bar"]) else "**below**"))
+        bar = "-" if r["bar"] in ("", None) else f"{_fmt(r['bar'], 0)} " + ("**below**" if under_bar(r) else "yes")
         lines.append(f"| {r['agent']} | {_env_cell(r)} | {_steps_cell(r)} | {r['seeds']} | "
                      f"{_fmt(r['iqm'])} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}] | {_fmt(r['mean'])} | "
                      f"{_fmt(r['min'])} | {_fmt(r['eval_mean'])} | {bar} | {_fmt(r['wall_s'], 0)} | "
@@ -735,9 +739,8 @@ different statistic from this table's IQM, and not rerun here. CleanRL's DQN run
 BELOW_BAR = {
     "pqn/CartPole-v1": "training returns at purejaxql's CartPole settings, whose epsilon stays at 0.2 "
                        "after the first fifth of the run (a random action one step in five); the greedy "
-                       "policy reaches the bar (497.8).",
-    "pqn/Acrobot-v1": "the same exploration (epsilon 0.2 to the end); the greedy policy reaches the bar "
-                      "(-82.8).",
+                       "policy reaches the bar.",
+    "pqn/Acrobot-v1": "the same exploration (epsilon 0.2 to the end); the greedy policy reaches the bar.",
     "impala/CartPole-v1": "training returns of actions sampled from the policy; the greedy policy plays "
                           "every episode to 500.",
     "r2d2/CartPole-v1": "training returns of an epsilon-greedy learner (epsilon 0.05 in the last "
@@ -748,27 +751,24 @@ BELOW_BAR = {
                       "cloning copies them. The row is the reference the offline agents must pass "
                       "(TD3+BC, IQL, CRR and CQL do, all above the bar).",
     "sqil/CartPole-v1": "training returns of an epsilon-greedy DQN (epsilon 0.05 in the last half) "
-                        "over 20,000 steps; the greedy policy reaches the bar (499.4).",
+                        "over 20,000 steps; the greedy policy reaches the bar.",
     "ail/CartPole-v1": "GAIL on PPO from 10 episodes, no reward, at 100k steps: asked to improve "
-                       "clearly on random play (~22), which it does, not to reach the bar; greedy, "
-                       "four seeds of eight are under it (312-451). Not fixed.",
+                       "clearly on random play (~22), which it does, not to reach the bar; four greedy "
+                       "seeds of eight are under it (312-451). Not fixed.",
 }
 
 
 def below_bar(results: list[dict[str, str]], profile: str) -> list[dict[str, str]]:
     """The jaxrl rows of `profile` whose IQM is under their environment's usual bar."""
-    return [r for r in library_rows(results, profile)
-            if r["bar"] not in ("", None) and float(r["iqm"]) < float(r["bar"])]
+    return [r for r in library_rows(results, profile) if under_bar(r)]
 
 
-def below_bar_notes(results: list[dict[str, str]], profile: str) -> str:
-    """One line per row under its bar: the row, its IQM against the bar, and why (`BELOW_BAR`)."""
-    lines = []
-    for r in below_bar(results, profile):
-        key = f"{r['agent']}/{r['env']}"
-        lines.append(f"- {r['agent']} on {_env_cell(r)}: {_fmt(r['iqm'])} against {_fmt(r['bar'], 0)}: "
-                     + BELOW_BAR.get(key, "not yet explained."))
-    return "\n".join(lines)
+def below_bar_notes(rows: list[dict[str, str]]) -> str:
+    """One line per row of `below_bar`: the row, its IQM against the bar, its greedy evaluation, and
+    why (`BELOW_BAR`)."""
+    return "\n".join(f"- {r['agent']} on {_env_cell(r)}: {_fmt(r['iqm'])} against {_fmt(r['bar'], 0)} (greedy "
+                     f"{_fmt(r['eval_mean'])}): " + BELOW_BAR.get(f"{r['agent']}/{r['env']}", "not yet explained.")
+                     for r in rows)
 
 
 PEER_NOTES = """Rejax 0.1.3 (Liesen et al. 2024, `rejax` on PyPI) runs each shared row with the same environment,
@@ -805,9 +805,10 @@ def write_markdown(out: str, results: list[dict[str, str]], profile: str) -> str
         "Runs: " + "; ".join(f"jaxrl {v} at {c}, {d}, {m}" for v, c, d, m in provenance),
         "",
     ]
-    if below_bar(results, profile):
+    below = below_bar(results, profile)
+    if below:
         text += ["Rows under their environment's usual bar (the IQM of training returns against it), and why:", "",
-                 below_bar_notes(results, profile), ""]
+                 below_bar_notes(below), ""]
     if any(r.get("data") for r in rows):
         text += ["## Offline, imitation and demonstrations, normalised", "", DATA_NOTE, "",
                  data_table(results, profile), ""]

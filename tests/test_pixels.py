@@ -55,8 +55,7 @@ def test_conv_torso_is_a_3x3_convolution_then_dense_layers_over_any_leading_axes
     normed = networks.ConvTorso((32,), "relu", layer_norm=True)
     normed_params = normed.init(jax.random.key(1), images[0, 0])
     assert normed_params["params"]["LayerNorm_0"]["scale"].shape == (16,)
-    normed_params = jax.tree.map(lambda p, q: q if p.shape == q.shape else p, normed_params,
-                                 {"params": {**normed_params["params"], "Conv_0": conv}})
+    normed_params = {"params": {**normed_params["params"], "Conv_0": conv}}  # the same kernel as above
     mean, var = feature_map.mean(-1, keepdims=True), feature_map.var(-1, keepdims=True)
     normalised = np.maximum((feature_map - mean) / np.sqrt(var + 1e-6), 0).reshape(-1)
     hidden = normed_params["params"]["MLP_0"]
