@@ -190,8 +190,8 @@ def test_every_committed_row_under_its_bar_is_explained_on_the_page():
     assert below == set(baselines.BELOW_BAR), (below ^ set(baselines.BELOW_BAR))
     page = open(os.path.join(ROOT, "docs", "baselines.md")).read()
     assert baselines.below_bar_notes(baselines.below_bar(results, "cpu")) in page
-    assert "| pqn | CartPole-v1 | 499,712 | 8 | 467.9 [452.6, 479.0] | 465.4 | 439.8 | 497.8 | 475 **below** |" in page
-    assert "- pqn on CartPole-v1: 467.9 against 475 (greedy 497.8): training returns at purejaxql's" in page
+    assert "| r2d2 | CartPole-v1 | 320,000 | 8 | 445.3 [404.6, 472.2] | 440.4 | 388.6 | 462.2 | 475 **below** |" in page
+    assert "- r2d2 on CartPole-v1: 445.3 against 475 (greedy 462.2): training returns of an epsilon-greedy" in page
 
 
 def test_readme_shows_the_headline_rows_of_the_committed_table():
