@@ -189,9 +189,8 @@ def impala_train(policy_lag: int = 0):
 
 
 # PQN's work, as purejaxql's own configs (experiments/benchmarks/purejaxql_pqn.py): jaxrl's PQN
-# defaults are its CartPole-v1 settings; on Breakout-MinAtar its MinAtar settings with the conv torso.
-# jaxrl's conv pads to 10x10 (1,600 features into the 128-wide layer), purejaxql's does not (8x8,
-# 1,024), and purejaxql normalises the conv's output: about the same work, a little more of it ours.
+# defaults are its CartPole-v1 settings; on Breakout-MinAtar its MinAtar settings with the conv torso,
+# the same network as purejaxql's (unpadded 3x3 conv, 1,024 features, LayerNorm after the conv).
 # Rejax has no conv torso, so on MinAtar it is timed beside jaxrl's MLP torso on the flattened image
 # ("minatar-mlp": the same settings, one 128-wide LayerNorm layer), never beside the conv.
 _MINATAR = dict(hidden_sizes=(128,), num_envs=128, rollout_length=32, num_epochs=2, num_minibatches=32,
