@@ -7,21 +7,52 @@ before the workers start, and passed on through the environment (workers and sub
 it) lets every later compilation of an identical program load the executable instead. A loaded
 executable is the one XLA compiled, so results are bit for bit those of a fresh compile. Set
 JAX_COMPILATION_CACHE_DIR yourself to keep a cache across sessions.
+
+Beside it, a session directory (JAXRL_TEST_SHARED) for results that more than one test file
+computes the same way, such as BC's reference scores on a dataset (tests/offline_data.py): the
+first worker to need one stores it, the others load it.
 """
 
 import os
 import shutil
 import tempfile
 
-_CREATED = None
+_CREATED = []
+if "JAXRL_TEST_SHARED" not in os.environ:
+    os.environ["JAXRL_TEST_SHARED"] = tempfile.mkdtemp(prefix="jaxrl-tests-shared-")
+    _CREATED.append(os.environ["JAXRL_TEST_SHARED"])
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     # Set at import, before any test module imports jax, so that jax reads it from the environment.
-    _CREATED = tempfile.mkdtemp(prefix="jaxrl-tests-xla-cache-")
-    os.environ["JAX_COMPILATION_CACHE_DIR"] = _CREATED
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jaxrl-tests-xla-cache-")
+    _CREATED.append(os.environ["JAX_COMPILATION_CACHE_DIR"])
     # Programs that take 0.3 s or more to compile; smaller ones are cheaper to recompile than to store.
     os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.3")
 
 
 def pytest_unconfigure(config):
-    if _CREATED is not None:
-        shutil.rmtree(_CREATED, ignore_errors=True)
+    for path in _CREATED:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# Seconds each file keeps one pytest worker busy in `make test` (fresh clone, 2-core AVX2 machine,
+# --durations=0, 2026-12-03), the heaviest first. `--dist loadfile` hands whole files to the two
+# workers in collection order, by default the files with most tests first; scheduling the long
+# files first instead leaves the short ones to even out the two workers at the end (longest
+# processing time first), where a long file drawn last kept one worker busy alone. Files not
+# listed go after these, most tests first; the figures only need to be roughly right.
+FILE_SECONDS = {
+}
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order made below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(session, config, items):
+    counts = {}
+    for item in items:
+        counts[item.path.name] = counts.get(item.path.name, 0) + 1
+    position = {name: i for i, name in enumerate(sorted(
+        counts, key=lambda name: (-FILE_SECONDS.get(name, 0.0), -counts[name], name)))}
+    items.sort(key=lambda item: position[item.path.name])  # stable: each file's own order is kept

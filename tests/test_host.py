@@ -139,7 +139,11 @@ def test_ppo_on_envpool_cartpole_reaches_475_and_its_greedy_and_saved_policy_pla
 
 @pytest.mark.slow
 def test_sac_on_gymnasium_pendulum_reaches_minus_250():
-    config = sac.Config(env="gymnasium/Pendulum-v1", num_envs=1, total_timesteps=6000, learning_starts=1000,
+    # 9,000 steps: at 6,000 one env's SAC is still mid-learning (final training episodes -365 to
+    # -495, greedy means -86 to -370 by the evaluation key) and the test passed or failed with the
+    # CPU's float rounding (it failed on an AVX2-only host); at 9,000 the keys 0-2 each evaluated
+    # -87 to -199 under four evaluation keys.
+    config = sac.Config(env="gymnasium/Pendulum-v1", num_envs=1, total_timesteps=9000, learning_starts=1000,
                         hidden_sizes=(64, 64))
     train = sac.make_train(config)
     out = train(jax.random.key(0))

@@ -2,6 +2,7 @@
 stored states, errors, and learning velocity-masked CartPole where feed-forward DQN cannot."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,7 @@ import pytest
 from jaxrl import networks, replay
 from jaxrl.agents import StatefulPolicy, builder, dqn, evaluate_policy, load_policy, r2d2, save_policy
 from jaxrl.envs.wrappers import normalize
+from jaxrl.loops import off_policy
 from jaxrl.types import Transition
 
 # 4 envs of velocity-masked CartPole, sequences of 6 steps (2 of burn-in) every 2 steps.
@@ -84,6 +86,24 @@ def test_burn_in_starts_from_the_stored_state_and_takes_no_gradient(agent):
     padded = sequences._replace(valid=sequences.valid.at[:, :2].set(False))
     jax.tree.map(np.testing.assert_array_equal, r2d2.burn_in_state(network, params, padded, 2),
                  sequences.start["carry"])
+
+
+def test_target_network_is_copied_or_moved_by_tau_every_target_period(agent):
+    # TINY's target period: 16 env steps at one update per 8, every second update.
+    network, state = agent
+    batch = off_policy.ReplayBatch(_sequences(jax.random.key(2)), jnp.ones(3))
+    for tau in (1.0, 0.25):
+        config = dataclasses.replace(TINY, tau=tau)
+        update = jax.jit(r2d2.make_agent(config, builder.make_env(config).spec()).update)
+        first, _ = update(state, batch, jax.random.key(0), config.hparams())
+        second, _ = update(first, batch, jax.random.key(1), config.hparams())
+        jax.tree.map(np.testing.assert_array_equal, first.target_params, state.target_params)
+        assert not np.array_equal(np.asarray(jax.tree.leaves(second.params)[0]),
+                                  np.asarray(jax.tree.leaves(first.target_params)[0]))
+        moved = jax.tree.map(lambda new, old: tau * new + (1 - tau) * old, second.params, first.target_params)
+        check = np.testing.assert_array_equal if tau == 1.0 else functools.partial(np.testing.assert_allclose,
+                                                                                    rtol=1e-6, atol=1e-7)
+        jax.tree.map(check, second.target_params, moved)
 
 
 def test_replayed_sequences_start_from_the_state_the_actor_acted_from(agent):

@@ -411,7 +411,7 @@ class TargetNetworkConfig(OffPolicyConfig):
     updates, since the learner counts updates."""
 
     target_update_every: int = 500
-    """Env steps between target-network updates (a copy, or with DQN's tau < 1 a Polyak step)."""
+    """Env steps between target-network updates (a copy, or with tau < 1 a Polyak step)."""
 
     ranges = dict(target_update_every=at_least(1))
 

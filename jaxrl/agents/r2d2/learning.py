@@ -6,7 +6,8 @@ actor state (zeroed where an episode ends); it stores the state it acted from wi
 and each replayed sequence keeps the one at its first step. The learner unrolls each sequence
 from that stored state: the first `burn_in` steps only refresh it (no loss, no gradient), the
 rest are trained on double-Q n-step targets under the value rescaling h, against a target
-network copied every `target_period` updates. Each sequence is reprioritised with the mixture of
+network copied every `target_period` updates (or, with `tau` < 1, moved that far towards the
+online network). Each sequence is reprioritised with the mixture of
 its max and mean |TD error|.
 """
 
@@ -157,8 +158,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         )(state.params)
         params, opt_state = optim.step(optimizer(hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
-        copy = num_updates % config.target_period == 0
-        target_params = jax.tree.map(lambda new, old: jnp.where(copy, new, old), params, state.target_params)
+        # Every target_period updates the target moves to tau * online + (1 - tau) * target (tau 1:
+        # R2D2's copy, bit for bit); in between a step of 0 keeps it.
+        tau = jnp.where(num_updates % config.target_period == 0, hparams.tau, 0.0)
+        target_params = optax.incremental_update(params, state.target_params, tau)
         return AgentState(params=params, target_params=target_params, opt_state=opt_state,
                           num_updates=num_updates), metrics
 
