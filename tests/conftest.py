@@ -33,26 +33,3 @@ def pytest_unconfigure(config):
     for path in _CREATED:
         shutil.rmtree(path, ignore_errors=True)
 
-
-# Seconds each file keeps one pytest worker busy in `make test` (fresh clone, 2-core AVX2 machine,
-# --durations=0, 2026-12-03), the heaviest first. `--dist loadfile` hands whole files to the two
-# workers in collection order, by default the files with most tests first; scheduling the long
-# files first instead leaves the short ones to even out the two workers at the end (longest
-# processing time first), where a long file drawn last kept one worker busy alone. Files not
-# listed go after these, most tests first; the figures only need to be roughly right.
-FILE_SECONDS = {
-}
-
-
-def pytest_configure(config):
-    if hasattr(config.option, "loadscopereorder"):  # pytest-xdist: keep the order made below
-        config.option.loadscopereorder = False
-
-
-def pytest_collection_modifyitems(session, config, items):
-    counts = {}
-    for item in items:
-        counts[item.path.name] = counts.get(item.path.name, 0) + 1
-    position = {name: i for i, name in enumerate(sorted(
-        counts, key=lambda name: (-FILE_SECONDS.get(name, 0.0), -counts[name], name)))}
-    items.sort(key=lambda item: position[item.path.name])  # stable: each file's own order is kept
