@@ -2,8 +2,8 @@
 
     python tests/distributed_worker.py OUT.npz DEVICES [COORDINATOR NUM_PROCESSES PROCESS_ID]
 
-With one process it trains tiny PPO and DQN populations of 4 seeds, unsharded (jit(vmap)) and
-sharded over the 4 local devices, a PPO population of 8 (two members per device), a PBT run of 8
+With one process it trains a tiny PPO population of 8 seeds (two members per device) and a DQN one
+of 4 (one per device), unsharded (jit(vmap)) and sharded over the 4 local devices, a PBT run of 8
 PPO members sharded (jaxrl.pbt.shard) and unsharded, and one PPO run with its env batch sharded;
 with a coordinator it joins a multi-process run and trains the sharded populations only. Process 0
 saves every result (gathered to the host) to OUT.npz.
@@ -32,22 +32,25 @@ PPO = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timeste
 DQN = dqn.Config(num_envs=10, total_timesteps=600, steps_per_iteration=200, buffer_size=300, batch_size=16,
                  learning_starts=200, target_update_every=100)
 results = {}
-for name, config, make_train in [("ppo", PPO, ppo.make_train), ("dqn", DQN, dqn.make_train)]:
+# PPO with two members per device: each device's program initialises a batch of networks. (With a
+# batched LAPACK QR in the orthogonal init, this deadlocked XLA:CPU's thread pool.)
+for name, config, make_train, members in [("ppo", PPO, ppo.make_train, 8), ("dqn", DQN, dqn.make_train, 4)]:
     train = make_train(config)
-    keys = driver.population_keys(0, 4)
-    hparams = distributed.stack_hparams(config.hparams(), 4)
-    sharded = distributed.gather(distributed.population_train(train)(keys, hparams))
+    keys = driver.population_keys(0, members)
+    hparams = distributed.stack_hparams(config.hparams(), members)
+    output = distributed.population_train(train)(keys, hparams)
+    results[f"{name}/sharded_devices"] = np.array(len(output.state.iteration.sharding.device_set))
+    sharded = distributed.gather(output)
     for metric, values in sharded.metrics.items():
         results[f"{name}/sharded/{metric}"] = values
     results[f"{name}/sharded/params"] = np.concatenate(
-        [np.reshape(x, (4, -1)) for x in jax.tree.leaves(sharded.state.agent_state)], axis=1)
+        [np.reshape(x, (members, -1)) for x in jax.tree.leaves(sharded.state.agent_state)], axis=1)
     if not multi:
         plain = jax.jit(jax.vmap(train))(keys, hparams)
         for metric, values in plain.metrics.items():
             results[f"{name}/plain/{metric}"] = np.asarray(values)
         results[f"{name}/plain/params"] = np.concatenate(
-            [np.reshape(np.asarray(x), (4, -1)) for x in jax.tree.leaves(plain.state.agent_state)], axis=1)
-        results[f"{name}/sharded_devices"] = np.array(len(sharded.state.iteration))
+            [np.reshape(np.asarray(x), (members, -1)) for x in jax.tree.leaves(plain.state.agent_state)], axis=1)
 if not multi:
     # One PPO run with its 4 envs split over the 4 devices, against the same run unsharded.
     train = ppo.make_train(PPO)
@@ -59,14 +62,6 @@ if not multi:
     for metric in ("env_steps", "episode_return", "total_loss"):
         results[f"env_batch/sharded/{metric}"] = np.asarray(metrics[metric])
         results[f"env_batch/plain/{metric}"] = np.asarray(plain.metrics[metric])
-    # Two members per device: each device's program initialises a batch of networks. (With a
-    # batched LAPACK QR in the orthogonal init, this deadlocked XLA:CPU's thread pool.)
-    keys8, hparams8 = driver.population_keys(0, 8), distributed.stack_hparams(PPO.hparams(), 8)
-    population = distributed.gather(distributed.population_train(train)(keys8, hparams8))
-    plain = jax.jit(jax.vmap(train))(keys8, hparams8)
-    for metric in ("env_steps", "episode_return", "total_loss"):
-        results[f"two_per_device/population/{metric}"] = np.asarray(population.metrics[metric])
-        results[f"two_per_device/plain/{metric}"] = np.asarray(plain.metrics[metric])
     # PBT over the 4 devices (`pbt.run` with a mesh: `pbt.shard`), two members per device, against
     # the same run unsharded: a generation per iteration, so three selects, in which members take
     # the state of parents that other devices hold.
