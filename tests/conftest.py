@@ -32,4 +32,3 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
 def pytest_unconfigure(config):
     for path in _CREATED:
         shutil.rmtree(path, ignore_errors=True)
-

@@ -4,8 +4,8 @@ Each configuration runs in a subprocess (tests/distributed_worker.py), since the
 devices is fixed when JAX starts: one process with 4 devices (populations sharded, one and two
 members per device, and one run's env batch sharded, against the same programs unsharded), and
 two processes with 2 devices each joined on loopback through `jax.distributed` (gloo
-collectives), against the one-process run; and
-PBT (`jaxrl.pbt.shard`) over the 4 devices against PBT unsharded, in the one-process worker.
+collectives), against the one-process run; and PBT (`jaxrl.pbt.shard`) over the 4 devices
+against PBT unsharded, in the one-process worker.
 The command line runs both ways too: a two-process run killed after a checkpoint resumes to the
 one-process run's files.
 """

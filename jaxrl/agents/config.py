@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 import flax.struct
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from jaxrl.types import EnvSpec
 
@@ -412,8 +413,10 @@ class TargetNetworkConfig(OffPolicyConfig):
 
     target_update_every: int = 500
     """Env steps between target-network updates (a copy, or with tau < 1 a Polyak step)."""
+    tau: float = 1.0
+    """Target update step: 1 copies the online network, < 1 averages (Polyak)."""
 
-    ranges = dict(target_update_every=at_least(1))
+    ranges = dict(target_update_every=at_least(1), tau=STEP)
 
     def check(self) -> None:
         super().check()
@@ -427,6 +430,13 @@ class TargetNetworkConfig(OffPolicyConfig):
     def target_period(self) -> int:
         """Gradient updates between target-network updates."""
         return self.target_update_every * self.updates_per_step // self.train_every
+
+    def update_target(self, params: Any, target_params: Any, num_updates: Any, tau: Any) -> Any:
+        """The target network after gradient update `num_updates` (counted from 1): every
+        `target_period` updates it moves to tau * online + (1 - tau) * target (tau 1 copies the
+        online network, bit for bit); in between a step of 0 keeps it."""
+        step = jnp.where(num_updates % self.target_period == 0, tau, 0.0)
+        return optax.incremental_update(params, target_params, step)
 
 
 @dataclasses.dataclass(frozen=True)

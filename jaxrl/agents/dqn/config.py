@@ -7,7 +7,7 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import (BOOL, FINITE, NON_NEGATIVE, POSITIVE, STEP, UNIT, EpsilonGreedyConfig, OneOf,
+from jaxrl.agents.config import (BOOL, FINITE, NON_NEGATIVE, POSITIVE, UNIT, EpsilonGreedyConfig, OneOf,
                                  OptimizerConfig, TargetNetworkConfig, TorsoConfig, at_least)
 from jaxrl.types import Array
 
@@ -62,14 +62,12 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
     """C51: the lowest atom."""
     v_max: float = 500.0
     """C51: the highest atom."""
-    tau: float = 1.0
-    """Target update step: 1 copies the online network, < 1 averages (Polyak)."""
     huber_delta: float = 1.0
     """Huber loss's delta (with loss="huber")."""
 
     ranges = dict(double=BOOL, dueling=BOOL, loss=OneOf(("huber", "mse")), prioritized=BOOL,
                   priority_exponent=NON_NEGATIVE, importance_exponent=UNIT, num_atoms=at_least(2).or_none(),
-                  v_min=FINITE, v_max=FINITE, tau=STEP, huber_delta=POSITIVE)
+                  v_min=FINITE, v_max=FINITE, huber_delta=POSITIVE)
 
     def check(self) -> None:
         super().check()

@@ -154,9 +154,7 @@ def make_agent(config: Config, spec: EnvSpec, auxiliary: AuxiliaryLoss | None = 
         )(state.params)
         params, opt_state = optim.step(_optimizer(hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
-        # Every target_period updates the target moves to tau * online + (1 - tau) * target.
-        tau = jnp.where(num_updates % config.target_period == 0, hparams.tau, 0.0)
-        target_params = optax.incremental_update(params, state.target_params, tau)
+        target_params = config.update_target(params, state.target_params, num_updates, hparams.tau)
         new_state = state.replace(params=params, target_params=target_params, opt_state=opt_state,
                                   num_updates=num_updates)
         return new_state, metrics

@@ -7,8 +7,8 @@ from typing import Literal
 
 import flax.struct
 
-from jaxrl.agents.config import (BOOL, UNIT, NON_NEGATIVE, POSITIVE, STEP, EpsilonGreedyConfig, OneOf,
-                                 OptimizerConfig, TargetNetworkConfig, TorsoConfig, at_least)
+from jaxrl.agents.config import (BOOL, UNIT, NON_NEGATIVE, POSITIVE, EpsilonGreedyConfig, OneOf, OptimizerConfig,
+                                 TargetNetworkConfig, TorsoConfig, at_least)
 from jaxrl.networks.recurrent import CORES
 from jaxrl.types import Array
 
@@ -73,14 +73,10 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
     """Targets under h(x) = sign(x)(sqrt(|x| + 1) - 1) + eps x, bootstrapping through h^-1."""
     rescaling_epsilon: float = 1e-3
     """The eps of h."""
-    tau: float = 1.0
-    """Target update step every `target_update_every` env steps: 1 copies the online network (R2D2),
-    < 1 averages (Polyak), as DQN's `tau`."""
 
     ranges = dict(core=OneOf(CORES), core_size=at_least(1), sequence_length=at_least(2), burn_in=at_least(0),
                   sequence_period=at_least(1), dueling=BOOL, prioritized=BOOL, priority_exponent=NON_NEGATIVE,
-                  importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL, rescaling_epsilon=POSITIVE,
-                  tau=STEP)
+                  importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL, rescaling_epsilon=POSITIVE)
 
     def check(self) -> None:
         super().check()

@@ -158,10 +158,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         )(state.params)
         params, opt_state = optim.step(optimizer(hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
-        # Every target_period updates the target moves to tau * online + (1 - tau) * target (tau 1:
-        # R2D2's copy, bit for bit); in between a step of 0 keeps it.
-        tau = jnp.where(num_updates % config.target_period == 0, hparams.tau, 0.0)
-        target_params = optax.incremental_update(params, state.target_params, tau)
+        target_params = config.update_target(params, state.target_params, num_updates, hparams.tau)
         return AgentState(params=params, target_params=target_params, opt_state=opt_state,
                           num_updates=num_updates), metrics
 
