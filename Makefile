@@ -32,7 +32,8 @@ baselines: $(STAMP)
 
 # The regression slice: each agent on its cheapest env, 4 seeds, against the intervals stored in
 # docs/baselines/check.csv (exit status 1 names a row that left its interval); then the learning
-# tests too long for `make test` (marked `check`: SACfD against SAC, PPO on gymnasium's CartPole).
+# tests too long for `make test` (marked `check`: SACfD against SAC, DQfD against DQN, feed-forward
+# PPO on masked CartPole, PPO on gymnasium's CartPole).
 check: $(STAMP)
 	$(BIN)/python -m experiments.baselines --check
 	$(BIN)/python -m pytest -q -m check tests

@@ -141,7 +141,8 @@ CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-e
 
 
 def _cli(run_dir, devices, *extra, resume=False, chunk_sleep=0.0):
-    env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu",
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}".strip()
+    env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu",
                **{driver.DEBUG_CHUNK_SLEEP_ENV: str(chunk_sleep)})
     args = ["--resume", str(run_dir), "--no-progress"] if resume else [*CLI_ARGS, "--run-dir", str(run_dir)]
     return subprocess.Popen([sys.executable, "-m", "jaxrl", "train", *args, *map(str, extra)], cwd=ROOT, env=env,

@@ -212,8 +212,9 @@ def test_a_vmapped_population_keeps_the_single_runs_conditionals(name, conds):
     # run both branches, and replay writes keep shared rows.
     train = jaxrl.agents.get(name).make_train(jaxrl.agents.get(name).Config(**TINY[name]))
     keys = jax.random.split(jax.random.key(0), 2)
-    single = _primitive_counts(jax.make_jaxpr(lambda s: train.run(s, 2))(train.init(keys[0])).jaxpr)
-    states = jax.vmap(train.init)(keys)  # every leaf batched, as the driver's chunks get them
+    # Traced from the states' shapes alone (jax.eval_shape): nothing here needs to run.
+    single = _primitive_counts(jax.make_jaxpr(lambda s: train.run(s, 2))(jax.eval_shape(train.init, keys[0])).jaxpr)
+    states = jax.eval_shape(jax.vmap(train.init), keys)  # every leaf batched, as the driver's chunks get them
     population = _primitive_counts(jax.make_jaxpr(jax.vmap(lambda s: train.run(s, 2)))(states).jaxpr)
     assert single["cond"] >= conds  # the warm-up's random actions, the learning start (TD3: its actor step)
     for primitive in ("cond", "select_n", "scatter"):
