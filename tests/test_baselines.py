@@ -190,8 +190,10 @@ def test_every_committed_row_under_its_bar_is_explained_on_the_page():
     assert below == set(baselines.BELOW_BAR), (below ^ set(baselines.BELOW_BAR))
     page = open(os.path.join(ROOT, "docs", "baselines.md")).read()
     assert baselines.below_bar_notes(baselines.below_bar(results, "cpu")) in page
-    assert "| r2d2 | CartPole-v1 | 320,000 | 8 | 445.3 [404.6, 472.2] | 440.4 | 388.6 | 462.2 | 475 **below** |" in page
-    assert "- r2d2 on CartPole-v1: 445.3 against 475 (greedy 462.2): training returns of an epsilon-greedy" in page
+    assert ("| bc | Pendulum-v1 (medium-replay) | 20,000 updates | 8 | -1,170.7 [-1,246.2, -1,106.1] | -1,183.8 "
+            "| -1,344.7 | -1,286.5 | -200 **below** |") in page
+    assert "- bc on Pendulum-v1 (medium-replay): -1,170.7 against -200 (greedy -1,286.5): by design" in page
+    assert "| r2d2 | CartPole-v1 | 320,000 | 8 | 495.4 [464.8, 500.0] | 482.4 | 403.1 | 456.4 | 475 yes |" in page
 
 
 def test_readme_shows_the_headline_rows_of_the_committed_table():

@@ -1,6 +1,7 @@
 """DQN and the off-policy loop: losses against hand computations, the target network and epsilon
 schedules, the loop's warm-up and update cadence, chunking, options, config checks, learning."""
 
+import dataclasses
 import math
 
 import jax
@@ -156,6 +157,31 @@ def test_hard_target_copy_every_target_period_updates():
             last_copy = state.params
 
 
+def test_annealed_learning_rate_falls_linearly_to_zero_at_the_runs_last_update():
+    # 40 env steps of 10 envs, an update every 10 from the start: 4 updates in the run.
+    config = dqn.Config(num_envs=10, train_every=10, updates_per_step=1, learning_starts=0, total_timesteps=40,
+                        steps_per_iteration=40, learning_rate=1e-3, anneal_lr=True)
+    assert config.total_updates == 4
+    schedule = config.learning_rate_schedule(jnp.float32(1e-3))
+    np.testing.assert_allclose([schedule(jnp.int32(c)) for c in range(6)], [1e-3, 7.5e-4, 5e-4, 2.5e-4, 0.0, 0.0],
+                               rtol=1e-6)
+    constant = dataclasses.replace(config, anneal_lr=False)
+    assert constant.learning_rate_schedule(1e-3) == 1e-3
+    spec = builder.make_env(config).spec()
+    annealed, plain = (jax.jit(dqn.make_agent(c, spec).update) for c in (config, constant))
+    state = dqn.make_agent(config, spec).init(jax.random.key(0), spec, config.hparams())
+    # The first step is the constant rate's, bit for bit; the fifth, past the run's end, moves nothing.
+    first, _ = annealed(state, _batch(seed=1), jax.random.key(1), config.hparams())
+    np.testing.assert_array_equal(first.params,
+                                  plain(state, _batch(seed=1), jax.random.key(1), config.hparams())[0].params)
+    for i in range(2, 5):
+        first, _ = annealed(first, _batch(seed=i), jax.random.key(i), config.hparams())
+    fifth, _ = annealed(first, _batch(seed=5), jax.random.key(5), config.hparams())
+    np.testing.assert_array_equal(fifth.params, first.params)
+    assert not np.array_equal(plain(first, _batch(seed=5), jax.random.key(5), config.hparams())[0].params,
+                              first.params)
+
+
 def test_polyak_target_update():
     config = dqn.Config(target_update_every=10, train_every=10, tau=0.25, learning_starts=0,
                         total_timesteps=1000, steps_per_iteration=100)
@@ -174,7 +200,7 @@ def test_metrics_warm_up_and_update_cadence(small_out):
     # No updates in the warm-up (the first 200 env steps); then 2 per 20 env steps.
     np.testing.assert_array_equal(m["updates"], [0, 20, 20, 20])
     assert m["loss"][0] == 0 and np.all(np.isfinite(m["loss"])) and np.all(m["loss"][1:] > 0)
-    assert int(small_out.state.agent_state.num_updates) == 60
+    assert int(small_out.state.agent_state.num_updates) == SMALL.total_updates == 60
     replay = small_out.state.buffer_state.replay
     assert int(replay.size) == 500 and int(replay.insert_position) == 800 % 500
 
@@ -203,6 +229,9 @@ def test_all_options_together_run_vmapped(options_out):
     # covers env steps 20..220, whose last two 10-step periods end after the 200-step warm-up.
     np.testing.assert_array_equal(m["env_steps"][0], [220, 420, 620, 820])
     np.testing.assert_array_equal(m["updates"][0], [2, 20, 20, 20])
+    # The count an annealed learning rate reaches 0 at is the loop's, the n-step prefill included.
+    np.testing.assert_array_equal(out.state.agent_state.num_updates, OPTIONS.total_updates)
+    assert OPTIONS.total_updates == 62
     assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(m))
     replay = out.state.buffer_state.replay
     # Prioritized: the learner reprioritised sampled items, so priorities now differ.

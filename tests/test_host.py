@@ -122,7 +122,9 @@ def test_host_off_policy_loop_stores_true_successors_and_bootstraps_truncations(
 
 @pytest.mark.slow
 def test_ppo_on_envpool_cartpole_reaches_475_and_its_greedy_and_saved_policy_play_it(tmp_path):
-    config = ppo.Config(env="envpool/CartPole-v1", num_envs=8, rollout_length=64, total_timesteps=500_000)
+    # 16 envs x 32 steps: the same 512-step batches as 8 x 64 in half the host round trips (30 s
+    # against 46 s here; every seed's training and greedy returns 500 with either).
+    config = ppo.Config(env="envpool/CartPole-v1", num_envs=16, rollout_length=32, total_timesteps=500_000)
     train = ppo.make_train(config)
     out = driver.run(train, num_seeds=4, num_chunks=1, eval_every=train.num_iterations)
     assert out.metrics["episode_return"][:, -1].min() >= 475, out.metrics["episode_return"][:, -1]

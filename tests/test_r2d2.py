@@ -167,6 +167,8 @@ def learned():
 def test_r2d2_learns_masked_cartpole_where_feed_forward_dqn_cannot(learned):
     out, greedy = learned
     assert int(out.metrics["env_steps"][0, -1]) == BUDGET
+    # The count an annealed learning rate would reach 0 at is the loop's (no n-step prefill here).
+    np.testing.assert_array_equal(out.state.agent_state.num_updates, MASKED.total_updates)
     final = np.asarray(out.metrics["episode_return"][:, -5:]).mean(axis=1)
     feed_forward = dqn.make_train(dqn.Config(env="MaskedCartPole-v1", total_timesteps=BUDGET, learning_starts=2_000,
                                              steps_per_iteration=1_600, normalize_observations=True))

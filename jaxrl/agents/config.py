@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxrl import optim
 from jaxrl.types import EnvSpec
 
 
@@ -393,6 +394,12 @@ class OffPolicyConfig(OnlineConfig):
         """Env steps per update period: `train_every`, or one step of the env batch if that is more."""
         return max(self.train_every, self.num_envs)
 
+    @property
+    def prefill_env_steps(self) -> int:
+        """Env steps the loop takes before its first iteration, counted in its `env_steps`: random
+        actions that fill the n-step window, n_step - 1 per env (`loops.off_policy.make_train`)."""
+        return (self.n_step - 1) * self.num_envs
+
     def loop_schedule(self) -> dict[str, int]:
         """The off-policy loop's arguments (`loops.off_policy.make_train`) for these env-step counts."""
         period = self.period_env_steps
@@ -407,16 +414,18 @@ class OffPolicyConfig(OnlineConfig):
 
 @dataclasses.dataclass(frozen=True)
 class TargetNetworkConfig(OffPolicyConfig):
-    """The target network of the Q-learning agents on replay (DQN, R2D2), updated every
-    `target_update_every` env steps: a count that must fall after a whole number of gradient
-    updates, since the learner counts updates."""
+    """The Q-learning agents on replay (DQN, R2D2): their target network, updated every
+    `target_update_every` env steps (a count that must fall after a whole number of gradient
+    updates, since the learner counts updates), and their learning-rate schedule."""
 
     target_update_every: int = 500
     """Env steps between target-network updates (a copy, or with tau < 1 a Polyak step)."""
     tau: float = 1.0
     """Target update step: 1 copies the online network, < 1 averages (Polyak)."""
+    anneal_lr: bool = False
+    """Anneal Adam's learning rate linearly to 0 at the run's last gradient update."""
 
-    ranges = dict(target_update_every=at_least(1), tau=STEP)
+    ranges = dict(target_update_every=at_least(1), tau=STEP, anneal_lr=BOOL)
 
     def check(self) -> None:
         super().check()
@@ -430,6 +439,25 @@ class TargetNetworkConfig(OffPolicyConfig):
     def target_period(self) -> int:
         """Gradient updates between target-network updates."""
         return self.target_update_every * self.updates_per_step // self.train_every
+
+    @property
+    def total_updates(self) -> int:
+        """The run's gradient updates: `updates_per_period` after each update period that ends past
+        the `learning_starts` warm-up (the loop's count, once its buffer can be sampled). Periods end
+        every `period_env_steps` from `prefill_env_steps` on."""
+        period = self.period_env_steps
+        skipped = max(0, (self.learning_starts - self.prefill_env_steps) // period)
+        return (self.total_timesteps // period - skipped) * self.loop_schedule()["updates_per_period"]
+
+    def learning_rate_schedule(self, rate: Any) -> Any:
+        """Adam's step size (`optim.adam`): `rate`, or with `anneal_lr` the schedule from `rate` down
+        to 0 after the run's `total_updates` (a policy that plays well late in a run is then not
+        moved off it by full-size steps: R2D2's CartPole-v1 row in docs/baselines.md)."""
+        if not self.anneal_lr:
+            return rate
+        anneal = optim.linear_anneal(rate, self.total_updates)
+        # Held at 0 past the count (a loop that took more updates would otherwise step uphill).
+        return lambda count: jnp.maximum(anneal(count), 0.0)
 
     def update_target(self, params: Any, target_params: Any, num_updates: Any, tau: Any) -> Any:
         """The target network after gradient update `num_updates` (counted from 1): every

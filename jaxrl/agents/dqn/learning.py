@@ -42,8 +42,8 @@ class AgentState:
     num_updates: Array
 
 
-def _optimizer(hparams: HParams) -> optax.GradientTransformation:
-    return optim.adam(hparams.learning_rate, hparams.max_grad_norm)
+def _optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
+    return optim.adam(config.learning_rate_schedule(hparams.learning_rate), hparams.max_grad_norm)
 
 
 def epsilon(config: Config, hparams: HParams, env_steps: Array) -> Array:
@@ -127,7 +127,7 @@ def make_agent(config: Config, spec: EnvSpec, auxiliary: AuxiliaryLoss | None = 
         return AgentState(
             params=params,
             target_params=params,
-            opt_state=_optimizer(hparams).init(params),
+            opt_state=_optimizer(config, hparams).init(params),
             num_updates=jnp.zeros((), jnp.int32),
         )
 
@@ -152,7 +152,7 @@ def make_agent(config: Config, spec: EnvSpec, auxiliary: AuxiliaryLoss | None = 
             lambda p: dqn_loss(config, network, unravel(p), unravel(state.target_params), batch, hparams, auxiliary),
             has_aux=True,
         )(state.params)
-        params, opt_state = optim.step(_optimizer(hparams), state.params, grads, state.opt_state)
+        params, opt_state = optim.step(_optimizer(config, hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
         target_params = config.update_target(params, state.target_params, num_updates, hparams.tau)
         new_state = state.replace(params=params, target_params=target_params, opt_state=opt_state,

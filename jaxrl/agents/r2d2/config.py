@@ -78,6 +78,12 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
                   sequence_period=at_least(1), dueling=BOOL, prioritized=BOOL, priority_exponent=NON_NEGATIVE,
                   importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL, rescaling_epsilon=POSITIVE)
 
+    @property
+    def prefill_env_steps(self) -> int:
+        """None: R2D2's n-step targets are computed inside replayed sequences, so the loop fills no
+        n-step window."""
+        return 0
+
     def check(self) -> None:
         super().check()
         require = self.require

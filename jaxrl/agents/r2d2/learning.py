@@ -48,8 +48,8 @@ ActorState = builder.RecurrentActorState
 episode_starts = networks.episode_starts
 
 
-def optimizer(hparams: HParams) -> optax.GradientTransformation:
-    return optim.adam(hparams.learning_rate, hparams.max_grad_norm)
+def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
+    return optim.adam(config.learning_rate_schedule(hparams.learning_rate), hparams.max_grad_norm)
 
 
 def burn_in_state(network: RecurrentQNetwork, params: Any, sequences: replay.Sequence, burn_in: int) -> Any:
@@ -132,7 +132,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
         dummy = jnp.zeros((1, 1) + spec.observation.shape, jnp.float32)
         zero_state = networks.initial_carry(config.core, config.core_size, (1,))
         params = network.init(key, zero_state, dummy, jnp.zeros((1, 1), bool))
-        return AgentState(params=params, target_params=params, opt_state=optimizer(hparams).init(params),
+        return AgentState(params=params, target_params=params, opt_state=optimizer(config, hparams).init(params),
                           num_updates=jnp.zeros((), jnp.int32))
 
     init_actor, reset_actor = builder.recurrent_actor(config.core, config.core_size)
@@ -156,7 +156,7 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
             lambda p: r2d2_loss(config, network, p, state.target_params, batch.transitions, batch.weights, hparams),
             has_aux=True,
         )(state.params)
-        params, opt_state = optim.step(optimizer(hparams), state.params, grads, state.opt_state)
+        params, opt_state = optim.step(optimizer(config, hparams), state.params, grads, state.opt_state)
         num_updates = state.num_updates + 1
         target_params = config.update_target(params, state.target_params, num_updates, hparams.tau)
         return AgentState(params=params, target_params=target_params, opt_state=opt_state,
