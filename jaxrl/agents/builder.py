@@ -239,16 +239,17 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                      make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None,
                      make_adder: Callable[[Any], replay.SequenceAdder] | None = None) -> Train:
     """`config`'s agent on the off-policy loop with its schedule block (`config.loop_schedule()`),
-    n-step returns if the config has an `n_step` field, and a uniform buffer of `buffer_size` and
+    n-step transitions of `config.loop_n_step`, and a uniform buffer of `buffer_size` and
     `batch_size` unless `make_buffer(config)` gives another. With a sequence adder (`make_adder(config)`)
-    the buffer's items are sequences (R2D2), whose n-step targets the agent computes itself."""
+    the buffer's items are sequences (R2D2), whose n-step targets the agent computes itself (its
+    `loop_n_step` is 1)."""
     env, agent = build_agent(config, config_cls, make_agent)
     if make_buffer is None:
         buffer = replay.uniform(config.buffer_size, config.batch_size)
     else:
         buffer = make_buffer(config)
     adder = None if make_adder is None else make_adder(config)
-    n_step = getattr(config, "n_step", 1) if adder is None else 1
+    n_step = config.loop_n_step
     if isinstance(env, EnvSpec):
         if config.host_overlap:
             raise ValueError(f"{config.agent}.Config.host_overlap: only the on-policy loop overlaps acting and "

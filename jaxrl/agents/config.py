@@ -395,10 +395,16 @@ class OffPolicyConfig(OnlineConfig):
         return max(self.train_every, self.num_envs)
 
     @property
+    def loop_n_step(self) -> int:
+        """The n of the n-step transitions the loop writes to replay (`n_step_length` of
+        `loops.off_policy.make_train`): `n_step`, or 1 where the agent forms n-step targets itself."""
+        return self.n_step
+
+    @property
     def prefill_env_steps(self) -> int:
         """Env steps the loop takes before its first iteration, counted in its `env_steps`: random
-        actions that fill the n-step window, n_step - 1 per env (`loops.off_policy.make_train`)."""
-        return (self.n_step - 1) * self.num_envs
+        actions that fill the n-step window, loop_n_step - 1 per env."""
+        return (self.loop_n_step - 1) * self.num_envs
 
     def loop_schedule(self) -> dict[str, int]:
         """The off-policy loop's arguments (`loops.off_policy.make_train`) for these env-step counts."""

@@ -79,10 +79,9 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
                   importance_exponent=UNIT, priority_eta=UNIT, value_rescaling=BOOL, rescaling_epsilon=POSITIVE)
 
     @property
-    def prefill_env_steps(self) -> int:
-        """None: R2D2's n-step targets are computed inside replayed sequences, so the loop fills no
-        n-step window."""
-        return 0
+    def loop_n_step(self) -> int:
+        """1: R2D2 forms its n-step targets inside replayed sequences; the loop stores single steps."""
+        return 1
 
     def check(self) -> None:
         super().check()
