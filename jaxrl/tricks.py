@@ -1,12 +1,14 @@
 """Speed tricks that only pay on XLA:CPU, chosen by the platform a program is compiled for.
 
-Four pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
+Five pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
 weight-gradient matmuls behind an optimization barrier), `networks.conv.Conv` (a convolution as
-one matmul over image patches), `prng.fast_key` (JAX's threefry hash unrolled so XLA fuses it)
-and `population_chunks` (a vmapped population's update run a cache-sized chunk of members at a
-time, and a population of one without its batch axis). On GPU and TPU those weak spots are not
-known to exist, so there the plain forms run (flax's `nn.Dense` and `nn.Conv` arithmetic, JAX's
-own threefry lowering, the whole population's `vmap`) until a device measurement says otherwise.
+one matmul over image patches), `networks.flat_network` (a flat parameter vector's gradient
+written leaf by leaf in place, not as one fused concatenation), `prng.fast_key` (JAX's threefry
+hash unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a
+cache-sized chunk of members at a time, and a population of one without its batch axis). On GPU
+and TPU those weak spots are not known to exist, so there the plain forms run (flax's `nn.Dense`
+and `nn.Conv` arithmetic, the concatenation, JAX's own threefry lowering, the whole population's
+`vmap`) until a device measurement says otherwise.
 Both paths compute the same values from the same parameters and keys, up to float summation order
 where a sum is regrouped (`networks.dense`, `networks.conv`).
 

@@ -145,6 +145,41 @@ def test_flat_network_applies_the_module_to_its_vector():
     assert action.shape == (4, 2) and np.all(np.abs(action) <= 1.0)
 
 
+
+def test_flat_network_gradient_is_the_trees_on_both_paths_and_the_cpu_path_concatenates_nothing():
+    from jax.flatten_util import ravel_pytree
+
+    from jaxrl import tricks
+
+    # Twin critics with a 1-wide head: the bias gradients are reductions, which XLA:CPU fused into
+    # the plain path's concatenation (networks.critics._gradient_written_in_place).
+    module = networks.CriticEnsemble(2, (32, 32))
+    observation = jax.random.normal(jax.random.key(1), (16, 3))
+    action = jax.random.uniform(jax.random.key(2), (16, 1), minval=-1.0, maxval=1.0)
+    flat = networks.flat_network(module, observation[:1], action[:1])
+    params = jnp.stack([flat.init(jax.random.key(0)), flat.init(jax.random.key(3))])
+    size = params.shape[1]
+
+    def loss(p):
+        return jnp.sum(flat.apply(p, observation, action) ** 2 * jnp.arange(1.0, 17.0))
+
+    # The reference: the same loss differentiated with respect to the parameter tree, raveled.
+    tree_loss = lambda tree: jnp.sum(module.apply(tree, observation, action) ** 2 * jnp.arange(1.0, 17.0))  # noqa: E731
+    expected = [ravel_pytree(jax.grad(tree_loss)(flat.unravel(p)))[0] for p in params]
+    grads = {}
+    for on in (True, False):
+        with tricks.cpu_tricks(on):
+            grad = jax.jit(jax.vmap(jax.grad(loss)))  # traced inside the setting
+            grads[on] = grad(params)
+            compiled = grad.lower(params).compile().as_text()
+        concatenations = [line for line in compiled.splitlines() if f"f32[2,{size}]{{1,0}} concatenate(" in line]
+        assert bool(concatenations) == (not on), (on, concatenations)
+        assert ("dynamic-update-slice" in compiled) == on
+    # Pure data movement: the same bits on both paths, and the tree's gradient's values.
+    np.testing.assert_array_equal(grads[True], grads[False])
+    for member in range(2):
+        np.testing.assert_allclose(grads[True][member], expected[member], rtol=1e-6, atol=1e-7)
+
 def test_tanh_gaussian_log_probs_are_exact_and_stay_finite_when_saturated():
     actor = sac.TanhGaussianActor(1, (8,))
     observation = jnp.ones((3, 2))
