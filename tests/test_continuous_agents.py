@@ -179,6 +179,18 @@ def test_flat_network_gradient_is_the_trees_on_both_paths_and_the_cpu_path_conca
     np.testing.assert_array_equal(grads[True], grads[False])
     for member in range(2):
         np.testing.assert_allclose(grads[True][member], expected[member], rtol=1e-6, atol=1e-7)
+    # A population of populations (seeds x hyperparameters): the in-place writes stay writes (no
+    # scatter, which is what JAX's own batching of them gives) and the bits stay the same.
+    scales = jnp.array([1.0, 0.5, 2.0])
+    nested = {}
+    for on in (True, False):
+        with tricks.cpu_tricks(on):
+            grad = jax.jit(jax.vmap(jax.vmap(jax.grad(lambda p, c: c * loss(p)), in_axes=(None, 0)), in_axes=(0, None)))
+            nested[on] = grad(params, scales)
+            assert "scatter" not in grad.lower(params, scales).as_text()
+    assert nested[True].shape == (2, 3, size)
+    np.testing.assert_array_equal(nested[True], nested[False])
+    np.testing.assert_allclose(nested[True][:, 1], 0.5 * grads[True], rtol=1e-6, atol=1e-7)
 
 def test_tanh_gaussian_log_probs_are_exact_and_stay_finite_when_saturated():
     actor = sac.TanhGaussianActor(1, (8,))
