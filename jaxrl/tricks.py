@@ -77,6 +77,13 @@ def by_platform(*args: Any, cpu: Callable[..., _T], default: Callable[..., _T]) 
     return cpu(*args) if _setting else default(*args)
 
 
+def broadcast_unbatched(axis_size: int, in_batched: Any, args: Any) -> tuple[Any, ...]:
+    """A `custom_vmap` rule's `args` with every unbatched leaf (per `in_batched`, the rule's flags)
+    given the batch axis of `axis_size`, so that all of them are sliced or written alike."""
+    return tuple(jax.tree.map(lambda batched, x: x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape),
+                              list(in_batched), list(args)))
+
+
 def _one_member(fn: Callable[..., _T]) -> Callable[..., _T]:
     """`vmap(fn)` over a population of one, computed as `fn` on the member's own arrays: XLA:CPU
     compiles some ops with a leading batch axis of size 1 much slower than without it (LayerNorm's
@@ -118,8 +125,7 @@ def population_chunks(fn: Callable[..., _T], chunk_size: int) -> Callable[..., _
     def rule(axis_size, in_batched, *args):
         # Members share the unbatched arguments; give every member its own copy so one
         # `lax.map` slices them all alike.
-        args = tuple(jax.tree.map(lambda batched, x: x if batched else jnp.broadcast_to(x, (axis_size,) + x.shape),
-                                  list(in_batched), list(args)))
+        args = broadcast_unbatched(axis_size, in_batched, args)
         whole = lambda *args: jax.vmap(fn)(*args)  # noqa: E731
         if axis_size == 1:
             # A population of one: `fn` on the member itself, with no batch axis of size 1.

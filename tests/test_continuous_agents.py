@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from helpers import assert_trees_equal
+from jax.flatten_util import ravel_pytree
 
-from jaxrl import losses, networks
+from jaxrl import losses, networks, tricks
 from jaxrl.agents import builder, d4pg, ddpg, sac, td3
 from jaxrl.loops import off_policy
 from jaxrl.types import Transition
@@ -145,12 +146,7 @@ def test_flat_network_applies_the_module_to_its_vector():
     assert action.shape == (4, 2) and np.all(np.abs(action) <= 1.0)
 
 
-
 def test_flat_network_gradient_is_the_trees_on_both_paths_and_the_cpu_path_concatenates_nothing():
-    from jax.flatten_util import ravel_pytree
-
-    from jaxrl import tricks
-
     # Twin critics with a 1-wide head: the bias gradients are reductions, which XLA:CPU fused into
     # the plain path's concatenation (networks.critics._gradient_written_in_place).
     module = networks.CriticEnsemble(2, (32, 32))
@@ -191,6 +187,7 @@ def test_flat_network_gradient_is_the_trees_on_both_paths_and_the_cpu_path_conca
     assert nested[True].shape == (2, 3, size)
     np.testing.assert_array_equal(nested[True], nested[False])
     np.testing.assert_allclose(nested[True][:, 1], 0.5 * grads[True], rtol=1e-6, atol=1e-7)
+
 
 def test_tanh_gaussian_log_probs_are_exact_and_stay_finite_when_saturated():
     actor = sac.TanhGaussianActor(1, (8,))

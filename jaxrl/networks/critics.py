@@ -151,8 +151,7 @@ def _gradient_written_in_place(sizes: Sequence[int]) -> Callable[..., Array]:
             # The same constant starts for every member (a `lax.cond` under `vmap` may batch the
             # constants its branches capture).
             offsets = offsets[0]
-        leaves = [leaf if b else jnp.broadcast_to(leaf, (axis_size,) + leaf.shape)
-                  for leaf, b in zip(leaves, in_batched[1:])]
+        leaves = tricks.broadcast_unbatched(axis_size, in_batched[1:], leaves)
         # `write` again, so that an enclosing `vmap` takes this rule too.
         return write(offsets, *leaves), True
 
