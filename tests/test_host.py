@@ -120,7 +120,10 @@ def test_host_off_policy_loop_stores_true_successors_and_bootstraps_truncations(
     assert metrics["updates"][-1] > 0 and np.isfinite(metrics["loss"]).all()
 
 
-@pytest.mark.slow
+# Marked `check` (make check), as the gymnasium CartPole run below: PPO's learning test in `make test`
+# is test_ppo.py's, and the host loop's exactness is test_host_run_killed_with_sigkill_... below;
+# these two host learning runs cost ~140 s of the suite's worker time.
+@pytest.mark.check
 def test_ppo_on_envpool_cartpole_reaches_475_and_its_greedy_and_saved_policy_play_it(tmp_path):
     # 16 envs x 32 steps: the same 512-step batches as 8 x 64 in half the host round trips (30 s
     # against 46 s here; every seed's training and greedy returns 500 with either).
@@ -139,7 +142,7 @@ def test_ppo_on_envpool_cartpole_reaches_475_and_its_greedy_and_saved_policy_pla
     train.close()
 
 
-@pytest.mark.slow
+@pytest.mark.check
 def test_sac_on_gymnasium_pendulum_reaches_minus_250():
     # 9,000 steps: at 6,000 one env's SAC is still mid-learning (final training episodes -365 to
     # -495, greedy means -86 to -370 by the evaluation key) and the test passed or failed with the
