@@ -14,10 +14,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Two pytest workers for the two cores, one file each at a time; they share compiled programs
-# through the session's XLA cache (tests/conftest.py). Tests marked `check` run in `make check`.
+# Two pytest workers for the two cores, one file each at a time, longest files first (kept in that
+# order by --no-loadscope-reorder); they share compiled programs through the session's XLA cache
+# (tests/conftest.py). Tests marked `check` run in `make check`.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not check" tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m "not check" tests
 
 demo: $(STAMP)
 	$(BIN)/jaxrl train ppo --env CartPole-v1 --total-timesteps 500000 --num-seeds 4 --checkpoint-every 50 --run-dir runs/demo
@@ -33,7 +34,8 @@ baselines: $(STAMP)
 # The regression slice: each agent on its cheapest env, 4 seeds, against the intervals stored in
 # docs/baselines/check.csv (exit status 1 names a row that left its interval); then the learning
 # tests too long for `make test` (marked `check`: SACfD against SAC, DQfD against DQN, feed-forward
-# PPO on masked CartPole, PPO on gymnasium's and envpool's CartPole, SAC on gymnasium's Pendulum).
+# PPO on masked CartPole, continuous CQL on medium-replay, SQIL on DQN, PPO on gymnasium's and
+# envpool's CartPole, SAC on gymnasium's Pendulum).
 check: $(STAMP)
 	$(BIN)/python -m experiments.baselines --check
 	$(BIN)/python -m pytest -q -m check tests

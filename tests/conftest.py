@@ -11,11 +11,22 @@ JAX_COMPILATION_CACHE_DIR yourself to keep a cache across sessions.
 The session also compiles with XLA:CPU's LLVM back end at -O2 (see below): compiling is about
 half of the suite's time, and -O2 compiles 10-40% faster than the default -O3 at the same speed.
 
+Files run longest first. `make test` hands whole files to two workers (`--dist loadfile`); by
+default pytest-xdist queues the files with the most tests first, which can put a long learning
+file (with few tests) last, one worker running it alone while the other idles. Here the collection
+is ordered by each file's measured seconds (tests/file_seconds.json; `make test` passes
+`--no-loadscope-reorder` so that xdist keeps this order): the longest files start first and the
+short ones fill the end, so both workers finish together (within 2 s of each other here, against
+7 s with xdist's order in the run before). `JAXRL_TEST_FILE_SECONDS=1 make test` rewrites the table from the
+run's own durations (setup, call and teardown of each test, summed per file).
+
 Beside the cache, a session directory (JAXRL_TEST_SHARED) for results that more than one test file
 computes the same way, such as BC's reference scores on a dataset (tests/offline_data.py): the
 first worker to need one stores it, the others load it.
 """
 
+import collections
+import json
 import os
 import shutil
 import tempfile
@@ -41,6 +52,39 @@ _ACCELERATOR = (os.environ.get("JAX_PLATFORMS", "cpu").split(",")[0] not in ("",
                 or any(os.path.exists(device) for device in ("/dev/nvidiactl", "/dev/kfd", "/dev/accel0")))
 if not _ACCELERATOR and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=2".strip()
+FILE_SECONDS = os.path.join(os.path.dirname(__file__), "file_seconds.json")
+
+
+def _file_seconds() -> dict[str, float]:
+    try:
+        with open(FILE_SECONDS) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Longest files first (the module docstring says why); a file not in the table yet counts as
+    a minute. The sort is stable, so tests keep their order within a file."""
+    seconds = _file_seconds()
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 60.0))
+
+
+_MEASURED: collections.Counter = collections.Counter()
+
+
+def pytest_runtest_logreport(report):
+    # In the controller, reports arrive from both workers; summed per file for the table.
+    _MEASURED[report.nodeid.split("::")[0]] += report.duration
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("JAXRL_TEST_FILE_SECONDS") and not os.environ.get("PYTEST_XDIST_WORKER") and _MEASURED:
+        table = {**_file_seconds(), **{path: round(s, 1) for path, s in _MEASURED.items()}}
+        with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(FILE_SECONDS), delete=False) as f:
+            json.dump(dict(sorted(table.items(), key=lambda kv: -kv[1])), f, indent=1)
+            f.write("\n")
+        os.replace(f.name, FILE_SECONDS)
 
 
 def pytest_unconfigure(config):

@@ -142,6 +142,24 @@ def test_ppo_on_envpool_cartpole_reaches_475_and_its_greedy_and_saved_policy_pla
     train.close()
 
 
+def test_a_saved_ppo_policy_acts_on_envpool_observations_as_before_saving(tmp_path):
+    # The after-training path of the envpool learning run above, without its training: the greedy
+    # policy of an envpool PPO state, saved and reloaded, takes envpool's NumPy observations (one
+    # batch, and one observation) and acts as before saving; its actions are CartPole's.
+    config = ppo.Config(env="envpool/CartPole-v1", num_envs=4, rollout_length=16, total_timesteps=128)
+    train = ppo.make_train(config)
+    state = train.init(jax.random.key(0))
+    train.close()
+    policy = agents.make_policy(config, state)
+    loaded = agents.load_policy(agents.save_policy(str(tmp_path / "policy"), policy))
+    observation = make_host("envpool/CartPole-v1", 64).reset(1)
+    assert isinstance(observation, np.ndarray) and observation.shape == (64, 4)
+    actions = np.asarray(loaded(observation))
+    np.testing.assert_array_equal(actions, np.asarray(policy(observation)))
+    assert actions.shape == (64,) and set(np.unique(actions)) <= {0, 1}
+    assert np.asarray(loaded(observation[5])) == actions[5]
+
+
 @pytest.mark.check
 def test_sac_on_gymnasium_pendulum_reaches_minus_250():
     # 9,000 steps: at 6,000 one env's SAC is still mid-learning (final training episodes -365 to
