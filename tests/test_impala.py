@@ -91,8 +91,8 @@ def test_vmapped_seeds_equal_single_runs():
 
 # The issue's bars: >= 400 on CartPole-v1 over 4 vmapped seeds, with policy lag 0 and 4. At 300,000
 # steps the greedy means of four sets of 4 seeds ran from 368 to 495 (lag 4 below 400 on an
-# AVX-512 CPU, whose arithmetic differs in the last bits: one seed collapsed late); at 600,000
-# they ran from 424 to 500 with lag 0 and were 500 for every seed with lag 4, sampled means 412-484.
+# AVX-512 CPU, whose arithmetic differs in the last bits: one seed collapsed late); at 600,000,
+# over eight sets, they ran from 424 to 500 with lag 0 and 474 to 500 with lag 4 (sampled 409-485).
 # Still not settled: a seed can collapse to ~9 at any budget (one in 8 with XLA's legacy emitters'
 # arithmetic at 600,000), and a learning rate of 5e-4, an entropy weight of 0.02 or 32 envs each
 # did worse on some set of keys (experiments/benchmarks/README.md, 2026-12-04).
