@@ -33,9 +33,8 @@ baselines: $(STAMP)
 
 # The regression slice: each agent on its cheapest env, 4 seeds, against the intervals stored in
 # docs/baselines/check.csv (exit status 1 names a row that left its interval); then the learning
-# tests too long for `make test` (marked `check`: SACfD against SAC, DQfD against DQN, feed-forward
-# PPO on masked CartPole, continuous CQL on medium-replay, SQIL on DQN, PPO on gymnasium's and
-# envpool's CartPole, SAC on gymnasium's Pendulum).
+# tests too long for `make test` (marked `check`; README.md lists them, `pytest -m check
+# --collect-only tests` shows them).
 check: $(STAMP)
 	$(BIN)/python -m experiments.baselines --check
 	$(BIN)/python -m pytest -q -m check tests

@@ -17,8 +17,8 @@ file (with few tests) last, one worker running it alone while the other idles. H
 is ordered by each file's measured seconds (tests/file_seconds.json; `make test` passes
 `--no-loadscope-reorder` so that xdist keeps this order): the longest files start first and the
 short ones fill the end, so both workers finish together (within 2 s of each other here, against
-7 s with xdist's order in the run before). `JAXRL_TEST_FILE_SECONDS=1 make test` rewrites the table from the
-run's own durations (setup, call and teardown of each test, summed per file).
+7 s with xdist's order in the run before). `JAXRL_TEST_FILE_SECONDS=1 make test` rewrites the
+table from the run's own durations (setup, call and teardown of each test, summed per file).
 
 Beside the cache, a session directory (JAXRL_TEST_SHARED) for results that more than one test file
 computes the same way, such as BC's reference scores on a dataset (tests/offline_data.py): the
@@ -63,23 +63,30 @@ def _file_seconds() -> dict[str, float]:
         return {}
 
 
+def _test_file(nodeid: str) -> str:
+    return nodeid.split("::")[0]
+
+
 def pytest_collection_modifyitems(config, items):
     """Longest files first (the module docstring says why); a file not in the table yet counts as
     a minute. The sort is stable, so tests keep their order within a file."""
     seconds = _file_seconds()
-    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 60.0))
+    items.sort(key=lambda item: -seconds.get(_test_file(item.nodeid), 60.0))
 
 
+# Durations are summed only when the table is to be rewritten, and only where the table is written:
+# in the controller, which receives both workers' reports (or in a run without workers).
+_RECORD = bool(os.environ.get("JAXRL_TEST_FILE_SECONDS")) and not os.environ.get("PYTEST_XDIST_WORKER")
 _MEASURED: collections.Counter = collections.Counter()
 
 
 def pytest_runtest_logreport(report):
-    # In the controller, reports arrive from both workers; summed per file for the table.
-    _MEASURED[report.nodeid.split("::")[0]] += report.duration
+    if _RECORD:
+        _MEASURED[_test_file(report.nodeid)] += report.duration
 
 
 def pytest_sessionfinish(session, exitstatus):
-    if os.environ.get("JAXRL_TEST_FILE_SECONDS") and not os.environ.get("PYTEST_XDIST_WORKER") and _MEASURED:
+    if _MEASURED:
         table = {**_file_seconds(), **{path: round(s, 1) for path, s in _MEASURED.items()}}
         with tempfile.NamedTemporaryFile("w", dir=os.path.dirname(FILE_SECONDS), delete=False) as f:
             json.dump(dict(sorted(table.items(), key=lambda kv: -kv[1])), f, indent=1)
