@@ -1,6 +1,7 @@
 """Test helpers: exact comparison of pytrees that may hold typed PRNG keys; the equations of a jaxpr."""
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 
@@ -45,5 +46,5 @@ def jaxpr_equations(jaxpr):
     """Every equation of `jaxpr` and of every jaxpr nested in it (scan, cond, pjit...), outer first."""
     for eqn in jaxpr.eqns:
         yield eqn
-        for sub in jax.core.jaxprs_in_params(eqn.params):
+        for sub in jax.extend.core.jaxprs_in_params(eqn.params):  # jax.core's was removed in JAX 0.11
             yield from jaxpr_equations(sub)

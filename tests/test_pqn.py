@@ -65,9 +65,13 @@ def test_vmapped_seeds_equal_single_runs():
 # ---- learning -----------------------------------------------------------------------------------
 
 # The bar: >= 400 on CartPole-v1 over 4 vmapped seeds. A smaller network than the default
-# (64-64 instead of 256-256) and epsilon annealed to 0.05 keep the test short.
-LEARN = pqn.Config(env="CartPole-v1", total_timesteps=204_800, hidden_sizes=(64, 64), epsilon_end=0.05,
-                   eval_episodes=20)
+# (64-64 instead of 256-256) and epsilon annealed to 0.05 keep the test short. The default learning
+# rate, purejaxql's 1e-4 for its 256-256 network, is too small for the 64-64 one: at 204,800 steps
+# only 4 of 8 sets of 4 keys reached 400 (set means 275-494; the test's own keys drew a good set,
+# and on a GPU, whose arithmetic draws other trajectories, it failed at 357). At 1e-3 all 16 sets
+# measured passed at half those steps (set means 470-500, greedy 456-500; lab notes).
+LEARN = pqn.Config(env="CartPole-v1", total_timesteps=102_400, hidden_sizes=(64, 64), learning_rate=1e-3,
+                   epsilon_end=0.05, eval_episodes=20)
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +83,7 @@ def learned():
 def test_pqn_learns_cartpole(learned):
     _, out = learned
     final = np.asarray(out.metrics["episode_return"][:, -1])
-    assert int(out.metrics["env_steps"][0, -1]) == 204_800  # 100 iterations of 32 envs x 64 steps
+    assert int(out.metrics["env_steps"][0, -1]) == 102_400  # 50 iterations of 32 envs x 64 steps
     assert final.mean() >= 400, final
 
 

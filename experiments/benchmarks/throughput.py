@@ -221,17 +221,21 @@ def purejaxql_pqn(checkout: str, work: str, seeds: int, processes: int = 1) -> d
     return _fastest_process(command, processes, f"purejaxql-pqn-{work}", cwd=REPO_ROOT)
 
 
+def rejax_pqn_settings(config: pqn.Config) -> dict:
+    """`rejax.PQN.create` arguments (with experiments/baselines_rejax.py's `hidden_layer_sizes`) for
+    the work of a jaxrl PQN config with the MLP torso."""
+    return dict(env=config.env, total_timesteps=config.total_timesteps, num_envs=config.num_envs,
+                num_steps=config.rollout_length, num_epochs=config.num_epochs, num_minibatches=config.num_minibatches,
+                learning_rate=config.learning_rate, max_grad_norm=config.max_grad_norm, gamma=config.gamma,
+                td_lambda=config.td_lambda, eps_start=config.epsilon_start, eps_end=config.epsilon_end,
+                exploration_fraction=config.exploration_fraction, hidden_layer_sizes=list(config.hidden_sizes))
+
+
 def rejax_pqn(python: str, work: str, seeds: int, processes: int = 1) -> dict | None:
     """Rejax's PQN on `work` (experiments/baselines_rejax.py in the peer's Python), the fastest of
     `processes` fresh processes, each the fastest of 3 timed runs (jaxrl's rows: the median)."""
-    config = pqn_config(work)
-    settings = dict(env=config.env, total_timesteps=config.total_timesteps, num_envs=config.num_envs,
-                    num_steps=config.rollout_length, num_epochs=config.num_epochs,
-                    num_minibatches=config.num_minibatches, learning_rate=config.learning_rate,
-                    max_grad_norm=config.max_grad_norm, gamma=config.gamma, td_lambda=config.td_lambda,
-                    eps_start=config.epsilon_start, eps_end=config.epsilon_end,
-                    exploration_fraction=config.exploration_fraction, hidden_layer_sizes=list(config.hidden_sizes))
-    spec = dict(algo="pqn", seeds=seeds, settings=settings, max_timed_runs=3, min_timed_s=float("inf"))
+    spec = dict(algo="pqn", seeds=seeds, settings=rejax_pqn_settings(pqn_config(work)), max_timed_runs=3,
+                min_timed_s=float("inf"))
     command = [python, os.path.join(REPO_ROOT, "experiments", "baselines_rejax.py"), json.dumps(spec)]
 
     def as_row(row: dict) -> dict:  # baselines_rejax.py's line, in the fields the tables read
