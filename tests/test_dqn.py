@@ -288,12 +288,17 @@ def test_continuous_env_is_refused_before_tracing():
 
 def test_dqn_learns_cartpole_within_300k_steps():
     # The budget: mean final return >= 400 over 4 vmapped seeds within 300k env steps,
-    # at PureJaxRL's settings with epsilon annealed over the first 10% of the run.
+    # at PureJaxRL's settings with epsilon annealed over the first 10% of the run. The final return
+    # is the trained policy's: greedy, over fresh evaluation episodes. The last iteration's training
+    # episodes (epsilon 0.05, a few episodes) were a weaker witness: over 16 sets of 4 keys their
+    # mean passed 400 on 13, each failure one seed caught in DQN's late dips (15, 32, 161), while
+    # greedy evaluation passed on all 16 (set means 416-500; lab notes, 2026-12-04).
     config = dqn.Config(env="CartPole-v1", total_timesteps=300_000, exploration_fraction=0.1)
-    out = jax.jit(jax.vmap(dqn.make_train(config)))(jax.random.split(jax.random.key(0), 4))
-    final = np.asarray(out.metrics["episode_return"][:, -1])
+    train = dqn.make_train(config)
+    out = jax.jit(jax.vmap(train))(jax.random.split(jax.random.key(0), 4))
     assert out.metrics["env_steps"][0, -1] == 300_000
-    assert final.mean() >= 400, final
+    greedy = np.asarray(jax.jit(jax.vmap(train.evaluate))(out.state, jax.random.split(jax.random.key(1), 4)))
+    assert greedy.mean() >= 400, (greedy, np.asarray(out.metrics["episode_return"][:, -1]))
 
 
 def test_n_step_prioritized_dueling_dqn_learns_cartpole_quickly():

@@ -29,7 +29,10 @@ TRAIN_ARGS = ["train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048
 
 def _setuptools_builds_wheels() -> bool:
     """Whether this environment's setuptools builds wheels by itself: bdist_wheel is part of
-    setuptools from 70.1, and before that comes from the `wheel` package."""
+    setuptools from 70.1, and before that comes from the `wheel` package. Python 3.12's venvs
+    come without setuptools: then pip builds in isolation."""
+    if importlib.util.find_spec("setuptools") is None:
+        return False
     import setuptools
 
     version = tuple(int(p) for p in setuptools.__version__.split(".")[:2] if p.isdigit())

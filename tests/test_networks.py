@@ -133,10 +133,12 @@ def test_dense_weight_gradient_is_a_row_major_matmul():
     # (contracting the row axis of both operands), the slow form on CPU.
     import jax.numpy as jnp
 
-    x = jax.random.normal(jax.random.key(0), (128, 64))
-    _, ours, params = _flax_and_ours(64, x)
-    grad = jax.jit(jax.grad(lambda p: jnp.sum(jnp.tanh(ours.apply(p, x)))))
-    hlo = grad.lower(params).compile().as_text()
+    # Compiled for the CPU also on a machine with an accelerator, where the plain path runs.
+    with jax.default_device(jax.devices("cpu")[0]):
+        x = jax.random.normal(jax.random.key(0), (128, 64))
+        _, ours, params = _flax_and_ours(64, x)
+        grad = jax.jit(jax.grad(lambda p: jnp.sum(jnp.tanh(ours.apply(p, x)))))
+        hlo = grad.lower(params).compile().as_text()
     dots = [line for line in hlo.splitlines() if " dot(" in line and "f32[65,64]" in line.split("=", 1)[1][:20]]
     assert dots, "no [in + 1, out] weight-gradient matmul in the compiled program"
     assert all("lhs_contracting_dims={1}" in line and "rhs_contracting_dims={0}" in line for line in dots), dots

@@ -257,14 +257,20 @@ def test_continuous_ppo_improves_on_pendulum(pendulum_learning):
 
 
 @pytest.mark.slow
-def test_continuous_ppo_greedy_evaluation_is_at_least_the_training_return(pendulum_learning):
+def test_continuous_ppo_greedy_evaluation_swings_up_about_as_well_as_training(pendulum_learning):
     train, outs = pendulum_learning
     # With normalize_observations the evaluation envs normalise with the training statistics in
     # the state (with fresh statistics of their own this run scored about -1050 against -357).
-    # The greedy action (the Gaussian's clipped mean) over 50 fresh episodes per seed does at
-    # least as well as the sampled actions did in the last training iteration.
+    # The greedy action (the Gaussian's clipped mean) over 50 fresh episodes per seed swings the
+    # pendulum up (> -600; a random policy scores about -1200) and does about as well as the
+    # sampled actions of the last 5 training iterations: within 200. Not "at least as well", as
+    # this test once asserted against the last iteration alone: over 8 sets of 2 keys per fixture
+    # greedy was the better on 9 of 16 and short by at most 38, and under jax 0.11's arithmetic
+    # short by 110 (-449 against -339); a GPU's drew a set where it was short too (lab notes,
+    # 2026-12-04). A greedy action broken as PPO's once was (0 everywhere) fails both bars.
     evaluate = jax.jit(jax.vmap(train.evaluate))
     greedy = np.asarray(evaluate(outs.state, jax.random.split(jax.random.key(1), 2)))
-    training = np.asarray(outs.metrics["episode_return"])[:, -1]
+    training = np.asarray(outs.metrics["episode_return"])[:, -5:].mean(axis=1)
     assert greedy.shape == (2,) and np.all(np.isfinite(greedy))
-    assert greedy.mean() >= training.mean(), (greedy, training)
+    assert greedy.mean() > -600, (greedy, training)
+    assert greedy.mean() >= training.mean() - 200, (greedy, training)
