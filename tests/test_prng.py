@@ -37,17 +37,17 @@ def test_fast_key_draws_the_same_bits(name, tricks_on):
         np.testing.assert_array_equal(jax.vmap(draw)(prng.fast_key(keys)), jax.vmap(draw)(keys))
 
 
-def _cpu_program(key) -> str:
-    """A uniform draw from `key`, lowered for the CPU (where JAX's rolled threefry loop is a `while`)
-    whatever the machine's default platform: on a GPU JAX hashes in a kernel of its own."""
-    return jax.export.export(jax.jit(lambda k: jax.random.uniform(k, (4,))), platforms=["cpu"])(key).mlir_module()
+def _program(key, platform: str = "cpu") -> str:
+    """A uniform draw from `key`, lowered for `platform` whatever the machine's default one (on the
+    CPU JAX's rolled threefry loop is a `while`; on a GPU JAX hashes in a kernel of its own)."""
+    return jax.export.export(jax.jit(lambda k: jax.random.uniform(k, (4,))), platforms=[platform])(key).mlir_module()
 
 
 def test_fast_key_with_the_tricks_off_is_the_key_itself():
     key, raw = jax.random.key(3), jax.random.PRNGKey(3)
     with tricks.cpu_tricks(False):
         assert prng.fast_key(key) is key and prng.fast_key(raw) is raw
-        assert "while" in _cpu_program(prng.fast_key(key))
+        assert "while" in _program(prng.fast_key(key))
         np.testing.assert_array_equal(jax.random.key_data(prng.split(key, 3)),
                                       jax.random.key_data(jax.random.split(key, 3)))
 
@@ -59,9 +59,7 @@ def test_fast_key_hash_follows_the_platform_compiled_for(platform, tricks_on, ja
     # By default the unrolled hash is compiled for CPU only; elsewhere JAX's own lowering runs,
     # which emits its hash as a function named threefry2x32. cpu_tricks(True) unrolls it everywhere.
     with tricks.cpu_tricks(tricks_on):
-        key = prng.fast_key(jax.random.key(0))
-        draw = jax.jit(lambda k: jax.random.uniform(k, (4,)))
-        text = jax.export.export(draw, platforms=[platform])(key).mlir_module()
+        text = _program(prng.fast_key(jax.random.key(0)), platform)
     assert ("call @threefry2x32" in text) == jax_hash
     assert "while" not in text
 
@@ -69,8 +67,8 @@ def test_fast_key_hash_follows_the_platform_compiled_for(platform, tricks_on, ja
 def test_fast_key_hash_is_unrolled_and_other_keys_pass_through():
     key = jax.random.key(0)
     fast = prng.fast_key(key)
-    assert "while" in _cpu_program(key)
-    assert "while" not in _cpu_program(fast)
+    assert "while" in _program(key)
+    assert "while" not in _program(fast)
     np.testing.assert_array_equal(jax.random.key_data(fast), jax.random.key_data(key))
     # raw uint32 keys are rewrapped; keys of another implementation are left alone
     raw = jax.random.PRNGKey(0)

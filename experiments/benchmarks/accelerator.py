@@ -11,7 +11,8 @@ for. For each work and seed count it compiles `jax.jit(jax.vmap(train))` over th
   jaxrl         jaxrl's program as a user gets it (the tricks chosen by platform: off on GPU);
   jaxrl-tricks  the same program with `jaxrl.cpu_tricks(True)`: the CPU paths compiled for the device;
   rejax         with --peer-python, Rejax 0.1.3 on the same work (experiments/baselines_rejax.py in a
-                fresh process, fastest of its 3 runs; settings mapped as experiments.baselines maps a row).
+                fresh process, fastest of its 3 runs, compile + first run as compile_plus_run_s; settings
+                mapped as experiments.baselines maps a row).
 Works (env steps per seed): ppo, PureJaxRL's CartPole settings (4 envs x 128 steps, 4 epochs x 4
 minibatches; 100k); pqn, purejaxql's CartPole settings (throughput.py's pqn-cartpole; 102,400); sac,
 SAC's Pendulum-v1 defaults ((256, 256), batch 256; 20k); dqn, PureJaxRL's CartPole DQN settings
@@ -25,8 +26,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import subprocess
 import time
 from typing import Any, Callable
 
@@ -79,7 +78,7 @@ def time_program(who: str, fn: Callable, seeds: int, steps: int, tricks: bool | 
 
 
 def rejax(python: str, work: str, seeds: int) -> dict | None:
-    """Rejax's run of `work`, in a fresh process of the peer's Python."""
+    """Rejax's run of `work`, in a fresh process of the peer's Python (`throughput.rejax_run`)."""
     from experiments.baselines import rejax_settings
 
     if work == "pqn":
@@ -89,16 +88,7 @@ def rejax(python: str, work: str, seeds: int) -> dict | None:
     if algo is None:
         print(json.dumps(dict(who="rejax", work=work, skipped=settings)), flush=True)
         return None
-    spec = dict(algo=algo, seeds=seeds, settings=settings, max_timed_runs=3, min_timed_s=float("inf"))
-    script = os.path.join(throughput.REPO_ROOT, "experiments", "baselines_rejax.py")
-    result = subprocess.run([python, script, json.dumps(spec)], capture_output=True, text=True, check=False)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    if result.returncode != 0 or not lines:
-        print(json.dumps(dict(who="rejax", work=work, seeds=seeds, failed=result.stderr[-800:])), flush=True)
-        return None
-    row = json.loads(lines[-1])
-    return dict(who="rejax", seeds=seeds, compile_s=row["compile_s"], env_steps_per_s=row["env_steps_per_s"],
-                final_return=round(sum(row["finals"]) / seeds, 1))
+    return throughput.rejax_run(python, algo, settings, seeds, "rejax")
 
 
 def main(argv=None) -> None:

@@ -231,18 +231,23 @@ def rejax_pqn_settings(config: pqn.Config) -> dict:
                 exploration_fraction=config.exploration_fraction, hidden_layer_sizes=list(config.hidden_sizes))
 
 
-def rejax_pqn(python: str, work: str, seeds: int, processes: int = 1) -> dict | None:
-    """Rejax's PQN on `work` (experiments/baselines_rejax.py in the peer's Python), the fastest of
-    `processes` fresh processes, each the fastest of 3 timed runs (jaxrl's rows: the median)."""
-    spec = dict(algo="pqn", seeds=seeds, settings=rejax_pqn_settings(pqn_config(work)), max_timed_runs=3,
-                min_timed_s=float("inf"))
+def rejax_run(python: str, algo: str, settings: dict, seeds: int, who: str, processes: int = 1) -> dict | None:
+    """Rejax's `algo` with `rejax.<ALGO>.create(**settings)` (experiments/baselines_rejax.py in the
+    peer's Python), the fastest of `processes` fresh processes, each the fastest of 3 timed runs
+    (jaxrl's rows: the median)."""
+    spec = dict(algo=algo, seeds=seeds, settings=settings, max_timed_runs=3, min_timed_s=float("inf"))
     command = [python, os.path.join(REPO_ROOT, "experiments", "baselines_rejax.py"), json.dumps(spec)]
 
     def as_row(row: dict) -> dict:  # baselines_rejax.py's line, in the fields the tables read
-        return dict(who=f"rejax-pqn-{work}", seeds=seeds, compile_plus_run_s=row["wall_s"],
-                    env_steps_per_s=row["env_steps_per_s"], final_return=round(sum(row["finals"]) / seeds, 1))
+        return dict(who=who, seeds=seeds, compile_plus_run_s=row["wall_s"], env_steps_per_s=row["env_steps_per_s"],
+                    final_return=round(sum(row["finals"]) / seeds, 1))
 
-    return _fastest_process(command, processes, f"rejax-pqn-{work}", cwd=REPO_ROOT, convert=as_row)
+    return _fastest_process(command, processes, who, cwd=REPO_ROOT, convert=as_row)
+
+
+def rejax_pqn(python: str, work: str, seeds: int, processes: int = 1) -> dict | None:
+    """Rejax's PQN on `work`, as `rejax_run` times it."""
+    return rejax_run(python, "pqn", rejax_pqn_settings(pqn_config(work)), seeds, f"rejax-pqn-{work}", processes)
 
 
 def purejaxrl_rnn(checkout: str, seeds: int, processes: int = 1) -> dict | None:
