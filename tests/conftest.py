@@ -52,6 +52,14 @@ _ACCELERATOR = (os.environ.get("JAX_PLATFORMS", "cpu").split(",")[0] not in ("",
                 or any(os.path.exists(device) for device in ("/dev/nvidiactl", "/dev/kfd", "/dev/accel0")))
 if not _ACCELERATOR and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_backend_optimization_level=2".strip()
+# On an accelerator, f32 matmuls at full precision. The tests compare values with references other
+# programs compute (flax's modules, rlax, hand formulas) at f32 tolerances (1e-5 and tighter); a
+# GPU's default for f32 matmuls is TF32 on Ampere and later (10-bit mantissas in), which misses
+# them by ~1e-3 and so tests TF32, not jaxrl. Training at the default precision is what the
+# benchmarks measure (experiments/benchmarks/accelerator.py). JAX_DEFAULT_MATMUL_PRECISION=default
+# runs the suite at the default instead. CPUs compute f32 matmuls in f32 either way.
+if _ACCELERATOR:
+    os.environ.setdefault("JAX_DEFAULT_MATMUL_PRECISION", "highest")
 FILE_SECONDS = os.path.join(os.path.dirname(__file__), "file_seconds.json")
 
 

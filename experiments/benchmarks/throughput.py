@@ -126,14 +126,18 @@ def raw_ceiling(num_envs: int, fast_keys: bool = False, env_name: str = "CartPol
     return run
 
 
-def stack_ceiling(num_envs: int):
+def stack_ceiling(num_envs: int, steps: int | None = None):
+    """The ceiling's scan through jaxrl's env stack (`envs.make_batched`), `steps` per seed (500k)."""
+    steps = STEPS if steps is None else steps
     env = jaxrl.envs.make_batched("CartPole-v1", num_envs)
     net = policy_net()
     net_params = net.init(jax.random.key(0), jnp.zeros(4))
 
     def run(key):
-        key = jaxrl.prng.fast_key(key)  # as jaxrl's loops step their envs
+        # Reset on the plain key and step on fast keys, as jaxrl's loops do. (jax 0.11.2's XLA:CPU
+        # did not finish compiling this scan when the initial state came from a fast-key reset.)
         state, timestep = env.reset(key)
+        key = jaxrl.prng.fast_key(key)
 
         def body(carry, k):
             state, obs = carry
@@ -142,7 +146,7 @@ def stack_ceiling(num_envs: int):
             state, timestep = env.step(state, action, env_key)
             return (state, timestep.observation), timestep.reward.sum()
 
-        _, rewards = jax.lax.scan(body, (state, timestep.observation), jax.random.split(key, STEPS // num_envs))
+        _, rewards = jax.lax.scan(body, (state, timestep.observation), jax.random.split(key, steps // num_envs))
         return rewards.sum()
 
     return run
