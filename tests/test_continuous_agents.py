@@ -487,7 +487,9 @@ LEARNING = {
     "sac": sac.Config(**FAST, total_timesteps=20_000),
     "td3": td3.Config(**FAST, total_timesteps=20_000, actor_learning_rate=1e-3, critic_learning_rate=1e-3),
     "ddpg": ddpg.Config(**FAST, total_timesteps=10_000),
-    "d4pg": d4pg.Config(**FAST, total_timesteps=10_000),
+    # 12k, not 10k: over 8 sets of 4 keys D4PG's set means at 10k ran -146 to -592 (seeds that had
+    # not swung up yet, at -1,300), at 12k -143 to -409 (experiments/benchmarks/README.md).
+    "d4pg": d4pg.Config(**FAST, total_timesteps=12_000),
 }
 
 
@@ -514,7 +516,7 @@ def test_solves_pendulum_within_20k_steps(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["ddpg", "d4pg"])
-def test_improves_clearly_on_pendulum_within_10k_steps(name):
+def test_improves_clearly_on_pendulum_within_12k_steps(name):
     returns = _learn(name)
     assert returns[:, 0].mean() < -1000, returns[:, 0]
     assert returns[:, -1].mean() > -600, returns[:, -1]
