@@ -13,7 +13,8 @@ keys, compiled once and run 3 times (the fastest kept), as accelerator.py times 
   rollout           jaxrl's rollouts alone (`loops.on_policy.rollout`: act, env step, Transition),
                     the agent's parameters fixed, as many as a run has iterations
   update            PPO's update alone, as many times as a run has iterations, on one stored
-                    rollout (values, GAE, shuffles, 16 minibatch steps)
+                    rollout (values, GAE, shuffles, 16 minibatch steps), in the loop's population
+                    chunks (`tricks.population_chunks`, as `loops.on_policy.learner` runs it)
   update-plain-values   the update with V(s'_t) from one critic call over all T * N successors
                     instead of `trajectory_values`' loop over truncated steps
   update-sort-perms     the update with `jax.random.permutation` shuffles instead of the Feistel ones
@@ -31,13 +32,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 from typing import Any, Callable, Iterator
 
 import jax
 import jax.numpy as jnp
 
+from experiments.baselines import rejax_settings
 from experiments.benchmarks import accelerator, throughput
+from jaxrl import tricks
 from jaxrl.agents import builder, ppo
 from jaxrl.agents.ppo import learning as ppo_learning
 from jaxrl.loops import on_policy, shuffle
@@ -46,8 +50,8 @@ STEPS = 100_000
 
 
 def config(steps: int) -> ppo.Config:
-    return ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=128, total_timesteps=steps, num_epochs=4,
-                      num_minibatches=4)
+    """accelerator.py's PPO work at `steps` env steps per seed."""
+    return dataclasses.replace(accelerator.configs("ppo"), total_timesteps=steps)
 
 
 def _start(cfg: ppo.Config, key):
@@ -83,9 +87,12 @@ def update_only(cfg: ppo.Config) -> Callable:
         rollout_key, key = jax.random.split(key)
         *_, trajectory, _ = on_policy.rollout(env, agent, agent_state, actor_state, env_state, observation,
                                               rollout_key, cfg.rollout_length, hparams)
+        # Wrapped as the loop's learner wraps it (`loops.on_policy.learner`): on CPU a population
+        # runs its update in chunks, and a population of one without its batch axis.
+        update = tricks.population_chunks(agent.update, on_policy.POPULATION_CHUNK)
 
         def body(state, k):
-            state, metrics = agent.update(state, trajectory, k, hparams)
+            state, metrics = update(state, trajectory, k, hparams)
             return state, metrics["total_loss"]
 
         _, losses = jax.lax.scan(body, agent_state, jax.random.split(key, cfg.num_iterations))
@@ -152,6 +159,12 @@ def main(argv=None) -> None:
     steps = 20_480 if args.quick else STEPS
     cfg = config(steps)
     print(json.dumps(dict(jax=jax.__version__, devices=[str(d) for d in jax.devices()])), flush=True)
+
+    def save(row: dict) -> None:
+        if args.out:
+            with open(args.out, "a") as f:
+                f.write(json.dumps(row) + "\n")
+
     table = []
     for seeds in args.seeds:
         rows = {}
@@ -162,21 +175,18 @@ def main(argv=None) -> None:
                 with context():  # a variant's patch, active while its program is traced
                     row = accelerator.time_program(name, fn, seeds, steps)
                 row.pop("final_return")  # a sum of rewards or losses here, not a return
-                rows[name] = row
             except Exception as error:  # one failed program must not cost the other figures
                 print(json.dumps(dict(who=name, seeds=seeds, failed=repr(error)[-800:])), flush=True)
                 continue
-            line = json.dumps(rows[name])
-            print(line, flush=True)
-            if args.out:
-                with open(args.out, "a") as f:
-                    f.write(line + "\n")
+            rows[name] = row
+            print(json.dumps(row), flush=True)
+            save(row)
         if args.peer_python and (not args.only or "rejax" in args.only):
-            accelerator.WORKS["ppo"] = (accelerator.WORKS["ppo"][0], steps)
-            row = accelerator.rejax(args.peer_python, "ppo", seeds)
+            algo, settings = rejax_settings(cfg)
+            row = throughput.rejax_run(args.peer_python, algo, settings, seeds, "rejax")  # prints its rows
             if row is not None:
                 rows["rejax"] = row
-                print(json.dumps(row), flush=True)
+                save(row)
         table.append((seeds, rows))
     print("\nenv steps/s (share of full)")
     for seeds, rows in table:
