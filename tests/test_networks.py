@@ -153,6 +153,34 @@ def test_dense_weight_gradient_is_a_row_major_matmul():
     assert all("lhs_contracting_dims={1}" in line and "rhs_contracting_dims={0}" in line for line in dots), dots
 
 
+@pytest.mark.parametrize("dueling", [False, True], ids=["plain", "dueling"])
+def test_q_head_with_row_major_grads_is_flax_heads_function_with_a_row_major_weight_gradient(dueling):
+    # PQN's Q head (`row_major_grads=True`): the same parameter tree, values and gradients as the
+    # `nn.Dense` head, and on XLA:CPU the 2-wide head's weight gradient as [A, N] @ [N, in], not
+    # the transposed-operand dot over the rows that XLA:CPU runs slowly.
+    import jax.numpy as jnp
+
+    from jaxrl.networks import QHead
+
+    x = jax.random.normal(jax.random.key(0), (128, 64))
+    ref, ours = QHead(2, dueling), QHead(2, dueling, row_major_grads=True)
+    params = jax.tree.map(lambda p: p + 0.1, ref.init(jax.random.key(1), x))
+    assert_trees_equal(ours.init(jax.random.key(1), x), ref.init(jax.random.key(1), x))
+    with jax.default_device(jax.devices("cpu")[0]):
+        np.testing.assert_array_equal(jax.jit(ours.apply)(params, x), jax.jit(ref.apply)(params, x))
+        grads = {}
+        for name, head in (("ref", ref), ("ours", ours)):
+            grad = jax.jit(jax.grad(lambda p, head=head: jnp.sum(jnp.tanh(head.apply(p, x)))))
+            grads[name] = grad(params)
+            results = [line.split("=", 1)[1].split("{")[0].strip() for line in
+                       grad.lower(params).compile().as_text().splitlines() if " dot(" in line]
+            # [in, A]: the kernel's own layout, the transposed-operand dot; [A, in]: row-major.
+            assert ("f32[64,2]" in results) == (name == "ref"), results
+            assert ("f32[2,64]" in results) == (name == "ours"), results
+    for g, w in zip(jax.tree.leaves(grads["ours"]), jax.tree.leaves(grads["ref"])):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+
+
 # --- policy heads: greedy action, log-probability and entropy against hand computations ---------
 #
 # Each head gets fixed parameters on identity-like features, so its distribution's parameters are

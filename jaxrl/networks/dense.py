@@ -27,7 +27,7 @@ programs compiled for CPU) and computes flax's `nn.Dense` arithmetic elsewhere: 
 transposed-operand matmul is XLA:CPU's, and on GPU or TPU the barrier's effect is unmeasured.
 Both paths hold the same parameters, so params move freely between them. By default both paths
 are traced, so forward-mode differentiation through `Dense` needs `cpu_tricks(False)`. PPO's
-networks use it; the MLP torso takes it with `row_major_grads=True`.
+networks and PQN's Q-network use it; the MLP torso and `QHead` take it with `row_major_grads=True`.
 """
 
 from __future__ import annotations

@@ -251,18 +251,26 @@ class QHead(nn.Module):
 
     `dueling=True` splits the head into a state value and advantages, Q = V + A - mean_a A
     (Wang et al. 2016, arXiv:1511.06581); with atoms this is done per atom on the logits.
+
+    `row_major_grads=True` computes the layers with `networks.dense.Dense` (the policy and value
+    heads' layer) instead of `nn.Dense`: the same parameters, and where the CPU tricks are on a
+    row-major weight gradient. XLA:CPU runs a narrow head's transposed weight-gradient dot slowly
+    (PQN's 2-wide head over 8 seeds' 256-wide features: ~0.4 ms of a ~4 ms minibatch step,
+    experiments/benchmarks/README.md).
     """
 
     num_actions: int
     dueling: bool = False
     num_atoms: int | None = None
+    row_major_grads: bool = False
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         atoms = 1 if self.num_atoms is None else self.num_atoms
         shape = x.shape[:-1] + (self.num_actions, atoms)
-        advantages = nn.Dense(self.num_actions * atoms, kernel_init=_VALUE_INIT)(x).reshape(shape)
+        layer = Dense if self.row_major_grads else nn.Dense
+        advantages = layer(self.num_actions * atoms, kernel_init=_VALUE_INIT)(x).reshape(shape)
         if self.dueling:
-            value = nn.Dense(atoms, kernel_init=_VALUE_INIT)(x)[..., None, :]
+            value = layer(atoms, kernel_init=_VALUE_INIT)(x)[..., None, :]
             advantages = value + advantages - jnp.mean(advantages, axis=-2, keepdims=True)
         return advantages[..., 0] if self.num_atoms is None else advantages

@@ -23,7 +23,7 @@ class QNetwork(nn.Module):
     num_atoms: int | None = None
     # LayerNorm before each hidden activation (PQN's stabiliser in place of a target network).
     layer_norm: bool = False
-    # Row-major weight gradients where the CPU tricks are on (networks/dense.py); PQN's setting.
+    # Row-major weight gradients, torso and head, where the CPU tricks are on (networks/dense.py); PQN's setting.
     row_major_grads: bool = False
     # "mlp", or "conv" for image observations (networks.ConvTorso before the MLP).
     torso: str = "mlp"
@@ -33,7 +33,7 @@ class QNetwork(nn.Module):
         x = networks.torso_input(self.torso, observation, self.observation_ndim)
         x = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
                                 layer_norm=self.layer_norm)(x)
-        return networks.QHead(self.num_actions, self.dueling, self.num_atoms)(x)
+        return networks.QHead(self.num_actions, self.dueling, self.num_atoms, self.row_major_grads)(x)
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, dueling: bool,
