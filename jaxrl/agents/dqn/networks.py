@@ -33,7 +33,8 @@ class QNetwork(nn.Module):
         x = networks.torso_input(self.torso, observation, self.observation_ndim)
         x = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=self.row_major_grads,
                                 layer_norm=self.layer_norm)(x)
-        return networks.QHead(self.num_actions, self.dueling, self.num_atoms, self.row_major_grads)(x)
+        return networks.QHead(self.num_actions, self.dueling, self.num_atoms,
+                              row_major_grads=self.row_major_grads)(x)
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, dueling: bool,
