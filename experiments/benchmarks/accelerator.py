@@ -57,8 +57,7 @@ def train_fn(work: str) -> Callable:
     if work == "ceiling":
         return throughput.raw_ceiling(4, steps=WORKS["ppo"][1])
     agent = {"ppo": ppo, "pqn": pqn, "sac": sac, "dqn": dqn}[work]
-    train = agent.make_train(configs(work))
-    return lambda key: train(key).metrics["episode_return"][-1]
+    return throughput.whole(agent.make_train(configs(work)))
 
 
 def time_program(who: str, fn: Callable, seeds: int, steps: int, tricks: bool | None = None) -> dict:
@@ -74,7 +73,7 @@ def time_program(who: str, fn: Callable, seeds: int, steps: int, tricks: bool | 
         out = jax.block_until_ready(program(keys))
         runs.append(time.perf_counter() - start)
     return dict(who=who, seeds=seeds, compile_s=round(compile_s, 2), run_s=round(min(runs), 4),
-                env_steps_per_s=round(steps * seeds / min(runs)), final_return=round(float(out.mean()), 1))
+                env_steps_per_s=round(steps * seeds / min(runs)), final_return=round(throughput.final_return(out), 1))
 
 
 def rejax(python: str, work: str, seeds: int) -> dict | None:

@@ -18,7 +18,7 @@ keys, compiled once and run 3 times (the fastest kept), as accelerator.py times 
   update-plain-values   the update with V(s'_t) from one critic call over all T * N successors
                     instead of `trajectory_values`' loop over truncated steps
   update-sort-perms     the update with `jax.random.permutation` shuffles instead of the Feistel ones
-  full              the whole training program (`ppo.make_train`)
+  full              the whole training program (`ppo.make_train`), every output returned
   full-f32-matmuls  the same at `jax.default_matmul_precision("highest")` (a GPU's default for f32
                     matmuls is TF32 on Ampere and later)
   rejax             Rejax's PPO on the same work (with --peer-python)
@@ -142,8 +142,8 @@ def programs(cfg: ppo.Config) -> dict[str, tuple[Callable, Callable[[], Any]]]:
         "update-plain-values": (update_only(cfg), lambda: patched(ppo_learning, "trajectory_values", _plain_values)),
         "update-sort-perms": (update_only(cfg),
                               lambda: patched(shuffle, "random_permutations", _sort_permutations)),
-        "full": (lambda key: train(key).metrics["episode_return"][-1], none),
-        "full-f32-matmuls": (lambda key: train(key).metrics["episode_return"][-1],
+        "full": (throughput.whole(train), none),
+        "full-f32-matmuls": (throughput.whole(train),
                              lambda: jax.default_matmul_precision("highest")),
     }
 
