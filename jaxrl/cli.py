@@ -147,13 +147,20 @@ COMMANDS = {
 
 
 def agent_summary(name: str) -> str:
-    """The agent's name as its Config's docstring gives it (up to the first ': ' of its first paragraph)."""
+    """The agent's name as its Config's docstring gives it: its first paragraph up to the first ': '
+    outside parentheses (a cited title such as "IMPALA: Scalable ..." keeps its colon)."""
     config_cls = agents.get(name).Config
     doc = (config_cls.__doc__ or "").strip()
     if doc.startswith(f"{config_cls.__name__}("):  # the signature that dataclasses writes where there is no docstring
         return ""
     first = " ".join(doc.split("\n\n")[0].split())
-    return first.split(": ")[0].rstrip(".")
+    depth = 0
+    for i, char in enumerate(first):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0 and first.startswith(": ", i):
+            first = first[:i]
+            break
+    return first.rstrip(".")
 
 
 def _agents_table() -> str:

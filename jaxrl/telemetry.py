@@ -12,9 +12,10 @@ Without either, the program contains no callback at all.
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import time
-from typing import Mapping, Protocol, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -145,10 +146,13 @@ def _format(x) -> str:
 
 
 class ProgressBar:
-    """A rich progress bar over env steps, showing steps/s and the latest mean return."""
+    """Progress over env steps (or `step_metric`), with steps/s and the latest mean return: a rich
+    bar on a terminal; where the output is not one (a log file, a batch job, CI), which a live bar
+    cannot redraw, a plain line each time the run passes another tenth of its steps."""
 
     def __init__(self, total_env_steps: int, description: str = "training", disable: bool = False,
-                 step_metric: str = "env_steps"):
+                 step_metric: str = "env_steps", console: Any = None):
+        from rich.console import Console
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -158,6 +162,10 @@ class ProgressBar:
             TimeRemainingColumn,
         )
 
+        self._console = console if console is not None else Console()
+        self._total, self._description, self._disable = total_env_steps, description, disable
+        self._plain = not self._console.is_terminal
+        self._tenths_logged = 0  # plain output: tenths of the run already reported
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -167,11 +175,12 @@ class ProgressBar:
             TextColumn("return {task.fields[ret]}"),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
-            disable=disable,
+            console=self._console,
+            disable=disable or self._plain,
         )
         self._task = self._progress.add_task(description, total=total_env_steps, speed="", ret="-")
         self._progress.start()
-        self._start = time.perf_counter()
+        self._opened = self._start = time.perf_counter()
         self._start_steps: int | None = None
         self.step_metric = step_metric  # what the bar counts (`Train.step_metric`)
 
@@ -186,6 +195,14 @@ class ProgressBar:
             speed = f"{(steps - self._start_steps) * seeds / elapsed:,.0f} steps/s"
         ret = float(np.mean(np.asarray(metrics["episode_return"])[:, -1]))
         self._progress.update(self._task, completed=steps, speed=speed, ret=f"{ret:.1f}")
+        tenths = 10 * steps // max(self._total, 1)
+        if self._plain and not self._disable and tenths > self._tenths_logged:
+            self._tenths_logged = tenths
+            elapsed = datetime.timedelta(seconds=round(time.perf_counter() - self._opened))
+            self._console.print(
+                f"{self._description}: {steps:,}/{self._total:,} {self.step_metric.replace('_', ' ')} "
+                f"({100 * steps // max(self._total, 1)}%), {speed or 'rate after the first chunk'}, "
+                f"return {ret:.1f}, {elapsed} elapsed", markup=False, highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         self._progress.stop()

@@ -189,6 +189,12 @@ def test_help_lists_the_commands_and_every_registered_agent(capsys, monkeypatch)
             assert re.search(rf"^  {re.escape(name)} +\S", text, re.M), (command, name, text)
     # Summaries line up after the longest name (recurrent_ppo).
     assert "  ppo            Proximal Policy Optimization (Schulman et al. 2017, arXiv:1707.06347)\n" in overview
+    # A cited title's own colon does not end the summary; the one after the citation does.
+    assert ('  impala         IMPALA (Espeholt et al. 2018, "IMPALA: Scalable Distributed Deep-RL with Importance '
+            'Weighted Actor-Learner Architectures", arXiv:1802.01561)\n') in overview
+    for name in agents.names():
+        summary = cli.agent_summary(name)
+        assert summary.count("(") == summary.count(")") and summary.count('"') % 2 == 0, (name, summary)
     assert "jaxrl train AGENT --help" in overview
     # The registered agent is a command-line agent like the built-in ones.
     name, config, options = cli.parse_train(["tiny-ppo", "--num-envs", "2", "--num-seeds", "3"])

@@ -105,3 +105,30 @@ def test_an_offline_run_is_plotted_and_logged_against_learner_steps(tmp_path):
     bar = telemetry.ProgressBar(1000, "bc", disable=True, step_metric="learner_steps")
     bar.write(metrics, first_iteration=0)
     bar.close()
+
+
+def test_progress_outside_a_terminal_is_a_plain_line_per_tenth_of_the_run():
+    """A batch job's log gets readable lines as the run goes (a live bar cannot redraw there): one
+    each time the run passes another tenth of its steps, none while it stays within one, none
+    with the bar disabled."""
+    import io
+
+    from rich.console import Console
+
+    def run(disable):
+        out = io.StringIO()
+        bar = telemetry.ProgressBar(1000, "ppo CartPole-v1", disable=disable,
+                                    console=Console(file=out, force_terminal=False, width=40))
+        for steps in (50, 150, 160, 350, 1000):  # chunks ending at these counts, 2 seeds, 2 iterations each
+            bar.write({"env_steps": np.array([[steps - 10, steps]] * 2),
+                       "episode_return": np.array([[0.0, steps / 10], [0.0, steps / 10 + 1]])}, first_iteration=0)
+        bar.close()
+        return out.getvalue().splitlines()
+
+    lines = run(disable=False)
+    assert [line.split(", ")[0] for line in lines] == [
+        "ppo CartPole-v1: 150/1,000 env steps (15%)", "ppo CartPole-v1: 350/1,000 env steps (35%)",
+        "ppo CartPole-v1: 1,000/1,000 env steps (100%)"]
+    assert " return 15.5, " in lines[0] and " return 100.5, " in lines[2] and lines[2].endswith(" elapsed")
+    assert " steps/s, " in lines[1]  # one line each, however narrow the console: nothing wrapped or cut
+    assert run(disable=True) == []
