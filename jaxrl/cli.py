@@ -228,6 +228,15 @@ def parse_command(argv: list[str], prog: str, options_cls: type, group: str, usa
     return name, command.config, getattr(command, group)
 
 
+def check_counts(options: Any) -> None:
+    """SystemExit naming a count among `options` (--num-seeds, --num-chunks, --num-samples) below 1,
+    before a program is built or a run directory written."""
+    for field in ("num_seeds", "num_chunks", "num_samples"):
+        value = getattr(options, field, 1)
+        if value < 1:
+            raise SystemExit(f"error: --{field.replace('_', '-')} must be >= 1, got {value}")
+
+
 # -- jaxrl train ------------------------------------------------------------------------------
 
 
@@ -248,6 +257,7 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
     name, config, options = parse_train(argv, prog, default=recorded)
     if recorded is not None:
         _refuse_changed_settings(resume_dir, *recorded, config, options)
+    check_counts(options)
     # Before anything touches a device (building a train program does).
     try:
         distributed.initialize(options.coordinator, None if options.coordinator is None else options.num_processes,
@@ -416,6 +426,7 @@ def settings_from_options(options: PopulationOptions) -> list[sweep.Setting]:
 def population_program(name: str, config: Any, options: PopulationOptions) -> tuple[list[sweep.Setting], Any]:
     """The settings `options` ask for and the agent's `Train`; names, values and ranges are checked
     on the config alone, before anything is built (SystemExit naming the problem)."""
+    check_counts(options)
     try:
         settings = settings_from_options(options)
         sweep.check_settings(config.hparams(), settings)

@@ -213,6 +213,24 @@ def test_main_errors_name_the_problem(args, message):
     assert message in str(error.value)
 
 
+@pytest.mark.parametrize("args, message", [
+    (["train", "ppo", "--num-seeds", "0"], "error: --num-seeds must be >= 1, got 0"),
+    (["train", "ppo", "--num-chunks", "0"], "error: --num-chunks must be >= 1, got 0"),
+    (["sweep", "ppo", "--grid", "learning_rate=1e-3,3e-4", "--num-seeds", "-1"],
+     "error: --num-seeds must be >= 1, got -1"),
+    (["pbt", "ppo", "--grid", "learning_rate=1e-3,3e-4", "--num-seeds", "0"],
+     "error: --num-seeds must be >= 1, got 0"),
+    (["sweep", "ppo", "--random", "learning_rate=1e-4:1e-3", "--num-samples", "0"],
+     "error: --num-samples must be >= 1, got 0"),
+])
+def test_a_count_below_one_is_refused_before_a_run_directory_is_written(args, message, tmp_path):
+    # Zero seeds used to fail inside the driver with a traceback, after config.json was written.
+    with pytest.raises(SystemExit) as error:
+        cli.main([*args, "--run-dir", str(tmp_path / "run")])
+    assert str(error.value) == message
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):
     result = subprocess.run([sys.executable, "-m", "experiments.train", "ppo", "--help"], cwd=ROOT, text=True,
                             capture_output=True, env=dict(os.environ, COLUMNS="129"), timeout=300)

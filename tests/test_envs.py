@@ -5,6 +5,9 @@ for at most a compilation or two; brax, slow to import and compile, has one modu
 """
 
 import dataclasses
+import os
+import subprocess
+import sys
 import uuid
 
 import jax
@@ -189,6 +192,16 @@ def test_brax_spec_and_timestep_fields(brax_runs):
     assert np.all(np.abs(first.observation) <= 0.01)  # brax starts within 0.01 of upright, at rest
     assert_scalar_fields(fall, (20,))
     assert fall.observation.shape == (20, 4) and fall.observation.dtype == np.float32
+
+
+def test_making_a_brax_env_prints_nothing():
+    """MuJoCo's MJX prints "Failed to import warp: ..." to stdout when NVIDIA Warp is missing (jaxrl
+    does not install it, nor need it); making a brax env keeps that out of a user's output."""
+    code = "import jaxrl; jaxrl.make('brax/inverted_pendulum', episode_length=3)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env=dict(os.environ, JAX_PLATFORMS="cpu"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
 
 
 def test_brax_termination_is_last_with_discount_zero(brax_runs):

@@ -7,7 +7,10 @@ discount 1. brax actions live in [-1, 1].
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
+import sys
 from typing import Any
 
 import jax.numpy as jnp
@@ -55,14 +58,26 @@ class BraxEnv:
         return state, timestep
 
 
+def _brax_envs() -> Any:
+    """`brax.envs`, imported without the lines MuJoCo's MJX prints to stdout when NVIDIA Warp (a
+    GPU physics backend brax's environments here do not use) is not installed ("Failed to import
+    warp: ..."), which read like errors in a user's output. Printed text is kept if the import fails."""
+    if "brax.envs" in sys.modules:
+        return sys.modules["brax.envs"]
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            from brax import envs as brax_envs
+    except BaseException:
+        sys.stderr.write(printed.getvalue())
+        raise
+    return brax_envs
+
+
 def make_brax(name: str, **kwargs: Any) -> BraxEnv:
     """Makes brax environment `name` (e.g. "ant"); `kwargs` go to its constructor."""
-    from brax import envs as brax_envs
-
-    return BraxEnv(env=brax_envs.get_environment(name, **kwargs), name=f"brax/{name}")
+    return BraxEnv(env=_brax_envs().get_environment(name, **kwargs), name=f"brax/{name}")
 
 
 def brax_names() -> list[str]:
-    from brax import envs as brax_envs
-
-    return sorted(brax_envs._envs)  # pylint: disable=protected-access
+    return sorted(_brax_envs()._envs)  # pylint: disable=protected-access
