@@ -136,6 +136,10 @@ class PBTOptions(PopulationOptions):
     """Members ranked by their mean training return over the generation, or by greedy evaluation."""
     run_dir: str | None = None
     """Where to write config.json, pbt.csv, lineage.csv and pbt.png (default runs/pbt-<agent>-<env>-<time>)."""
+    progress: bool = True
+    """Show a progress bar."""
+    num_chunks: int = 50
+    """Compiled chunks of whole generations the run is split into (progress updates); results do not depend on it."""
 
 
 COMMANDS = {
@@ -481,7 +485,7 @@ def pbt_main(argv: list[str] | None = None, prog: str = "jaxrl pbt") -> pbt.PBTR
         run_dir = options.run_dir or pbt.default_run_dir(name, config.env)
         result = pbt.pbt_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                 ready_every=options.ready_every, perturb=perturb, fraction=options.fraction,
-                                fitness=options.fitness)
+                                fitness=options.fitness, progress=options.progress, num_chunks=options.num_chunks)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     for member in range(len(result.table["seed"])):

@@ -493,7 +493,8 @@ def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
     config = config_from_json(module.Config, stored["config"])
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
     if not os.path.isdir(checkpoint_dir):
-        raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with checkpoint_every > 0")
+        raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with --checkpoint-every N "
+                                         "(train_to_dir(..., checkpoint_every=N))")
     train = module.make_train(config)
     keys = population_keys(stored["seed"], stored["num_seeds"])
     if getattr(train, "host_loop", False):

@@ -46,7 +46,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from jaxrl import distributed, driver, sweep
+from jaxrl import distributed, driver, sweep, telemetry
 from jaxrl.loops.common import Train, TrainState
 from jaxrl.types import Array, Metrics, PRNGKey
 
@@ -300,24 +300,47 @@ class PBTResult(NamedTuple):
 
 
 def run(train: Train, settings: Sequence[Mapping[str, float]], *, num_seeds: int = 1, ready_every: int,
-        perturb: Sequence[str], seed: int = 0, mesh: Mesh | None = None, **options: Any) -> PBTResult:
+        perturb: Sequence[str], seed: int = 0, mesh: Mesh | None = None, num_chunks: int | None = None,
+        sinks: Sequence[telemetry.Sink] = (), **options: Any) -> PBTResult:
     """PBT over the population `settings` x `num_seeds` (built as `sweep.run` builds it: the same
     keys and hparams), as one compiled program; `options` go to `PBTTrain` (fraction, factors,
     resample, fitness, also_copy). With a `mesh` the population is split over its devices (`shard`; the same
-    results). Settings are checked before anything compiles."""
+    results). Settings are checked before anything compiles.
+
+    With `num_chunks` the generations run in about that many compiled chunks of whole generations
+    (`driver.chunk_size`; the same results as one call), each chunk's metrics [members, its
+    iterations] handed to `sinks` (e.g. a `telemetry.ProgressBar`); without, `sinks` get them all
+    at the end."""
     fields = sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     pbt_train = PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)
+    if num_chunks is not None and (isinstance(num_chunks, bool) or not isinstance(num_chunks, int) or num_chunks < 1):
+        raise ValueError(f"pbt: num_chunks must be an int >= 1 or None, got {num_chunks!r}")
     keys, hparams = sweep.population(train.default_hparams, settings, num_seeds, seed)
     key = jax.random.fold_in(jax.random.key(seed), 0x5EB)
     if mesh is None:
-        output = jax.jit(pbt_train)(keys, hparams, key)
+        init, run_generations = jax.jit(pbt_train.init), jax.jit(pbt_train.run, static_argnums=1)
         to_host = functools.partial(jax.tree.map, np.asarray)
     else:
         init, run_generations = shard(pbt_train, mesh)
-        output = PBTOutput(*run_generations(init(keys, hparams, key), pbt_train.num_generations))
         to_host = distributed.gather  # from every process's devices
-    output = PBTOutput(output.state, to_host(output.metrics), to_host(output.lineage))
+    if num_chunks is None and mesh is None:
+        output = jax.jit(pbt_train)(keys, hparams, key)
+        output = PBTOutput(output.state, to_host(output.metrics), to_host(output.lineage))
+        for sink in sinks:
+            sink.write(output.metrics, 0)
+    else:
+        total = pbt_train.num_generations
+        size = total if num_chunks is None else driver.chunk_size(total, num_chunks)
+        state, metrics, lineage = init(keys, hparams, key), [], []
+        for start in range(0, total, size):
+            state, chunk_metrics, chunk_lineage = run_generations(state, min(size, total - start))
+            metrics.append(to_host(chunk_metrics))
+            lineage.append(to_host(chunk_lineage))
+            for sink in sinks:
+                sink.write(metrics[-1], start * ready_every)
+        output = PBTOutput(state, jax.tree.map(lambda *x: np.concatenate(x, axis=1), *metrics),
+                           jax.tree.map(lambda *x: np.concatenate(x, axis=0), *lineage))
     size = len(settings) * num_seeds
     final_hparams = to_host(output.state.population.hparams)
     table = {f: np.asarray(getattr(final_hparams, f), np.float64) for f in dict.fromkeys((*fields, *pbt_train.perturb))}
@@ -391,15 +414,24 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
 
 def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], run_dir: str, *,
                num_seeds: int = 1, seed: int = 0, ready_every: int, perturb: Sequence[str],
-               **options: Any) -> PBTResult:
-    """`run` into `run_dir`: `config.json` (agent, config, settings, seeds and PBT's options),
-    `pbt.csv` (`PBTResult.table`), `lineage.csv` (`PBTResult.lineage`) and `pbt.png` (`plot`)."""
+               progress: bool = True, num_chunks: int | None = 50, **options: Any) -> PBTResult:
+    """`run` with a progress bar (`num_chunks` chunks of generations at most) into `run_dir`:
+    `config.json` (agent, config, settings, seeds and PBT's options), `pbt.csv`
+    (`PBTResult.table`), `lineage.csv` (`PBTResult.lineage`) and `pbt.png` (`plot`)."""
     sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
     sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed,
                            pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
-    result = run(train, settings, num_seeds=num_seeds, seed=seed, ready_every=ready_every, perturb=perturb, **options)
+    env_name = getattr(train.config, "env", "")
+    bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
+                                f"pbt {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
+                                step_metric=train.step_metric)
+    try:
+        result = run(train, settings, num_seeds=num_seeds, seed=seed, ready_every=ready_every, perturb=perturb,
+                     num_chunks=num_chunks, sinks=[bar], **options)
+    finally:
+        bar.close()
     write_csv(result.table, os.path.join(run_dir, "pbt.csv"))
     write_csv(result.lineage, os.path.join(run_dir, "lineage.csv"))
     plot(result, os.path.join(run_dir, "pbt.png"), title=f"{agent_name} on {getattr(train.config, 'env', '')}")

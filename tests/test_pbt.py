@@ -194,6 +194,31 @@ def test_pbt_run_gives_the_table_and_lineage(train, tmp_path):
     assert first[:3] == [0.0, 0.0, np.float32(1e-4)]
 
 
+def test_pbt_run_in_chunks_reports_each_chunk_and_equals_one_call(train):
+    # The chunk test's programs again (init, and 2 generations a chunk): XLA's cache has them.
+    options = dict(num_seeds=2, ready_every=2, perturb=("learning_rate", "gae_lambda"))
+    one = pbt.run(train, SETTINGS, **options)
+    writes = []
+
+    class Recorder:
+        def write(self, metrics, first_iteration):
+            writes.append((first_iteration, np.asarray(metrics["env_steps"])))
+
+        def close(self):
+            pass
+
+    chunked = pbt.run(train, SETTINGS, num_chunks=2, sinks=[Recorder()], **options)
+    assert_trees_equal(chunked.output, one.output)
+    assert chunked.table.keys() == one.table.keys()
+    for column in one.table:
+        np.testing.assert_array_equal(chunked.table[column], one.table[column])
+    assert [first for first, _ in writes] == [0, 4]  # 2 generations of 2 iterations each
+    assert all(steps.shape == (8, 4) for _, steps in writes)
+    np.testing.assert_array_equal(writes[1][1][:, -1], 8 * 128)
+    with pytest.raises(ValueError, match=r"pbt: num_chunks must be an int >= 1 or None, got 0"):
+        pbt.run(train, SETTINGS, num_chunks=0, **options)
+
+
 def test_bad_pbt_settings_are_named(train):
     with pytest.raises(ValueError, match=r"pbt: ready_every \(3\) must divide the run's 8 iterations"):
         pbt.PBTTrain(train, ready_every=3, perturb=("learning_rate",))

@@ -2,6 +2,7 @@
 (also in a fresh process), the stateful API, and evaluate_run over a run directory's seeds."""
 
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -294,7 +295,7 @@ def test_dqn_and_td3_round_trip_with_identical_actions(name, tmp_path):
 # ---- (g) evaluate_run over a run directory -------------------------------------------------------
 
 
-def test_evaluate_run_plays_every_seed_of_the_latest_checkpoint(tiny_run):
+def test_evaluate_run_plays_every_seed_of_the_latest_checkpoint(tiny_run, tmp_path):
     _, run_dir, state = tiny_run
     returns = driver.evaluate_run(run_dir, episodes=5)
     assert returns.shape == (2,)
@@ -303,6 +304,9 @@ def test_evaluate_run_plays_every_seed_of_the_latest_checkpoint(tiny_run):
         assert returns[i] == float(evaluate_policy(policy, 5))
     with pytest.raises(checkpoint.CheckpointError, match="has no config.json"):
         driver.evaluate_run(os.path.dirname(run_dir))
+    shutil.copy(os.path.join(run_dir, "config.json"), tmp_path)  # a run trained without checkpoints
+    with pytest.raises(checkpoint.CheckpointError, match="has no checkpoints: train it with --checkpoint-every N"):
+        driver.evaluate_run(str(tmp_path))
 
 
 def test_evaluate_command_prints_each_seed_and_the_mean(tiny_run, capsys):
