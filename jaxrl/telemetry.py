@@ -164,7 +164,7 @@ class ProgressBar:
 
         self._console = console if console is not None else Console()
         self._total, self._description, self._disable = total_env_steps, description, disable
-        self._plain = not self._console.is_terminal
+        self._plain = not (self._console.is_terminal or self._console.is_jupyter)  # a notebook shows the bar
         self._tenths_logged = 0  # plain output: tenths of the run already reported
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),

@@ -107,18 +107,20 @@ def test_an_offline_run_is_plotted_and_logged_against_learner_steps(tmp_path):
     bar.close()
 
 
+@pytest.mark.filterwarnings('ignore:install "ipywidgets" for Jupyter support:UserWarning')  # rich, in the notebook case
 def test_progress_outside_a_terminal_is_a_plain_line_per_tenth_of_the_run():
     """A batch job's log gets readable lines as the run goes (a live bar cannot redraw there): one
     each time the run passes another tenth of its steps, none while it stays within one, none
-    with the bar disabled."""
+    with the bar disabled, none in a notebook (not a terminal either, but rich's bar shows there)."""
     import io
 
     from rich.console import Console
 
-    def run(disable):
+    def run(disable, jupyter=False):
         out = io.StringIO()
-        bar = telemetry.ProgressBar(1000, "ppo CartPole-v1", disable=disable,
-                                    console=Console(file=out, force_terminal=False, width=40))
+        console = (Console(file=out, force_jupyter=True) if jupyter
+                   else Console(file=out, force_terminal=False, width=40))
+        bar = telemetry.ProgressBar(1000, "ppo CartPole-v1", disable=disable, console=console)
         for steps in (50, 150, 160, 350, 1000):  # chunks ending at these counts, 2 seeds, 2 iterations each
             bar.write({"env_steps": np.array([[steps - 10, steps]] * 2),
                        "episode_return": np.array([[0.0, steps / 10], [0.0, steps / 10 + 1]])}, first_iteration=0)
@@ -132,3 +134,4 @@ def test_progress_outside_a_terminal_is_a_plain_line_per_tenth_of_the_run():
     assert " return 15.5, " in lines[0] and " return 100.5, " in lines[2] and lines[2].endswith(" elapsed")
     assert " steps/s, " in lines[1]  # one line each, however narrow the console: nothing wrapped or cut
     assert run(disable=True) == []
+    assert not any("env steps (" in line for line in run(disable=False, jupyter=True))  # a notebook has rich's bar
