@@ -28,15 +28,15 @@ TRAIN_ARGS = ["train", "ppo", "--env", "CartPole-v1", "--total-timesteps", "2048
 
 
 def _setuptools_builds_wheels() -> bool:
-    """Whether this environment's setuptools builds wheels by itself: bdist_wheel is part of
-    setuptools from 70.1, and before that comes from the `wheel` package. Python 3.12's venvs
-    come without setuptools: then pip builds in isolation."""
+    """Whether this environment's setuptools meets pyproject.toml's build requirement (77: the
+    SPDX `license` string) and so builds the wheel by itself (bdist_wheel is part of setuptools
+    since 70.1). Otherwise (Python 3.11's venvs bring 65.5, 3.12's none) pip builds in isolation."""
     if importlib.util.find_spec("setuptools") is None:
         return False
     import setuptools
 
     version = tuple(int(p) for p in setuptools.__version__.split(".")[:2] if p.isdigit())
-    return version >= (70, 1) or importlib.util.find_spec("wheel") is not None
+    return version >= (77, 0)
 
 
 def _run(cmd, **kwargs):
@@ -56,7 +56,7 @@ def installed(tmp_path_factory):
         shutil.copy(os.path.join(ROOT, name), source / name)
     dist = tmp / "dist"
     # In place and offline with this environment's setuptools where it can build wheels; else pip
-    # installs the build requirements (setuptools>=68) from its configured index into an isolated build.
+    # installs the build requirements (setuptools>=77) from its configured index into an isolated build.
     flags = ["--no-build-isolation", "--no-index"] if _setuptools_builds_wheels() else []
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", *flags, "-w", str(dist), str(source)])
     (wheel,) = dist.glob("jaxrl-*.whl")
