@@ -58,6 +58,8 @@ class RunOptions:
     """Base seed; seed i of the population uses jax.random.split(key(seed), num_seeds)[i]."""
     run_dir: str | None = None
     """Where to write config.json, metrics.csv and learning_curve.png (default runs/<agent>-<env>-<time>)."""
+    overwrite: bool = False
+    """Replace the files of a run already in --run-dir (one with checkpoints is never replaced: resume it)."""
     progress: bool = True
     """Show a progress bar."""
     num_chunks: int = 50
@@ -88,7 +90,7 @@ class RunOptions:
 
 # Run options a resumed run may change: they do not change its results or files.
 RESUME_FREE_OPTIONS = ("progress", "tensorboard", "coordinator", "num_processes", "process_id", "resume",
-                       "on_nonfinite")
+                       "on_nonfinite", "overwrite")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +117,8 @@ class SweepOptions(PopulationOptions):
 
     run_dir: str | None = None
     """Where to write config.json, sweep.csv and sweep.png (default runs/sweep-<agent>-<env>-<time>)."""
+    overwrite: bool = False
+    """Replace the files of a run already in --run-dir."""
     progress: bool = True
     """Show a progress bar."""
     num_chunks: int = 50
@@ -136,6 +140,8 @@ class PBTOptions(PopulationOptions):
     """Members ranked by their mean training return over the generation, or by greedy evaluation."""
     run_dir: str | None = None
     """Where to write config.json, pbt.csv, lineage.csv and pbt.png (default runs/pbt-<agent>-<env>-<time>)."""
+    overwrite: bool = False
+    """Replace the files of a run already in --run-dir."""
     progress: bool = True
     """Show a progress bar."""
     num_chunks: int = 50
@@ -262,6 +268,13 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
     if recorded is not None:
         _refuse_changed_settings(resume_dir, *recorded, config, options)
     check_counts(options)
+    run_dir = options.run_dir or driver.default_run_dir(name, config.env)
+    if recorded is None:
+        # Here, before jax.distributed joins the processes, none of them has written this run's files.
+        try:
+            driver.refuse_existing_run(run_dir, options.overwrite)
+        except (checkpoint.CheckpointError, driver.RunDirError) as error:
+            raise SystemExit(f"error: {error}") from None
     # Before anything touches a device (building a train program does).
     try:
         distributed.initialize(options.coordinator, None if options.coordinator is None else options.num_processes,
@@ -289,15 +302,14 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
         train = agents.get(name).make_train(config)
     except ValueError as error:  # env/agent mismatch, unknown env
         raise SystemExit(f"error: {error}") from None
-    run_dir = options.run_dir or driver.default_run_dir(name, config.env)
     try:
         out = driver.train_to_dir(name, train, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                   progress=options.progress, num_chunks=options.num_chunks,
                                   checkpoint_every=options.checkpoint_every,
                                   keep_checkpoints=options.keep_checkpoints, resume=recorded is not None,
                                   eval_every=options.eval_every, tensorboard=options.tensorboard, mesh=mesh,
-                                  on_nonfinite=options.on_nonfinite)
-    except (checkpoint.CheckpointError, driver.NonFiniteError) as error:  # e.g. nothing to resume; NaN
+                                  on_nonfinite=options.on_nonfinite, overwrite=options.overwrite)
+    except (checkpoint.CheckpointError, driver.NonFiniteError, driver.RunDirError) as error:  # nothing to resume; NaN
         raise SystemExit(f"error: {error}") from None
     # A resumed run that had already finished runs no iterations; the state holds the last return.
     final = np.asarray(out.metrics["episode_return"])[:, -1] if out.metrics else np.asarray(out.state.episode_return)
@@ -452,8 +464,12 @@ def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> swee
     name, config, options = parse_sweep(argv, prog)
     settings, train = population_program(name, config, options)
     run_dir = options.run_dir or sweep.default_run_dir(name, config.env)
-    result = sweep.sweep_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
-                                progress=options.progress, num_chunks=options.num_chunks)
+    try:
+        result = sweep.sweep_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
+                                    progress=options.progress, num_chunks=options.num_chunks,
+                                    overwrite=options.overwrite)
+    except driver.RunDirError as error:
+        raise SystemExit(f"error: {error}") from None
     final = result.table["final_return"].reshape(len(settings), options.num_seeds)
     auc = result.table["auc"].reshape(len(settings), options.num_seeds)
     for i, setting in enumerate(result.settings):
@@ -485,7 +501,8 @@ def pbt_main(argv: list[str] | None = None, prog: str = "jaxrl pbt") -> pbt.PBTR
         run_dir = options.run_dir or pbt.default_run_dir(name, config.env)
         result = pbt.pbt_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                 ready_every=options.ready_every, perturb=perturb, fraction=options.fraction,
-                                fitness=options.fitness, progress=options.progress, num_chunks=options.num_chunks)
+                                fitness=options.fitness, progress=options.progress, num_chunks=options.num_chunks,
+                                overwrite=options.overwrite)
     except ValueError as error:
         raise SystemExit(f"error: {error}") from None
     for member in range(len(result.table["seed"])):

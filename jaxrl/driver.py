@@ -36,6 +36,24 @@ ON_NONFINITE = ("stop", "warn")
 _NOT_LEARNER_METRICS = ("env_steps", "learner_steps", "episode_return", "episode_length", "eval_return", NONFINITE)
 
 
+class RunDirError(ValueError):
+    """A new run pointed at a directory that already holds another run's files."""
+
+
+def refuse_existing_run(run_dir: str, overwrite: bool = False, config_too: bool = True) -> None:
+    """Before a new run in `run_dir`: CheckpointError where it holds checkpoints (resume it instead),
+    and, with `config_too`, RunDirError where it holds a run (its config.json) and `overwrite` is
+    False: a new run would replace that run's config, metrics and plots."""
+    checkpoint_dir = os.path.join(run_dir, "checkpoints")
+    if os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
+        raise checkpoint.CheckpointError(f"{run_dir} already holds checkpoints: resume it, or start the run in "
+                                         f"another directory")
+    path = os.path.join(run_dir, "config.json")
+    if config_too and not overwrite and os.path.exists(path):
+        raise RunDirError(f"{run_dir} already holds a run ({path}): choose another run directory, or pass "
+                          f"--overwrite (overwrite=True) to replace its files")
+
+
 class NonFiniteError(RuntimeError):
     """A run's learner metrics or agent state became NaN or inf (`on_nonfinite="stop"`).
 
@@ -347,9 +365,15 @@ def train_to_dir(
     tensorboard: bool = False,
     mesh: Mesh | None = None,
     on_nonfinite: str = "stop",
+    overwrite: bool = False,
 ) -> TrainOutput:
     """Runs `train` for `num_seeds` seeds and writes `config.json`, `metrics.csv` (one row per
     iteration and seed) and `learning_curve.png` (mean and spread over seeds) into `run_dir`.
+
+    A new run refuses a `run_dir` that holds another run (`RunDirError`) unless `overwrite`, and
+    one with checkpoints in any case (`CheckpointError`: resume it). In a multi-process run the
+    processes do not check for another run (process 0 may have written this one's config.json by
+    then): `jaxrl train` checks before `jax.distributed` starts.
 
     `checkpoint_every > 0` saves the population's whole `TrainState` into `run_dir/checkpoints/`
     every that many iterations and at the end, keeping the last `keep_checkpoints`.
@@ -403,9 +427,7 @@ def train_to_dir(
         if checkpoint_every <= 0:
             raise checkpoint.CheckpointError(f"cannot resume {run_dir}: it was run without checkpoints")
     else:
-        if os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
-            raise checkpoint.CheckpointError(f"{run_dir} already holds checkpoints: resume it, or start the run in "
-                                             f"another directory")
+        refuse_existing_run(run_dir, overwrite, config_too=jax.process_count() == 1)
         os.makedirs(run_dir, exist_ok=True)
     if writer and not resume:
         with open(os.path.join(run_dir, "config.json"), "w") as f:

@@ -414,14 +414,16 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
 
 def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], run_dir: str, *,
                num_seeds: int = 1, seed: int = 0, ready_every: int, perturb: Sequence[str],
-               progress: bool = True, num_chunks: int | None = 50, **options: Any) -> PBTResult:
+               progress: bool = True, num_chunks: int | None = 50, overwrite: bool = False,
+               **options: Any) -> PBTResult:
     """`run` with a progress bar (`num_chunks` chunks of generations at most) into `run_dir`:
     `config.json` (agent, config, settings, seeds and PBT's options), `pbt.csv`
-    (`PBTResult.table`), `lineage.csv` (`PBTResult.lineage`) and `pbt.png` (`plot`)."""
+    (`PBTResult.table`), `lineage.csv` (`PBTResult.lineage`) and `pbt.png` (`plot`); a `run_dir`
+    that holds another run is refused unless `overwrite`."""
     sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
-    sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed,
+    sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
                            pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
     env_name = getattr(train.config, "env", "")
     bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,

@@ -347,9 +347,11 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
 
 
 def write_run_config(run_dir: str, agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], *,
-                     num_seeds: int, seed: int, **extra: Any) -> None:
+                     num_seeds: int, seed: int, overwrite: bool = False, **extra: Any) -> None:
     """`run_dir/config.json` of a population run (a sweep, PBT): agent, config, settings, seeds,
-    `extra` (e.g. PBT's options), versions and devices; creates `run_dir`."""
+    `extra` (e.g. PBT's options), versions and devices; creates `run_dir`. A `run_dir` that already
+    holds a run is refused (`driver.RunDirError`) unless `overwrite`."""
+    driver.refuse_existing_run(run_dir, overwrite)
     os.makedirs(run_dir, exist_ok=True)
     config = train.config
     with open(os.path.join(run_dir, "config.json"), "w") as f:
@@ -370,12 +372,14 @@ def sweep_to_dir(
     seed: int = 0,
     progress: bool = True,
     num_chunks: int | None = 50,
+    overwrite: bool = False,
 ) -> SweepResult:
     """Runs the sweep (`run`) with a progress bar and writes into `run_dir`: `config.json` (agent,
-    config, settings, seeds), `sweep.csv` (`write_csv`) and `sweep.png` (`plot_curves`)."""
+    config, settings, seeds), `sweep.csv` (`write_csv`) and `sweep.png` (`plot_curves`); a
+    `run_dir` that holds another run is refused unless `overwrite`."""
     check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
-    write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed)
+    write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite)
     env_name = getattr(train.config, "env", "")
     bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
                                 f"sweep {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,

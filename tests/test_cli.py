@@ -6,6 +6,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -61,6 +62,24 @@ def test_chunked_driver_equals_one_vmapped_call(cli_run):
     table = plotting.read_metrics(os.path.join(run_dir, "metrics.csv"))
     np.testing.assert_array_equal(table["iteration"], np.tile(np.arange(1, 9), (2, 1)))
     np.testing.assert_array_equal(table["episode_return"], np.asarray(reference.metrics["episode_return"]))
+
+
+def test_a_new_run_refuses_a_directory_that_holds_another_run(cli_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(cli_run[0], run_dir)
+    before = {name: (run_dir / name).read_bytes() for name in sorted(os.listdir(run_dir))}
+    grid = ["--grid", "learning_rate=1e-3,3e-4", "--no-progress"]
+    for args in (["train", *ARGS], ["sweep", "ppo", *grid], ["pbt", "ppo", *grid, "--ready-every", "8"]):
+        with pytest.raises(SystemExit) as error:
+            cli.main([*args, "--run-dir", str(run_dir)])
+        assert str(error.value) == (f"error: {run_dir} already holds a run ({run_dir / 'config.json'}): choose another "
+                                    f"run directory, or pass --overwrite (overwrite=True) to replace its files"), args
+    with pytest.raises(driver.RunDirError, match="already holds a run"):  # the API as well
+        driver.train_to_dir("ppo", ppo.make_train(ppo.Config(env="CartPole-v1")), str(run_dir))
+    assert {name: (run_dir / name).read_bytes() for name in sorted(os.listdir(run_dir))} == before
+    # --overwrite replaces it: the same run again (cli_run's compiled program) writes the same metrics.
+    cli.train_main(ARGS + ["--run-dir", str(run_dir), "--overwrite"])
+    assert (run_dir / "metrics.csv").read_bytes() == before["metrics.csv"]
 
 
 def test_dqn_cli_equals_one_vmapped_call(tmp_path):
