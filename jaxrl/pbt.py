@@ -318,18 +318,17 @@ def run(train: Train, settings: Sequence[Mapping[str, float]], *, num_seeds: int
         raise ValueError(f"pbt: num_chunks must be an int >= 1 or None, got {num_chunks!r}")
     keys, hparams = sweep.population(train.default_hparams, settings, num_seeds, seed)
     key = jax.random.fold_in(jax.random.key(seed), 0x5EB)
-    if mesh is None:
-        init, run_generations = jax.jit(pbt_train.init), jax.jit(pbt_train.run, static_argnums=1)
-        to_host = functools.partial(jax.tree.map, np.asarray)
-    else:
-        init, run_generations = shard(pbt_train, mesh)
-        to_host = distributed.gather  # from every process's devices
+    to_host = functools.partial(jax.tree.map, np.asarray) if mesh is None else distributed.gather
     if num_chunks is None and mesh is None:
         output = jax.jit(pbt_train)(keys, hparams, key)
         output = PBTOutput(output.state, to_host(output.metrics), to_host(output.lineage))
         for sink in sinks:
             sink.write(output.metrics, 0)
     else:
+        if mesh is None:
+            init, run_generations = jax.jit(pbt_train.init), jax.jit(pbt_train.run, static_argnums=1)
+        else:
+            init, run_generations = shard(pbt_train, mesh)  # to_host gathers from every process's devices
         total = pbt_train.num_generations
         size = total if num_chunks is None else driver.chunk_size(total, num_chunks)
         state, metrics, lineage = init(keys, hparams, key), [], []
@@ -425,10 +424,7 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
     sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
                            pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
-    env_name = getattr(train.config, "env", "")
-    bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
-                                f"pbt {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
-                                step_metric=train.step_metric)
+    bar = sweep.population_progress_bar("pbt", agent_name, train, settings, num_seeds, progress)
     try:
         result = run(train, settings, num_seeds=num_seeds, seed=seed, ready_every=ready_every, perturb=perturb,
                      num_chunks=num_chunks, sinks=[bar], **options)

@@ -362,6 +362,15 @@ def write_run_config(run_dir: str, agent_name: str, train: Train, settings: Sequ
                    "time": datetime.datetime.now().isoformat(timespec="seconds")}, f, indent=2)
 
 
+def population_progress_bar(kind: str, agent_name: str, train: Train, settings: Sequence[Mapping[str, float]],
+                            num_seeds: int, progress: bool) -> telemetry.ProgressBar:
+    """The progress bar of a population run (`kind`: "sweep", "pbt") over `train`'s steps."""
+    env_name = getattr(train.config, "env", "")
+    return telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
+                                 f"{kind} {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
+                                 step_metric=train.step_metric)
+
+
 def sweep_to_dir(
     agent_name: str,
     train: Train,
@@ -380,14 +389,11 @@ def sweep_to_dir(
     check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
     write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite)
-    env_name = getattr(train.config, "env", "")
-    bar = telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
-                                f"sweep {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
-                                step_metric=train.step_metric)
+    bar = population_progress_bar("sweep", agent_name, train, settings, num_seeds, progress)
     try:
         result = run(train, settings, num_seeds=num_seeds, seed=seed, num_chunks=num_chunks, sinks=[bar])
     finally:
         bar.close()
     write_csv(result, os.path.join(run_dir, "sweep.csv"))
-    plot_curves(result, os.path.join(run_dir, "sweep.png"), title=f"{agent_name} on {env_name}")
+    plot_curves(result, os.path.join(run_dir, "sweep.png"), title=f"{agent_name} on {getattr(train.config, 'env', '')}")
     return result
