@@ -36,6 +36,17 @@ ON_NONFINITE = ("stop", "warn")
 _NOT_LEARNER_METRICS = ("env_steps", "learner_steps", "episode_return", "episode_length", "eval_return", NONFINITE)
 
 
+def check_counts(optional: bool = False, **counts: Any) -> None:
+    """ValueError naming the first of `counts` (num_seeds=..., num_chunks=...) that is not an int
+    >= 1 (or None, with `optional`): called by the writers before a run directory is touched."""
+    for name, value in counts.items():
+        if optional and value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            allowed = "an int >= 1 or None" if optional else "an int >= 1"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
 class RunDirError(ValueError):
     """A new run pointed at a directory that already holds another run's files."""
 
@@ -212,9 +223,9 @@ def run(
         raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
     named_seeds = keys is None  # members are seeds 0 ... num_seeds - 1, not a caller's keys
     if keys is None:
-        if num_seeds < 1:
-            raise ValueError(f"num_seeds must be >= 1, got {num_seeds}")
+        check_counts(num_seeds=num_seeds)
         keys = population_keys(seed, num_seeds)
+    check_counts(num_chunks=num_chunks)
     if hparams_axis not in (None, 0):
         raise ValueError(f"hparams_axis must be None (shared) or 0 (stacked), got {hparams_axis!r}")
     if eval_every and train.evaluate is None:
@@ -400,8 +411,7 @@ def train_to_dir(
         raise ValueError(f"on_nonfinite must be one of {ON_NONFINITE}, got {on_nonfinite!r}")
     if checkpoint_every < 0:
         raise ValueError(f"checkpoint_every must be >= 0, got {checkpoint_every}")
-    if keep_checkpoints < 1:
-        raise ValueError(f"keep_checkpoints must be >= 1, got {keep_checkpoints}")
+    check_counts(num_seeds=num_seeds, num_chunks=num_chunks, keep_checkpoints=keep_checkpoints)
     config = train.config
     settings = {"num_chunks": num_chunks, "checkpoint_every": checkpoint_every, "keep_checkpoints": keep_checkpoints,
                 "eval_every": eval_every}

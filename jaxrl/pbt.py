@@ -423,7 +423,7 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
     sweep.check_ranges(train.config, settings)
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
     sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
-                           pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
+                           num_chunks=num_chunks, pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
     bar = sweep.population_progress_bar("pbt", agent_name, train, settings, num_seeds, progress)
     try:
         result = run(train, settings, num_seeds=num_seeds, seed=seed, ready_every=ready_every, perturb=perturb,

@@ -347,10 +347,14 @@ def default_run_dir(agent: str, env: str, root: str = "runs") -> str:
 
 
 def write_run_config(run_dir: str, agent_name: str, train: Train, settings: Sequence[Mapping[str, float]], *,
-                     num_seeds: int, seed: int, overwrite: bool = False, **extra: Any) -> None:
+                     num_seeds: int, seed: int, overwrite: bool = False, num_chunks: int | None = None,
+                     **extra: Any) -> None:
     """`run_dir/config.json` of a population run (a sweep, PBT): agent, config, settings, seeds,
     `extra` (e.g. PBT's options), versions and devices; creates `run_dir`. A `run_dir` that already
-    holds a run is refused (`driver.RunDirError`) unless `overwrite`."""
+    holds a run is refused (`driver.RunDirError`) unless `overwrite`. A `num_seeds` or
+    `num_chunks` (the run's, checked here and not recorded) below 1 raises ValueError first."""
+    driver.check_counts(num_seeds=num_seeds)
+    driver.check_counts(optional=True, num_chunks=num_chunks)
     driver.refuse_existing_run(run_dir, overwrite)
     os.makedirs(run_dir, exist_ok=True)
     config = train.config
@@ -388,7 +392,8 @@ def sweep_to_dir(
     `run_dir` that holds another run is refused unless `overwrite`."""
     check_settings(train.default_hparams, settings)
     check_ranges(train.config, settings)
-    write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite)
+    write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
+                     num_chunks=num_chunks)
     bar = population_progress_bar("sweep", agent_name, train, settings, num_seeds, progress)
     try:
         result = run(train, settings, num_seeds=num_seeds, seed=seed, num_chunks=num_chunks, sinks=[bar])

@@ -250,6 +250,31 @@ def test_a_count_below_one_is_refused_before_a_run_directory_is_written(args, me
     assert not os.path.exists(tmp_path / "run")
 
 
+@pytest.mark.parametrize("writer, counts, message", [
+    ("train", {"num_seeds": 0}, "num_seeds must be an int >= 1, got 0"),
+    ("train", {"num_chunks": 0}, "num_chunks must be an int >= 1, got 0"),
+    ("train", {"num_seeds": 2.0}, "num_seeds must be an int >= 1, got 2.0"),
+    ("train", {"keep_checkpoints": 0}, "keep_checkpoints must be an int >= 1, got 0"),
+    ("sweep", {"num_seeds": 0}, "num_seeds must be an int >= 1, got 0"),
+    ("sweep", {"num_chunks": -2}, "num_chunks must be an int >= 1 or None, got -2"),
+    ("pbt", {"num_seeds": True}, "num_seeds must be an int >= 1, got True"),
+    ("pbt", {"num_chunks": 0}, "num_chunks must be an int >= 1 or None, got 0"),
+])
+def test_the_api_refuses_a_count_below_one_before_writing_the_run_directory(writer, counts, message, tmp_path):
+    # The writers check as the CLI does: config.json used to be written before the driver refused.
+    from jaxrl import pbt, sweep
+    train = ppo.make_train(ppo.Config(env="CartPole-v1"))  # no program is built: the check comes first
+    run_dir = str(tmp_path / "run")
+    grid = [{"learning_rate": 1e-3}, {"learning_rate": 3e-4}]
+    call = {"train": lambda: driver.train_to_dir("ppo", train, run_dir, progress=False, **counts),
+            "sweep": lambda: sweep.sweep_to_dir("ppo", train, grid, run_dir, progress=False, **counts),
+            "pbt": lambda: pbt.pbt_to_dir("ppo", train, grid, run_dir, ready_every=4, perturb=["learning_rate"],
+                                          progress=False, **counts)}[writer]
+    with pytest.raises(ValueError) as error:
+        call()
+    assert str(error.value) == message
+    assert not os.path.exists(run_dir)
+
 def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):
     result = subprocess.run([sys.executable, "-m", "experiments.train", "ppo", "--help"], cwd=ROOT, text=True,
                             capture_output=True, env=dict(os.environ, COLUMNS="129"), timeout=300)
