@@ -339,6 +339,36 @@ def test_policies_carry_the_equivalent_distrax_distribution():
     np.testing.assert_allclose(jax.jit(lambda p: p)(policy).mean, policy.mean)
 
 
+def test_repeat_policy_is_the_policy_of_the_repeated_states_with_the_same_draws():
+    # CRR and CQL score several sampled actions per state from one pass of the policy network.
+    import jax.numpy as jnp
+
+    from jaxrl import networks
+    from jaxrl.agents.sac.networks import TanhGaussianActor
+
+    observation = jax.random.normal(jax.random.key(0), (5, 3))
+    sac_actor = TanhGaussianActor(2, (8,), "relu")  # state-dependent log_std [B, A]
+    heads = [networks.GaussianHead(2, "none", -0.5), networks.GaussianHead(2, "tanh"),  # log_std [A]
+             networks.CategoricalHead(4), sac_actor]
+    for head in heads:
+        variables = head.init(jax.random.key(1), observation)
+        repeated = networks.repeat_policy(head.apply(variables, observation), 3)
+        direct = head.apply(variables, jnp.repeat(observation, 3, axis=0))
+        assert type(repeated) is type(direct), head
+        for got, want in zip(jax.tree.leaves(repeated), jax.tree.leaves(direct)):
+            assert got.shape == want.shape, head
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)
+        key = jax.random.key(2)
+        sample, log_prob = repeated.sample_and_log_prob(key)
+        want_sample, want_log_prob = direct.sample_and_log_prob(key)
+        assert sample.shape[0] == 15
+        np.testing.assert_allclose(sample, want_sample, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(log_prob, want_log_prob, rtol=1e-5, atol=1e-6)
+        # Rows 3i, 3i + 1, 3i + 2 hold state i's policy.
+        np.testing.assert_array_equal(repeated.greedy_action()[3:6], head.apply(variables, observation)
+                                      .greedy_action()[1][None].repeat(3, 0))
+
+
 def test_gaussian_head_rejects_an_unknown_squash():
     import jax.numpy as jnp
 

@@ -25,6 +25,7 @@ from jaxrl.networks.heads import (
     TanhGaussianPolicy,
     ValueHead,
     policy_head,
+    repeat_policy,
 )
 from jaxrl.networks.recurrent import CORES, RecurrentCore, episode_starts, initial_carry, reset_carry
 from jaxrl.networks.torsos import (
@@ -69,6 +70,7 @@ __all__ = [
     "initializers",
     "make_torso",
     "policy_head",
+    "repeat_policy",
     "reset_carry",
     "torso_input",
 ]

@@ -227,6 +227,19 @@ class GaussianHead(nn.Module):
         return (TanhGaussianPolicy if self.squash == "tanh" else GaussianPolicy)(mean, log_std)
 
 
+def repeat_policy(policy: Policy, num: int) -> Policy:
+    """The policy of each state repeated `num` times along the batch axis: the policy the network
+    gives for `jnp.repeat(observation, num, axis=0)`, from one pass over the states.
+
+    Per-state leaves ([B, ...], two or more axes) are repeated; a state-independent `log_std` ([A])
+    is kept. Samples drawn from it with a key are those drawn from the repeated states' policy with
+    that key, since a sample's noise has the repeated mean's shape [B * num, A]. For estimates
+    that score several sampled actions per state (CRR's V(s), CQL's penalty): the policy network
+    runs over B rows instead of B * num.
+    """
+    return jax.tree.map(lambda x: jnp.repeat(x, num, axis=0) if x.ndim > 1 else x, policy)
+
+
 def policy_head(discrete: bool, action_size: int, continuous_policy: str = "gaussian",
                 init_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
     """The policy head of an actor-critic (PPO's): a `CategoricalHead` over `action_size` actions

@@ -37,8 +37,10 @@ def continuous_penalty(actor: networks.FlatNetwork, critic: networks.FlatNetwork
     repeat = lambda x: jnp.repeat(x, num_samples, axis=0)  # noqa: E731  [B * N, ...], each state N times
     uniform_key, current_key, next_key = jax.random.split(key, 3)
     uniform = jax.random.uniform(uniform_key, (batch_size * num_samples, action_size), minval=-1.0, maxval=1.0)
-    current, current_log_prob = actor.apply(actor_params, repeat(t.observation)).sample_and_log_prob(seed=current_key)
-    following, next_log_prob = actor.apply(actor_params, repeat(t.next_observation)).sample_and_log_prob(seed=next_key)
+    # The policy network runs once per state (the same draws as over the repeated states).
+    policy = lambda x: networks.repeat_policy(actor.apply(actor_params, x), num_samples)  # noqa: E731
+    current, current_log_prob = policy(t.observation).sample_and_log_prob(seed=current_key)
+    following, next_log_prob = policy(t.next_observation).sample_and_log_prob(seed=next_key)
     actions = jax.lax.stop_gradient(jnp.concatenate([uniform, current, following]))
     log_density = jnp.concatenate([jnp.full((batch_size * num_samples,), -action_size * jnp.log(2.0)),
                                    current_log_prob, next_log_prob])

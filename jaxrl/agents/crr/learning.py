@@ -47,8 +47,10 @@ def crr_losses(config: Config, actor: networks.FlatNetwork, critic: networks.Fla
     targets = losses.clipped_double_q_targets(t.reward, off_policy.bootstrap_discount(t, hparams.gamma, 1), next_q)
 
     batch_size, num_samples = t.reward.shape[0], config.num_action_samples
+    # The policy network runs once per state (the same draws as over the repeated states).
+    policy = networks.repeat_policy(actor.apply(state.actor_params, t.observation), num_samples)
+    sampled = policy.sample(seed=value_key)
     observations = jnp.repeat(t.observation, num_samples, axis=0)
-    sampled = actor.apply(state.actor_params, observations).sample(seed=value_key)
     q_sampled = jnp.min(critic.apply(state.critic_params, observations, sampled), axis=0)
     q_sampled = q_sampled.reshape(batch_size, num_samples)
     value = jnp.mean(q_sampled, axis=-1) if config.advantage_estimate == "mean" else jnp.max(q_sampled, axis=-1)
