@@ -38,11 +38,12 @@ _NOT_LEARNER_METRICS = ("env_steps", "learner_steps", "episode_return", "episode
 
 def check_counts(optional: bool = False, **counts: Any) -> None:
     """ValueError naming the first of `counts` (num_seeds=..., num_chunks=...) that is not an int
-    >= 1 (or None, with `optional`): called by the writers before a run directory is touched."""
+    >= 1 (or None, with `optional`): called by the writers before a run directory is touched (they
+    record the counts in config.json, as JSON, hence a Python int)."""
     for name, value in counts.items():
         if optional and value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             allowed = "an int >= 1 or None" if optional else "an int >= 1"
             raise ValueError(f"{name} must be {allowed}, got {value!r}")
 

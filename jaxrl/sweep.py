@@ -170,8 +170,7 @@ def population(
     Member m runs setting m // num_seeds with key `population_keys(seed, num_seeds)[m % num_seeds]`;
     fields a setting does not name keep `default_hparams`' value. Leaves keep their dtypes.
     """
-    if not isinstance(num_seeds, int) or isinstance(num_seeds, bool) or num_seeds < 1:
-        raise ValueError(f"num_seeds must be an int >= 1, got {num_seeds!r}")
+    driver.check_counts(num_seeds=num_seeds)
     fields = check_settings(default_hparams, settings)
     size = len(settings) * num_seeds
     keys = driver.population_keys(seed, num_seeds)[np.tile(np.arange(num_seeds), len(settings))]

@@ -275,6 +275,7 @@ def test_the_api_refuses_a_count_below_one_before_writing_the_run_directory(writ
     assert str(error.value) == message
     assert not os.path.exists(run_dir)
 
+
 def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):
     result = subprocess.run([sys.executable, "-m", "experiments.train", "ppo", "--help"], cwd=ROOT, text=True,
                             capture_output=True, env=dict(os.environ, COLUMNS="129"), timeout=300)
