@@ -140,6 +140,14 @@ def main(argv: list[str] | None = None) -> str:
     args = tyro.cli(Args, args=sys.argv[1:] if argv is None else argv, prog="python -m experiments.collect")
     if args.kind not in KINDS:
         raise SystemExit(f"collect: --kind must be one of {', '.join(KINDS)}, got {args.kind!r}")
+    # Checked before collecting: training the expert alone takes minutes, and a save refused at the
+    # end would throw that work away.
+    outputs = [args.out] + ([os.path.join(args.save_policies, name) for name in ("medium", "expert")]
+                            if args.save_policies and args.policy is None and args.kind != "random" else [])
+    taken = [path for path in outputs if os.path.exists(path)]
+    if taken and not args.overwrite:
+        raise SystemExit(f"collect: {', '.join(taken)} {'exists' if len(taken) == 1 else 'exist'}; pass --overwrite "
+                         f"to replace")
     key = jax.random.key(args.seed)
     source: dict[str, Any] = dict(seed=args.seed, epsilon=args.epsilon, noise=args.noise, sampled=not args.greedy)
     if args.kind == "random":

@@ -288,24 +288,32 @@ class Checkpointer:
     ) -> tuple[int, PyTree, dict]:
         """The newest checkpoint that restores cleanly: (step, state, progress).
 
-        Bad steps (corrupted, incomplete) are skipped, newest first, each reported to `on_skip`
-        (default: a logged warning); raises `CheckpointError` listing them if none is usable.
+        Bad steps (corrupted, incomplete, a record altered to another structure) are skipped, newest
+        first, each reported to `on_skip` (default: a logged warning); raises `CheckpointError`
+        listing them if none is usable, or `StructureMismatch` if every step holds another state.
         """
         steps = self.steps()
         if not steps:
             raise CheckpointError(self._no_checkpoint_message())
-        errors = []
+        skipped: list[tuple[int, CheckpointError]] = []
         for step in reversed(steps):
             try:
                 state, progress = self.restore(target, step)
             except CheckpointError as error:
-                if isinstance(error, StructureMismatch):
-                    raise  # every step of this run has the same structure: no point going on
-                errors.append(str(error))
-                (on_skip or _warn_skip)(step, error)
+                skipped.append((step, error))
                 continue
+            for bad, error in skipped:
+                (on_skip or _warn_skip)(bad, error)
             return step, state, progress
-        raise CheckpointError("no usable checkpoint in " + self.directory + ":\n  " + "\n  ".join(errors))
+        # Every step holding another state is another run's directory (another agent, config or
+        # population size), not damage: its newest step's mismatch says so. A mismatch in some
+        # steps only is an altered record, skipped like any other damage.
+        if all(isinstance(error, StructureMismatch) for _, error in skipped):
+            raise skipped[0][1]
+        for bad, error in skipped:
+            (on_skip or _warn_skip)(bad, error)
+        raise CheckpointError("no usable checkpoint in " + self.directory + ":\n  "
+                              + "\n  ".join(str(error) for _, error in skipped))
 
     def _no_checkpoint_message(self) -> str:
         partial = self.partial_saves()

@@ -43,7 +43,7 @@ import jax
 import numpy as np
 import tyro
 
-from jaxrl import agents, checkpoint, distributed, driver, pbt, sweep
+from jaxrl import agents, checkpoint, datasets, distributed, driver, pbt, sweep
 from jaxrl.agents.config import variant
 from jaxrl.loops.common import TrainOutput
 
@@ -300,7 +300,7 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
             raise SystemExit("error: --keep-checkpoints needs --checkpoint-every ITERATIONS (checkpoints are off)")
     try:
         train = agents.get(name).make_train(config)
-    except ValueError as error:  # env/agent mismatch, unknown env
+    except (ValueError, datasets.DatasetError) as error:  # env/agent mismatch, unknown env, a missing dataset
         raise SystemExit(f"error: {error}") from None
     try:
         out = driver.train_to_dir(name, train, run_dir, num_seeds=options.num_seeds, seed=options.seed,
@@ -448,7 +448,7 @@ def population_program(name: str, config: Any, options: PopulationOptions) -> tu
         sweep.check_settings(config.hparams(), settings)
         sweep.check_ranges(config, settings)
         return settings, agents.get(name).make_train(config)
-    except ValueError as error:
+    except (ValueError, datasets.DatasetError) as error:
         raise SystemExit(f"error: {error}") from None
 
 
@@ -534,7 +534,7 @@ def evaluate_main(argv: list[str] | None = None, prog: str = "jaxrl evaluate") -
         raise SystemExit(f"error: --episodes must be >= 1, got {options.episodes}")
     try:
         returns = driver.evaluate_run(options.run_dir, episodes=options.episodes)
-    except checkpoint.CheckpointError as error:
+    except (checkpoint.CheckpointError, datasets.DatasetError, ValueError) as error:  # ... an unknown agent
         raise SystemExit(f"error: {error}") from None
     for seed, value in enumerate(returns):
         print(f"seed {seed}: {value:.2f}")

@@ -21,7 +21,7 @@ from jax.sharding import Mesh
 
 from jaxrl import agents, checkpoint, distributed, plotting, telemetry
 # config.json's conversions live with the config bases (a saved policy stores its config the same way).
-from jaxrl.agents.config import config_from_json, jsonable
+from jaxrl.agents.config import absolute_paths, config_from_json, jsonable
 from jaxrl.loops.common import NONFINITE, Train, TrainOutput, TrainState
 
 # Debugging aid for tests of crash recovery: seconds to sleep after every chunk (and its
@@ -57,7 +57,9 @@ def refuse_existing_run(run_dir: str, overwrite: bool = False, config_too: bool 
     and, with `config_too`, RunDirError where it holds a run (its config.json) and `overwrite` is
     False: a new run would replace that run's config, metrics and plots."""
     checkpoint_dir = os.path.join(run_dir, "checkpoints")
-    if os.path.isdir(checkpoint_dir) and os.listdir(checkpoint_dir):
+    # Finished steps only: an unfinished save (a killed first save) or a step moved aside as
+    # corrupted leaves nothing to resume, so it must not stop a new run either.
+    if os.path.isdir(checkpoint_dir) and any(name.isdigit() for name in os.listdir(checkpoint_dir)):
         raise checkpoint.CheckpointError(f"{run_dir} already holds checkpoints: resume it, or start the run in "
                                          f"another directory")
     path = os.path.join(run_dir, "config.json")
@@ -230,7 +232,9 @@ def run(
     if hparams_axis not in (None, 0):
         raise ValueError(f"hparams_axis must be None (shared) or 0 (stacked), got {hparams_axis!r}")
     if eval_every and train.evaluate is None:
-        raise ValueError("eval_every > 0, but this agent's train program has no evaluate function")
+        raise ValueError("eval_every > 0, but this train program has no evaluate function (greedy episodes need a "
+                         "time limit: an environment without one trains but is not evaluated; set the Config's "
+                         "episode_length)")
     # Keys travel as key data (global arrays of typed keys are not supported everywhere).
     key_data, out_sharding = jax.random.key_data(keys), None
     if mesh is not None:
@@ -421,6 +425,7 @@ def train_to_dir(
     csv_path = os.path.join(run_dir, "metrics.csv")
     if resume:
         stored = read_run_config(run_dir)
+        stored["config"] = absolute_paths(type(config), stored.get("config", {}))
         config_now = jsonable(config)
         added = {k: v for k, v in config_now.items() if k not in stored.get("config", {})}
         if added:  # fields added to the Config class since the run started: their defaults
@@ -454,9 +459,10 @@ def train_to_dir(
         if not checkpointer.steps():
             raise checkpoint.CheckpointError(f"cannot resume {run_dir}: no finished checkpoint in {checkpoint_dir}"
                                              + _partial_note(checkpointer))
+    if checkpointer is not None:  # resumed or new: a save that never finished is of no use
         for path in checkpointer.remove_partial_saves():
             _warn(f"removed {path}: a checkpoint save that never finished")
-
+    if resume:
         def restore(abstract_state: TrainState) -> tuple[int, TrainState]:
             step, state, _ = checkpointer.restore_latest(
                 abstract_state, on_skip=lambda bad, error: _warn(f"skipping checkpoint {bad}: {error}"))
@@ -542,7 +548,8 @@ def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
 
 def _partial_note(checkpointer: checkpoint.Checkpointer) -> str:
     partial = checkpointer.partial_saves()
-    return f" (only unfinished saves: {', '.join(map(os.path.basename, partial))})" if partial else ""
+    return (f" (only unfinished saves: {', '.join(map(os.path.basename, partial))}; start the run again, with "
+            f"--overwrite (overwrite=True) to replace its files)" if partial else "")
 
 
 def _warn(message: str) -> None:

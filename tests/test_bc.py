@@ -116,18 +116,21 @@ def test_offline_configs_and_datasets_are_checked_before_tracing(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path):
+def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path, monkeypatch):
     from jaxrl import cli
 
     rows, _ = dataset("CartPole-v1", "expert", 20)
     path = datasets.save(str(tmp_path / "expert"), rows, env="CartPole-v1", kind="expert")
     run_dir = str(tmp_path / "run")
-    cli.train_main(["bc", "--env", "CartPole-v1", "--dataset", path, "--num-updates", "1000",
+    monkeypatch.chdir(tmp_path)  # the dataset named relative to here ...
+    cli.train_main(["bc", "--env", "CartPole-v1", "--dataset", "expert", "--num-updates", "1000",
                     "--updates-per-iteration", "500", "--hidden-sizes", "64", "64", "--num-seeds", "2",
                     "--checkpoint-every", "1", "--run-dir", run_dir, "--no-progress"])
     header = open(os.path.join(run_dir, "metrics.csv")).readline().strip().split(",")
     assert header[:4] == ["seed", "iteration", "learner_steps", "episode_return"]
     assert os.path.exists(os.path.join(run_dir, "learning_curve.png"))
+    monkeypatch.chdir(run_dir)  # ... and the run evaluated from elsewhere: config.json holds its absolute path
+    assert driver.read_run_config(run_dir)["config"]["dataset"] == path
     returns = driver.evaluate_run(run_dir, episodes=10)
     assert np.all(normalised("CartPole-v1", returns) >= 0.9), returns
     # The run's policy collects a dataset of its own (experiments.collect --policy RUN_DIR).
@@ -145,3 +148,10 @@ def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path):
     with pytest.raises(SystemExit, match="medium-replay comes from the trainer's replay buffer"):
         collect.main(["--env", "CartPole-v1", "--kind", "medium-replay", "--policy", run_dir, "--out",
                       str(tmp_path / "x")])
+    # An existing --out is refused before anything is collected (an expert's training would be lost).
+    with pytest.raises(SystemExit, match=rf"^collect: {tmp_path / 'cloned'} exists; pass --overwrite to replace$"):
+        collect.main(["--env", "CartPole-v1", "--kind", "expert", "--out", str(tmp_path / "cloned")])
+    # The dataset gone, the run's evaluation says so in one line.
+    os.rename(path, str(tmp_path / "moved"))
+    with pytest.raises(SystemExit, match=rf"^error: no dataset at {path}"):
+        cli.evaluate_main([run_dir])

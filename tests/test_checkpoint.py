@@ -189,7 +189,7 @@ def test_resume_skips_a_corrupted_checkpoint_and_a_partial_save(ppo_runs, tmp_pa
 # A bad step's other reads finish after orbax closed its event loop; jaxrl drops their "Event loop
 # is closed" reports (pages of tracebacks on a user's stderr), so none may reach pytest's hook.
 @pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
-@pytest.mark.parametrize("damage", ["truncate", "delete", "flip", "record", "checksum"])
+@pytest.mark.parametrize("damage", ["truncate", "delete", "flip", "record", "checksum", "shape"])
 def test_a_damaged_checkpoint_is_reported_and_the_previous_one_restores(dqn_runs, tmp_path, damage):
     runs = dqn_runs
     train, total = runs["train"], runs["train"].num_iterations
@@ -209,15 +209,21 @@ def test_a_damaged_checkpoint_is_reported_and_the_previous_one_restores(dqn_runs
             f.write(content)
     elif damage == "record":
         os.remove(record)
-    else:  # a checksum that does not match: what silently wrong array contents would look like
+    else:  # a checksum that does not match (what silently wrong array contents would look like), or a
+        # leaf's recorded shape altered: that step alone then reads as another run's state
         with open(record) as f:
             saved = json.load(f)
-        next(e for e in saved["leaves"] if e["path"].startswith(".hparams"))["crc32"] ^= 1
+        leaf = next(e for e in saved["leaves"] if e["path"].startswith(".hparams"))
+        if damage == "checksum":
+            leaf["crc32"] ^= 1
+        else:
+            leaf["shape"] = leaf["shape"] + [2]
         with open(record, "w") as f:
             json.dump(saved, f)
     checkpoints = checkpoint.Checkpointer(directory, read_only=True)
     target = abstract_state(train)
-    with pytest.raises(checkpoint.CheckpointError, match=f"checkpoint {latest} is corrupted") as error:
+    what = "holds a different state" if damage == "shape" else "is corrupted"
+    with pytest.raises(checkpoint.CheckpointError, match=f"checkpoint {latest} {what}") as error:
         checkpoints.restore(target)
     if damage == "checksum":
         assert ".hparams" in str(error.value) and "checksum" in str(error.value)
@@ -346,6 +352,16 @@ def test_cli_rejects_inconsistent_checkpoint_flags(ppo_runs, tmp_path, capsys):
         with pytest.raises(SystemExit) as error:
             cli.train_main(args)
         assert message in str(error.value) + capsys.readouterr().err, (args, str(error.value))
+    # A run killed in its first save (or whose steps were all moved aside as corrupted) has nothing
+    # to resume, and a new run may take its directory: it used to be refused as one that "holds
+    # checkpoints". The new run removes the unfinished save and trains as the reference did.
+    assert "start the run again, with --overwrite" in str(pytest.raises(SystemExit, cli.train_main,
+                                                                        ["--resume", str(only_partial)]).value)
+    os.makedirs(only_partial / "checkpoints" / "4.corrupt")
+    cli.train_main(PPO_ARGS + RUN_ARGS + ["--run-dir", str(only_partial), "--overwrite"])
+    assert "removed" in capsys.readouterr().err
+    assert sorted(os.listdir(only_partial / "checkpoints")) == ["12", "14", "16", "4.corrupt"]
+    assert read_bytes(only_partial / "metrics.csv") == read_bytes(os.path.join(reference, "metrics.csv"))
 
 
 def test_resume_refuses_exactly_the_flags_that_change_the_recorded_settings(ppo_runs, tmp_path):

@@ -3,6 +3,8 @@ that a population run in chunks equals one `jit(vmap(train))` call bit for bit, 
 
 import collections
 import dataclasses
+import re
+import uuid
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +12,9 @@ import numpy as np
 import pytest
 from helpers import assert_trees_equal, chunks_and_one_call, jaxpr_equations
 
+import jaxrl
 import jaxrl.agents
+from jaxrl import driver, types
 from jaxrl.agents import builder, dqn, ppo
 from jaxrl.agents import config as config_lib
 from jaxrl.envs.wrappers import EpisodeStatisticsState
@@ -65,6 +69,74 @@ def test_off_policy_configs_refuse_a_budget_that_is_not_whole_iterations(name):
     with pytest.raises(ValueError, match=rf"^{name}\.Config\.total_timesteps must be a multiple of "
                                          r"steps_per_iteration=1000, got 2500"):
         jaxrl.agents.get(name).Config(total_timesteps=2500, steps_per_iteration=1000, learning_starts=0)
+
+
+@pytest.mark.parametrize("name, budget", [("ppo", dict(total_timesteps=2**31 + 512)),
+                                          ("sac", dict(total_timesteps=2_147_484_000, learning_starts=0))])
+def test_a_run_longer_than_the_int32_step_counter_is_refused(name, budget):
+    # env_steps is an int32: past 2**31 it went negative, and the off-policy loop's warm-up and
+    # replay readiness (and DQN's epsilon) with it.
+    agent = jaxrl.agents.get(name)
+    with pytest.raises(ValueError, match=rf"^{name}\.Config: a run of 2,147,48\d,\d+ env_steps overflows the int32 "
+                                         r"counter its TrainState keeps \(at most 2,147,483,647 per run\)"):
+        agent.make_train(agent.Config(env="Pendulum-v1", **budget))
+
+
+@dataclasses.dataclass(frozen=True)
+class Drift:
+    """A custom env with no time limit: x moves by 0.1 a (a clipped to [-1, 1] by the env's box);
+    reward -|x|; it terminates after `end` steps. `action_shape` is its action box's shape."""
+
+    end: int = 5
+    action_shape: tuple = (1,)
+
+    def spec(self):
+        return types.EnvSpec("Drift", types.Box(-np.inf, np.inf, (1,)), types.Box(-1.0, 1.0, self.action_shape))
+
+    def reset(self, key):
+        x = jax.random.uniform(key, (1,), minval=-1.0, maxval=1.0)
+        return (x, jnp.int32(0)), types.restart(x)
+
+    def step(self, state, action, key):
+        x, t = state
+        x, t = x + 0.1 * jnp.sum(action), t + 1
+        return (x, t), types.transition(x, -jnp.abs(x[0]), t >= self.end, False)
+
+
+def _register(prefix, **kwargs):
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    jaxrl.register(name, lambda: Drift(**kwargs))
+    return name
+
+
+def test_an_env_without_a_time_limit_trains_and_says_what_evaluation_needs():
+    # It used to raise in make_train: every program built its greedy evaluation, which needs a cap.
+    name = _register("Drift")
+    config = ppo.Config(env=name, num_envs=2, rollout_length=8, total_timesteps=32, num_minibatches=2,
+                        num_epochs=1)
+    train = ppo.make_train(config)
+    assert train.evaluate is None
+    out = jax.jit(train)(jax.random.key(0))
+    np.testing.assert_array_equal(out.metrics["env_steps"], [16, 32])
+    np.testing.assert_array_equal(out.metrics["episode_length"], [5, 5])
+    with pytest.raises(ValueError, match=r"no evaluate function \(greedy episodes need a time limit.*episode_length"):
+        driver.run(train, eval_every=1)
+    with pytest.raises(ValueError, match=r"the env Drift has no time limit; give it one \(an agent Config's "
+                                         r"episode_length"):
+        jaxrl.agents.evaluate_policy(ppo.make_policy(config, out.state), 2)
+    # With a time limit from the config it evaluates.
+    assert ppo.make_train(dataclasses.replace(config, episode_length=5)).evaluate is not None
+
+
+@pytest.mark.parametrize("shape", [(), (2, 3)])
+@pytest.mark.parametrize("agent", ["ppo", "sac", "td3"])
+def test_continuous_actions_that_are_not_a_vector_are_refused(agent, shape):
+    # A scalar box failed deep in tracing (IndexError); a [2, 3] one trained PPO on 3 numbers.
+    name = _register("Drift", action_shape=shape)
+    with pytest.raises(ValueError, match=rf"^{agent}\.Config\.env: continuous actions must be a vector, a Box of "
+                                         rf"shape \(A,\), but Drift has a Box of shape {re.escape(str(shape))}"):
+        jaxrl.agents.get(agent).make_train(jaxrl.agents.get(agent).Config(env=name, learning_starts=0)
+                                           if agent != "ppo" else ppo.Config(env=name))
 
 
 def test_hparams_come_from_the_config_fields_of_the_same_name():

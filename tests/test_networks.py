@@ -228,6 +228,35 @@ def test_policy_head_picks_the_head_for_the_action_space():
     assert networks.policy_head(True, 3) == networks.CategoricalHead(3)
     assert networks.policy_head(False, 2, "gaussian", -0.5) == networks.GaussianHead(2, "none", -0.5)
     assert networks.policy_head(False, 2, "tanh_gaussian") == networks.GaussianHead(2, "tanh", 0.0)
+    assert networks.policy_head(False, 2, bounded=False) == networks.GaussianHead(2, "none", 0.0, bounded=False)
+
+
+@pytest.mark.parametrize("agent", ["ppo", "bc"])
+def test_actors_clip_the_greedy_action_exactly_where_the_action_box_is_bounded(agent):
+    import jax.numpy as jnp
+
+    from jaxrl import types
+    from jaxrl.agents.bc.networks import make_network as bc_network
+    from jaxrl.agents.ppo.networks import make_network as ppo_network
+    from jaxrl.agents.recurrent_ppo import Config as RecurrentConfig
+    from jaxrl.agents.recurrent_ppo.networks import make_network as recurrent_network
+
+    def greedy(box):
+        """The greedy action of the network for `box`, its Gaussian head's bias set to 3."""
+        spec = types.EnvSpec("E", types.Box(-np.inf, np.inf, (3,)), box)
+        net = ppo_network(spec, (8,), "tanh", None, None) if agent == "ppo" else bc_network(spec, (8,), "relu", "nll")
+        call = net.policy if agent == "ppo" else net.__call__
+        params = net.init(jax.random.key(0), jnp.zeros((1, 3)), method=call)
+        params = jax.tree_util.tree_map_with_path(
+            lambda path, x: jnp.full_like(x, 3.0) if any(head in jax.tree_util.keystr(path) for head in (
+                "GaussianHead", "policy_head")) and "bias" in jax.tree_util.keystr(path) else x, params)
+        return np.asarray(net.apply(params, jnp.zeros((1, 3)), method=call).greedy_action())
+
+    np.testing.assert_allclose(greedy(types.Box(-2.0, 2.0, (2,))), [[1.0, 1.0]])  # rescaled onto [-2, 2] by the env
+    np.testing.assert_allclose(greedy(types.Box(-np.inf, np.inf, (2,))), [[3.0, 3.0]])
+    # A box unbounded on any side is not rescaled (`envs.make_batched`), so not clipped.
+    assert recurrent_network(types.EnvSpec("E", types.Box(-np.inf, np.inf, (3,)), types.Box(
+        np.array([-1.0, -np.inf]), np.array([1.0, 5.0]), (2,))), RecurrentConfig()).action_bounded is False
 
 
 # Features x = [[1, 0], [0, 1], [2, 1]] through kernel K and bias b give the means; log std
@@ -261,6 +290,10 @@ def test_gaussian_head_greedy_log_prob_and_entropy_by_hand():
     np.testing.assert_allclose(policy.mean, _MEAN, rtol=1e-6)
     # Greedy: the mean, clipped to the [-1, 1] box the environment clips samples to.
     np.testing.assert_allclose(policy.greedy_action(), [[0.6, -1.0], [0.35, 0.8], [1.0, -1.0]], rtol=1e-6)
+    # On an unbounded action box nothing clips the samples in training, so nothing clips the greedy
+    # action either (it was clipped to [-1, 1], a policy other than the one trained).
+    unbounded = networks.GaussianHead(2, "none", bounded=False).apply(variables, _FEATURES)
+    np.testing.assert_allclose(unbounded.greedy_action(), _MEAN, rtol=1e-6)
     action = np.array([[0.0, 0.0], [1.0, -1.0], [-0.5, 2.5]], np.float32)
     np.testing.assert_allclose(policy.log_prob(action), _gaussian_log_density(action, _MEAN, _STD), rtol=1e-5)
     np.testing.assert_allclose(policy.entropy(), [1.0 + _LOG_2PI] * 3, rtol=1e-6)

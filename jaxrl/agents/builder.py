@@ -172,6 +172,13 @@ def make_eval_env(config: AgentConfig, num_envs: int | None = None) -> envs.Envi
     return make_env(config, config.eval_episodes if num_envs is None else num_envs, normalize_observations=False)
 
 
+def training_eval_env(config: AgentConfig, env: envs.Environment) -> envs.Environment | None:
+    """The evaluation envs of a training program's `evaluate` (`make_eval_env`), or None where the
+    training `env` has no time limit: greedy episodes need a cap (the config's `episode_length`
+    gives one), and such an env still trains; the driver's `eval_every` then says what is missing."""
+    return None if env.spec().max_episode_steps is None else make_eval_env(config)
+
+
 def check_config_class(config: Any, config_cls: type) -> None:
     """TypeError naming both unless `config` is a `config_cls` of the same agent: by the agent's
     name too, since TD3's and D4PG's configs subclass DDPG's, yet are not DDPG's."""
@@ -232,7 +239,7 @@ def on_policy_train(config: AgentConfig, config_cls: type, make_agent: MakeAgent
                                            make_eval_env=make_host_env(config))
     return on_policy.make_train(env, agent, rollout_length=rollout_length, num_iterations=config.num_iterations,
                                 default_hparams=config.hparams(), config=config,
-                                eval_env=make_eval_env(config))
+                                eval_env=training_eval_env(config, env))
 
 
 def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: MakeAgent, *,
@@ -259,7 +266,8 @@ def off_policy_train(config: OffPolicyConfig, config_cls: type, make_agent: Make
                                             default_hparams=config.hparams(), config=config,
                                             make_eval_env=make_host_env(config), **config.loop_schedule())
     return off_policy.make_train(env, agent, buffer, n_step_length=n_step, adder=adder,
-                                 default_hparams=config.hparams(), config=config, eval_env=make_eval_env(config),
+                                 default_hparams=config.hparams(), config=config,
+                                 eval_env=training_eval_env(config, env),
                                  **config.loop_schedule())
 
 
@@ -320,4 +328,4 @@ def offline_train(config: OfflineConfig, config_cls: type, make_agent: MakeAgent
 
 __all__ = ["AgentState", "RecurrentActorState", "build_agent", "epochs_adam", "epochs_update", "fresh_agent_state",
            "load_dataset", "make_env", "make_eval_env", "off_policy_train", "offline_train", "on_policy_train",
-           "recurrent_actor", "step_actor_critic"]
+           "recurrent_actor", "step_actor_critic", "training_eval_env"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import typing
 from typing import Any, ClassVar, Literal
 
@@ -91,7 +92,8 @@ class OneOf:
 
 @dataclasses.dataclass(frozen=True)
 class Text:
-    """A field that holds a non-empty string (a path), and also None with `optional`."""
+    """A field that holds a non-empty string (a path, made absolute by the Config), and also None
+    with `optional`."""
 
     optional: bool = False
 
@@ -190,6 +192,12 @@ class AgentConfig:
         cls.__annotations__ = annotations
 
     def __post_init__(self):
+        # Paths (the `Text` fields: a dataset, demonstrations) are kept absolute, so that a run's
+        # config.json names the data wherever a later resume or evaluation runs from.
+        for field, allowed in self.all_ranges().items():
+            value = getattr(self, field)
+            if isinstance(allowed, Text) and isinstance(value, str) and value:
+                object.__setattr__(self, field, os.path.abspath(os.path.expanduser(value)))
         self.check()
 
     def require(self, ok: bool, field: str, what: str) -> None:
@@ -246,6 +254,12 @@ class AgentConfig:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs continuous actions, but "
                              f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn, r2d2, impala or ppo for "
                              f"discrete actions")
+        # Every continuous actor and critic sizes its action layer by shape[-1]: a scalar action
+        # would fail deep in tracing, and a [2, 3] one would train on 3 numbers broadcast over rows.
+        if not spec.discrete_actions and len(spec.action.shape) != 1:
+            raise ValueError(f"{self.agent}.Config.env: continuous actions must be a vector, a Box of shape (A,), "
+                             f"but {spec.name} has a Box of shape {spec.action.shape}; reshape them inside the "
+                             f"environment's step")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -642,6 +656,14 @@ def config_classes(config_cls: type) -> tuple[type, ...]:
     return tuple(getattr(config_cls, "variants", {}).values()) or (config_cls,)
 
 
+def absolute_paths(config_cls: type, data: dict) -> dict:
+    """`data` (a recorded config) with its path fields absolute, as a `config_cls` keeps them:
+    runs recorded before paths were made absolute hold them as given."""
+    ranges = config_cls.all_ranges()
+    return {k: os.path.abspath(os.path.expanduser(v)) if isinstance(ranges.get(k), Text) and isinstance(v, str) and v
+            else v for k, v in data.items()}
+
+
 def config_from_json(config_cls: type, data: dict) -> Any:
     """The `config_cls` instance that `jsonable(config)` recorded (a run's config.json, a saved
     policy): JSON lists become tuples again; fields added to `config_cls` since take their defaults."""
@@ -656,12 +678,12 @@ def config_from_json(config_cls: type, data: dict) -> Any:
         return tuple(tuples(v) for v in x) if isinstance(x, list) else x
 
     config = config_cls(**{k: tuples(v) for k, v in data.items()})
-    if {k: v for k, v in jsonable(config).items() if k in data} != data:
+    if {k: v for k, v in jsonable(config).items() if k in data} != absolute_paths(type(config), data):
         raise ValueError(f"config.json does not round-trip through {config_cls.__qualname__}: {data}")
     return config
 
 
 __all__ = ["BOOL", "FINITE", "NON_NEGATIVE", "POSITIVE", "STEP", "UNIT", "ActorCriticConfig", "AgentConfig",
            "ContinuousOffPolicyConfig", "EpochsConfig", "OffPolicyConfig", "OfflineConfig", "OneOf", "OnlineConfig",
-           "OptimizerConfig", "Range", "Text", "TorsoConfig", "at_least", "config_from_json", "finite_in", "is_int",
-           "jsonable", "require_raw_observations"]
+           "OptimizerConfig", "Range", "Text", "TorsoConfig", "absolute_paths", "at_least", "config_from_json",
+           "finite_in", "is_int", "jsonable", "require_raw_observations"]

@@ -17,6 +17,21 @@ from jaxrl.types import Array, Metrics, PRNGKey, PyTree, TimeStep
 
 # The axis name under which a population is vmapped (`jax.vmap(train, axis_name=...)`).
 POPULATION_AXIS = "population"
+# `TrainState.env_steps` (and the offline loop's learner step count) is an int32, as JAX computes
+# without x64: a run's counter must stay at or below this.
+MAX_RUN_STEPS = 2**31 - 1
+
+
+def check_run_steps(num_iterations: int, steps_per_iteration: int, step_metric: str = "env_steps",
+                    config: Any = None) -> None:
+    """ValueError unless a run's `num_iterations * steps_per_iteration` steps fit the int32 counter
+    its `TrainState` keeps. A wrapped counter would not fail: it would go negative, and with it the
+    warm-up, replay readiness and epsilon schedules that read it."""
+    total = num_iterations * steps_per_iteration
+    if total > MAX_RUN_STEPS:
+        owner = f"{config.agent}.Config" if hasattr(config, "agent") else "train"
+        raise ValueError(f"{owner}: a run of {total:,} {step_metric} overflows the int32 counter its TrainState keeps "
+                         f"(at most {MAX_RUN_STEPS:,} per run); train fewer steps per run")
 
 
 @flax.struct.dataclass
@@ -77,6 +92,7 @@ class Train:
         evaluate: Callable[[TrainState, PRNGKey], Array] | None = None,
         step_metric: str = "env_steps",
     ):
+        check_run_steps(num_iterations, steps_per_iteration, step_metric, config)
         self._init = init
         # The metric that counts a run's progress (cumulative, one per iteration), the x-axis of
         # its progress bar and plots: env steps, or gradient steps for a program that takes no env

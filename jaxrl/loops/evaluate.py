@@ -52,7 +52,9 @@ def make_evaluate(
                          "envs.training_normalizer(training_env) to use the training statistics")
     max_steps = spec.max_episode_steps if max_steps is None else max_steps
     if not isinstance(max_steps, int) or max_steps < 1:
-        raise ValueError(f"evaluation needs max_steps >= 1 (the env {spec.name} has no time limit), got {max_steps!r}")
+        raise ValueError(f"evaluation needs a cap on episode length, max_steps >= 1, got {max_steps!r}: the env "
+                         f"{spec.name} has no time limit; give it one (an agent Config's episode_length, or the "
+                         f"spec's max_episode_steps) or pass max_steps")
 
     def evaluate(state: TrainState, key: PRNGKey) -> Array:
         def observe(observation):

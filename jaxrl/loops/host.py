@@ -31,7 +31,7 @@ import numpy as np
 from jaxrl import prng
 from jaxrl.envs.host import HostEnvironment, HostStep, first_episode_returns, seed_from_key
 from jaxrl.loops import common, off_policy, on_policy
-from jaxrl.loops.common import TrainOutput, TrainState
+from jaxrl.loops.common import TrainOutput, TrainState, check_run_steps
 from jaxrl.replay import ReplayBuffer, SequenceAdder, n_step
 from jaxrl.types import Agent, EnvSpec, Metrics, PRNGKey, Transition
 
@@ -53,6 +53,7 @@ class HostTrain:
     def __init__(self, make_env: MakeHostEnv, agent: Agent, spec: EnvSpec, *, num_iterations: int,
                  steps_per_iteration: int, default_hparams: Any, config: Any = None,
                  make_eval_env: MakeHostEnv | None = None):
+        check_run_steps(num_iterations, steps_per_iteration, self.step_metric, config)
         self.make_env = make_env
         self.agent = agent
         self.spec = spec

@@ -125,6 +125,9 @@ class GaussianPolicy:
 
     mean: Array
     log_std: Array
+    # Whether the env's action box is bounded (then rescaled from [-1, 1], where samples are
+    # clipped): the greedy action is clipped alike; on an unbounded box nothing clips the samples.
+    bounded: bool = flax.struct.field(pytree_node=False, default=True)
 
     @property
     def distribution(self) -> distrax.MultivariateNormalDiag:
@@ -144,8 +147,9 @@ class GaussianPolicy:
         return _gaussian_log_prob((action - self.mean) * jnp.exp(-self.log_std), self.log_std)
 
     def greedy_action(self) -> Array:
-        """The mean, clipped to the [-1, 1] action box as the environment clips it."""
-        return jnp.clip(self.mean, -1.0, 1.0)
+        """The mean, clipped to the [-1, 1] action box as the environment clips it (an unbounded
+        box: the mean as it is)."""
+        return jnp.clip(self.mean, -1.0, 1.0) if self.bounded else self.mean
 
     def entropy(self) -> Array:
         """The closed form sum_i (log std_i + (1 + log 2 pi) / 2); its gradient w.r.t. log_std is 1."""
@@ -211,12 +215,13 @@ class GaussianHead(nn.Module):
     """A diagonal Gaussian policy with a state-independent, learned log standard deviation.
 
     `squash="tanh"` returns a `TanhGaussianPolicy` (samples in (-1, 1)); `squash="none"` a
-    `GaussianPolicy`, whose samples the environment clips.
+    `GaussianPolicy`, whose samples the environment clips (`bounded`: the env's action box is).
     """
 
     action_dim: int
     squash: str = "none"
     init_log_std: float = 0.0
+    bounded: bool = True
 
     @nn.compact
     def __call__(self, x: jax.Array) -> GaussianPolicy | TanhGaussianPolicy:
@@ -224,7 +229,9 @@ class GaussianHead(nn.Module):
             raise ValueError(f"GaussianHead.squash must be 'tanh' or 'none', got {self.squash!r}")
         mean = Dense(self.action_dim, kernel_init=_POLICY_INIT)(x)
         log_std = self.param("log_std", nn.initializers.constant(self.init_log_std), (self.action_dim,))
-        return (TanhGaussianPolicy if self.squash == "tanh" else GaussianPolicy)(mean, log_std)
+        if self.squash == "tanh":
+            return TanhGaussianPolicy(mean, log_std)
+        return GaussianPolicy(mean, log_std, bounded=self.bounded)
 
 
 def repeat_policy(policy: Policy, num: int) -> Policy:
@@ -241,14 +248,15 @@ def repeat_policy(policy: Policy, num: int) -> Policy:
 
 
 def policy_head(discrete: bool, action_size: int, continuous_policy: str = "gaussian",
-                init_log_std: float = 0.0) -> CategoricalHead | GaussianHead:
+                init_log_std: float = 0.0, bounded: bool = True) -> CategoricalHead | GaussianHead:
     """The policy head of an actor-critic (PPO's): a `CategoricalHead` over `action_size` actions
     if `discrete`, else a `GaussianHead` of `action_size` dimensions, tanh-squashed if
-    `continuous_policy` is "tanh_gaussian" and clipped by the environment if it is "gaussian"."""
+    `continuous_policy` is "tanh_gaussian" and clipped by the environment if it is "gaussian"
+    (`bounded`: whether the env's action box is, and so clips)."""
     if discrete:
         return CategoricalHead(action_size)
     squash = "tanh" if continuous_policy == "tanh_gaussian" else "none"
-    return GaussianHead(action_size, squash, init_log_std)
+    return GaussianHead(action_size, squash, init_log_std, bounded)
 
 
 class ValueHead(nn.Module):

@@ -24,6 +24,7 @@ class PolicyNetwork(nn.Module):
     hidden_sizes: Sequence[int] = (256, 256)
     activation: str = "relu"
     torso: str = "mlp"
+    action_bounded: bool = True  # a continuous action box's bounds are finite: the greedy action is clipped
 
     @nn.compact
     def __call__(self, observation: jax.Array) -> networks.Policy | jax.Array:
@@ -31,7 +32,7 @@ class PolicyNetwork(nn.Module):
         x = networks.make_torso(self.torso, self.hidden_sizes, self.activation)(x)
         if self.deterministic:
             return jnp.tanh(nn.Dense(self.action_size, kernel_init=networks.initializers.orthogonal(0.01))(x))
-        return networks.policy_head(self.discrete, self.action_size)(x)
+        return networks.policy_head(self.discrete, self.action_size, bounded=self.action_bounded)(x)
 
 
 def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, loss: str,
@@ -40,4 +41,5 @@ def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str, lo
     return PolicyNetwork(discrete=discrete,
                          action_size=spec.action.num_values if discrete else int(spec.action.shape[-1]),
                          observation_ndim=len(spec.observation.shape), deterministic=not discrete and loss == "mse",
-                         hidden_sizes=tuple(hidden_sizes), activation=activation, torso=torso)
+                         hidden_sizes=tuple(hidden_sizes), activation=activation, torso=torso,
+                         action_bounded=discrete or spec.action.bounded)

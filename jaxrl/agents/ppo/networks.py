@@ -28,6 +28,7 @@ class ActorCritic(nn.Module):
     continuous_policy: str = "gaussian"
     init_log_std: float = 0.0
     torso: str = "mlp"
+    action_bounded: bool = True  # a continuous action box's bounds are finite: the greedy action is clipped
 
     def setup(self):
         # Row-major weight gradients (networks/dense.py) where the CPU tricks are on: faster on
@@ -35,7 +36,7 @@ class ActorCritic(nn.Module):
         self.actor_torso = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=True)
         self.critic_torso = networks.make_torso(self.torso, self.hidden_sizes, self.activation, row_major_grads=True)
         self.policy_head = networks.policy_head(self.action_spec_discrete, self.action_size, self.continuous_policy,
-                                                self.init_log_std)
+                                                self.init_log_std, self.action_bounded)
         self.value_head = networks.ValueHead()
 
     def _features(self, observation: jax.Array) -> jax.Array:
@@ -64,4 +65,5 @@ def make_network(spec: EnvSpec, hidden_sizes: Sequence[int], activation: str,
         continuous_policy=continuous_policy or "gaussian",
         init_log_std=0.0 if init_log_std is None else init_log_std,
         torso=torso,
+        action_bounded=discrete or spec.action.bounded,
     )

@@ -29,6 +29,7 @@ class RecurrentActorCritic(nn.Module):
     continuous_policy: str = "gaussian"
     init_log_std: float = 0.0
     torso: str = "mlp"  # the embedding: a dense layer, or "conv" (image observations) a conv torso ending in one
+    action_bounded: bool = True  # a continuous action box's bounds are finite: the greedy action is clipped
 
     def setup(self):
         self.embedding = networks.make_torso(self.torso, (self.core_size,), self.activation)
@@ -36,7 +37,7 @@ class RecurrentActorCritic(nn.Module):
         self.actor_torso = networks.MLP(self.hidden_sizes, self.activation)
         self.critic_torso = networks.MLP(self.hidden_sizes, self.activation)
         self.policy_head = networks.policy_head(self.action_spec_discrete, self.action_size, self.continuous_policy,
-                                                self.init_log_std)
+                                                self.init_log_std, self.action_bounded)
         self.value_head = networks.ValueHead()
 
     def __call__(self, carry: Any, observation: jax.Array, resets: jax.Array, states: bool = False):
@@ -69,4 +70,5 @@ def make_network(spec: EnvSpec, config: Any) -> RecurrentActorCritic:
         continuous_policy=config.continuous_policy or "gaussian",
         init_log_std=0.0 if config.init_log_std is None else config.init_log_std,
         torso=config.torso,
+        action_bounded=discrete or spec.action.bounded,
     )
