@@ -468,7 +468,7 @@ def sweep_main(argv: list[str] | None = None, prog: str = "jaxrl sweep") -> swee
         result = sweep.sweep_to_dir(name, train, settings, run_dir, num_seeds=options.num_seeds, seed=options.seed,
                                     progress=options.progress, num_chunks=options.num_chunks,
                                     overwrite=options.overwrite)
-    except driver.RunDirError as error:
+    except (driver.RunDirError, checkpoint.CheckpointError) as error:  # another run's files; its checkpoints
         raise SystemExit(f"error: {error}") from None
     final = result.table["final_return"].reshape(len(settings), options.num_seeds)
     auc = result.table["auc"].reshape(len(settings), options.num_seeds)
@@ -503,7 +503,7 @@ def pbt_main(argv: list[str] | None = None, prog: str = "jaxrl pbt") -> pbt.PBTR
                                 ready_every=options.ready_every, perturb=perturb, fraction=options.fraction,
                                 fitness=options.fitness, progress=options.progress, num_chunks=options.num_chunks,
                                 overwrite=options.overwrite)
-    except ValueError as error:
+    except (ValueError, checkpoint.CheckpointError) as error:
         raise SystemExit(f"error: {error}") from None
     for member in range(len(result.table["seed"])):
         values = ", ".join(f"{f}={result.table[f][member]:.4g}" for f in result.perturb)

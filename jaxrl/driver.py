@@ -11,6 +11,7 @@ import datetime
 import json
 import math
 import os
+import shutil
 import sys
 import time
 from typing import Any, Callable, Sequence
@@ -446,6 +447,10 @@ def train_to_dir(
         refuse_existing_run(run_dir, overwrite, config_too=jax.process_count() == 1)
         os.makedirs(run_dir, exist_ok=True)
     if writer and not resume:
+        # A replaced run's event files would stay beside the new ones (tensorboardX adds a file per
+        # writer), and TensorBoard would draw both runs as one.
+        if os.path.isdir(os.path.join(run_dir, "tensorboard")):
+            shutil.rmtree(os.path.join(run_dir, "tensorboard"))
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump({"agent": agent_name, "config": jsonable(config), "num_seeds": num_seeds, "seed": seed,
                        "num_iterations": train.num_iterations, **settings, "jax": jax.__version__,

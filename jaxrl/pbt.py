@@ -17,7 +17,7 @@ a copied and perturbed learning rate is the one the next update uses.
                      perturb=("learning_rate",))
     result.table        # one row per member: its final hyperparameters and final return
     result.lineage      # per generation and member: the hyperparameters it trained with, its
-                        # fitness, and the member whose state it continued from
+                        # fitness, and the member whose state it takes for the next generation
 
 The exploit and explore draws come from the run's own key folded with the generation, so a run in
 chunks of generations (`PBTTrain.run`) equals one call, and a checkpoint of the `PBTState` resumes
@@ -118,8 +118,8 @@ def explore(key: PRNGKey, hparams: Any, replaced: Array, fields: Sequence[str], 
 
 
 def field_bounds(config: Any, fields: Sequence[str]) -> dict[str, tuple[float, float]]:
-    """{field: (low, high)} from `config`'s declared ranges (an open low end moved to the next
-    float32 above it); ValueError naming a field without a numeric range."""
+    """{field: (low, high)} from `config`'s declared ranges (an open end moved to the next float32
+    inside it); ValueError naming a field without a numeric range."""
     ranges = type(config).all_ranges() if config is not None else {}
     bounds = {}
     for field in fields:
@@ -130,7 +130,10 @@ def field_bounds(config: Any, fields: Sequence[str]) -> dict[str, tuple[float, f
         low = np.float32(allowed.low)
         if allowed.low_open:
             low = np.nextafter(low, np.float32(np.inf))
-        bounds[field] = (float(low), float(np.float32(allowed.high)))
+        high = np.float32(allowed.high)
+        if getattr(allowed, "high_open", False):
+            high = np.nextafter(high, np.float32(-np.inf))
+        bounds[field] = (float(low), float(high))
     return bounds
 
 
@@ -161,8 +164,11 @@ class PBTTrain:
         if isinstance(ready_every, bool) or not isinstance(ready_every, int) or ready_every < 1:
             raise ValueError(f"pbt: ready_every must be an int >= 1, got {ready_every!r}")
         if train.num_iterations % ready_every:
+            divisors = [d for d in range(1, train.num_iterations + 1) if train.num_iterations % d == 0]
+            nearest = sorted({max((d for d in divisors if d < ready_every), default=None),
+                              min((d for d in divisors if d > ready_every), default=None)} - {None})
             raise ValueError(f"pbt: ready_every ({ready_every}) must divide the run's {train.num_iterations} "
-                             f"iterations")
+                             f"iterations (the nearest that do: {', '.join(map(str, nearest))})")
         if not 0.0 < fraction <= 0.5:
             raise ValueError(f"pbt: fraction must be in (0, 0.5], got {fraction!r}")
         if not factors or any(not math.isfinite(f) or f <= 0 for f in factors):
@@ -217,7 +223,8 @@ class PBTTrain:
         """Exploit and explore on a population at the end of a generation whose metrics [P, T]
         are `metrics`; with `last`, every member keeps its own. Returns the next population and the
         lineage record: each member's perturbed hyperparameters as trained, its fitness, and its
-        parent (the member whose state it continues from: itself unless exploited)."""
+        parent (the member whose state it continues from in the next generation: itself unless
+        exploited)."""
         select_key, perturb_key, eval_key = jax.random.split(key, 3)
         if self.fitness == "return":
             fitness = jnp.mean(metrics["episode_return"], axis=1)
@@ -287,7 +294,8 @@ class PBTResult(NamedTuple):
       table: one row per member: each swept or perturbed field's final value, `start` (its
         starting setting's index), `seed`, `final_return`, `best_return`, `auc` (`sweep.summarize`).
       lineage: one row per (generation, member): `generation`, `member`, the perturbed fields'
-        values it trained with, `fitness`, `parent`.
+        values it trained with, `fitness`, `parent` (the member whose state and hyperparameters it
+        takes at the generation's end, for the next one: itself unless exploited, and in the last).
     """
 
     settings: list[dict[str, float]]
@@ -422,6 +430,10 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
     sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
+    driver.check_counts(num_seeds=num_seeds)
+    if len(settings) * num_seeds < 2:  # (`PBTTrain.init` says so too, but after config.json is written)
+        raise ValueError(f"pbt: a population needs at least 2 members, got {len(settings) * num_seeds} "
+                         f"({len(settings)} setting(s) x {num_seeds} seed(s))")
     sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
                            num_chunks=num_chunks, pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
     bar = sweep.population_progress_bar("pbt", agent_name, train, settings, num_seeds, progress)

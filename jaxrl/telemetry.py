@@ -114,7 +114,9 @@ class TensorBoardSink:
     def _add(self, seed: int, row: Mapping[str, np.ndarray], iteration: int) -> None:
         step = int(row[self.step_metric]) if self.step_metric in row else iteration
         for name, value in row.items():
-            if name != self.step_metric:
+            # `eval_return` is NaN where the iteration was not evaluated: no point (and no
+            # tensorboardX warning for each), where a CSV keeps the empty cell.
+            if name != self.step_metric and not (name == "eval_return" and np.isnan(value)):
                 self._writers[seed].add_scalar(name, float(value), global_step=step)
 
     def close(self) -> None:

@@ -117,6 +117,10 @@ def test_cli_evaluates_and_writes_tensorboard_without_changing_training(cli_run,
     for seed in (0, 1):
         files = os.listdir(os.path.join(str(tmp_path), "tensorboard", f"seed_{seed}"))
         assert any(f.startswith("events.out.tfevents") for f in files)
+    # --overwrite replaces the event files too (the old run's stayed, and TensorBoard drew both as one).
+    cli.train_main(ARGS + ["--num-seeds", "1", "--tensorboard", "--run-dir", str(tmp_path), "--overwrite"])
+    assert os.listdir(os.path.join(str(tmp_path), "tensorboard")) == ["seed_0"]
+    assert len(os.listdir(os.path.join(str(tmp_path), "tensorboard", "seed_0"))) == 1
 
 
 def test_chunk_size_prefers_divisors():
@@ -274,6 +278,21 @@ def test_the_api_refuses_a_count_below_one_before_writing_the_run_directory(writ
         call()
     assert str(error.value) == message
     assert not os.path.exists(run_dir)
+
+
+def test_population_commands_refuse_a_run_directory_or_population_they_cannot_use_in_one_line(tmp_path):
+    from jaxrl import pbt
+
+    train = ppo.make_train(ppo.Config(env="CartPole-v1"))  # no program is built: the checks come first
+    with pytest.raises(ValueError, match=r"^pbt: a population needs at least 2 members, got 1 \(1 setting\(s\) x 1 "
+                                         r"seed\(s\)\)$"):  # it used to write config.json first
+        pbt.pbt_to_dir("ppo", train, [{"learning_rate": 1e-3}], str(tmp_path / "run"), ready_every=4,
+                       perturb=["learning_rate"], progress=False)
+    assert not os.path.exists(tmp_path / "run")
+    os.makedirs(tmp_path / "trained" / "checkpoints" / "8")  # a train run's directory: a traceback before
+    for main, extra in ((cli.sweep_main, []), (cli.pbt_main, ["--ready-every", "8", "--perturb", "learning_rate"])):
+        with pytest.raises(SystemExit, match=r"^error: .*trained already holds checkpoints"):
+            main(["ppo", "--grid", "learning_rate=1e-3,3e-4", "--run-dir", str(tmp_path / "trained"), *extra])
 
 
 def test_experiments_aliases_run_the_package_cli(capsys, monkeypatch):

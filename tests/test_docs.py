@@ -78,6 +78,8 @@ def test_readme_command_lines_parse(argv):
         settings = cli.settings_from_options(options)
         sweep.check_settings(config.hparams(), settings)
         assert len(settings) >= 2
+        if command == "pbt":  # generations of --ready-every iterations tile the run (it was 10 of 976)
+            assert config.num_iterations % options.ready_every == 0, (config.num_iterations, options.ready_every)
 
 
 # -- docs/ ------------------------------------------------------------------------------------

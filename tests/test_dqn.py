@@ -19,9 +19,10 @@ from jaxrl.types import Transition
 # Small: 10 envs, 4 iterations of 200 env steps, learning after 200 env steps.
 SMALL = dqn.Config(num_envs=10, total_timesteps=800, steps_per_iteration=200, buffer_size=500, batch_size=32,
                    learning_starts=200, train_every=20, updates_per_step=2, target_update_every=100)
-# Every option at once: dueling C51 heads, 3-step returns, prioritized replay, Huber loss, Polyak.
+# Every option at once: dueling C51 heads, 3-step returns, prioritized replay, Polyak (Huber is
+# for scalar Q: C51 learns by its cross-entropy, and refuses loss="huber").
 OPTIONS = SMALL.__class__(**{**SMALL.__dict__, "dueling": True, "num_atoms": 11, "v_min": 0.0, "v_max": 50.0,
-                             "n_step": 3, "prioritized": True, "loss": "huber", "tau": 0.1,
+                             "n_step": 3, "prioritized": True, "tau": 0.1,
                              "target_update_every": 10, "train_every": 10, "updates_per_step": 1})
 
 
@@ -264,6 +265,9 @@ def test_vmapped_seed_matches_a_single_run(options_out):
         (dict(learning_starts=15), "learning_starts"),
         (dict(num_atoms=1), "num_atoms"),
         (dict(num_atoms=51, v_min=10.0, v_max=0.0), "v_max"),
+        (dict(num_atoms=51, loss="huber"), "loss must be 'mse'"),  # it was accepted, and ignored
+        (dict(total_timesteps=2000, learning_starts=0, batch_size=4000, buffer_size=5000),
+         "batch_size must be <= total_timesteps=2000, or replay never holds a batch"),
         (dict(loss="l1"), "loss"),
         (dict(gamma=1.01), "gamma"),
         (dict(tau=0.0), "tau"),

@@ -122,6 +122,13 @@ def test_explore_stays_within_the_configs_ranges():
     assert np.any(out.gae_lambda == 1.0) and np.any(out.gae_lambda < 0.5)
     untouched = pbt.explore(jax.random.key(0), stacked, jnp.zeros(64, bool), ("gae_lambda",), (0.8, 1.2), bounds)
     assert_trees_equal(untouched, stacked)
+    # An end open above too: IQL's expectile in [0.5, 1) (PBT pushed it to 1.0, which its Config refuses).
+    from jaxrl.agents import iql
+
+    assert pbt.field_bounds(iql.Config(), ("expectile",))["expectile"] == (0.5, float(np.nextafter(np.float32(1.0),
+                                                                                                     np.float32(0.0))))
+    with pytest.raises(ValueError, match=r"^iql\.Config\.expectile must be in \[0\.5, 1\), got 1\.0$"):
+        iql.Config(expectile=1.0)
 
 
 def test_resample_draws_anew_within_the_configs_range():
@@ -220,7 +227,8 @@ def test_pbt_run_in_chunks_reports_each_chunk_and_equals_one_call(train):
 
 
 def test_bad_pbt_settings_are_named(train):
-    with pytest.raises(ValueError, match=r"pbt: ready_every \(3\) must divide the run's 8 iterations"):
+    with pytest.raises(ValueError, match=r"pbt: ready_every \(3\) must divide the run's 8 iterations \(the "
+                                         r"nearest that do: 2, 4\)"):
         pbt.PBTTrain(train, ready_every=3, perturb=("learning_rate",))
     with pytest.raises(ValueError, match=r"unknown hyperparameter 'lr'"):
         pbt.PBTTrain(train, ready_every=2, perturb=("lr",))

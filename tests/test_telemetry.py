@@ -80,10 +80,13 @@ def test_single_run_callback_reports_member_zero(train):
 
 def test_tensorboard_sink_from_the_chunked_driver(tmp_path):
     sink = telemetry.TensorBoardSink(str(tmp_path), seeds=[3, 4])
-    metrics = {"env_steps": np.array([[10, 20], [10, 20]]), "episode_return": np.array([[1.0, 2.0], [3.0, 4.0]])}
+    metrics = {"env_steps": np.array([[10, 20], [10, 20]]), "episode_return": np.array([[1.0, 2.0], [3.0, 4.0]]),
+               "eval_return": np.array([[np.nan, 5.0], [np.nan, 6.0]])}  # evaluated at the second iteration
     sink.write(metrics, first_iteration=0)
     sink.close()
-    assert read_scalars(str(tmp_path / "seed_4"))["episode_return"] == [(10, 3.0), (20, 4.0)]
+    scalars = read_scalars(str(tmp_path / "seed_4"))
+    assert scalars["episode_return"] == [(10, 3.0), (20, 4.0)]
+    assert scalars["eval_return"] == [(20, 6.0)]  # no NaN point where no evaluation ran (nor its warning)
 
 
 def test_an_offline_run_is_plotted_and_logged_against_learner_steps(tmp_path):

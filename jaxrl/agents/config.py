@@ -27,11 +27,11 @@ from jaxrl import optim
 from jaxrl.types import EnvSpec
 
 
-def finite_in(x: Any, low: float, high: float, low_open: bool = False) -> bool:
-    """Whether `x` is a finite real number in [low, high] (or (low, high] with `low_open`)."""
+def finite_in(x: Any, low: float, high: float, low_open: bool = False, high_open: bool = False) -> bool:
+    """Whether `x` is a finite real number in [low, high] (open at `low_open` / `high_open` ends)."""
     if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x):
         return False
-    return (x > low if low_open else x >= low) and x <= high
+    return (x > low if low_open else x >= low) and (x < high if high_open else x <= high)
 
 
 def is_int(x: Any, minimum: int) -> bool:
@@ -41,14 +41,15 @@ def is_int(x: Any, minimum: int) -> bool:
 
 @dataclasses.dataclass(frozen=True)
 class Range:
-    """The values a numeric field may take: a finite number in [low, high] ((low, high] with
-    `low_open`), an int >= low with `integer`, and also None with `optional`. Declared per field in
+    """The values a numeric field may take: a finite number in [low, high] (open at an end with
+    `low_open` / `high_open`), an int >= low with `integer`, and also None with `optional`. Declared per field in
     a Config's `ranges`, so the checks, their messages and anything that samples or perturbs a
     setting (sweeps, population-based training) read one table."""
 
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
+    high_open: bool = False
     integer: bool = False
     optional: bool = False
 
@@ -57,7 +58,7 @@ class Range:
             return self.optional
         if self.integer:
             return is_int(x, int(self.low)) and x <= self.high
-        return finite_in(x, self.low, self.high, self.low_open)
+        return finite_in(x, self.low, self.high, self.low_open, self.high_open)
 
     @property
     def what(self) -> str:
@@ -69,7 +70,7 @@ class Range:
         elif math.isinf(self.high):
             what = f"{'>' if self.low_open else '>='} {self.low:g}"
         else:
-            what = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}]"
+            what = f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
         return f"must be {what}" + (" or None" if self.optional else "")
 
     def or_none(self) -> Range:
@@ -401,6 +402,10 @@ class OffPolicyConfig(OnlineConfig):
         require(self.learning_starts < self.total_timesteps, "learning_starts",
                 f"must be less than total_timesteps={self.total_timesteps}, or the agent never learns")
         require(self.batch_size <= self.buffer_size, "batch_size", f"must be <= buffer_size={self.buffer_size}")
+        # The loop learns once replay holds a batch, and it holds at most one item per env step.
+        require(self.batch_size <= self.total_timesteps, "batch_size",
+                f"must be <= total_timesteps={self.total_timesteps}, or replay never holds a batch and the agent "
+                f"never learns")
         require(period <= self.buffer_size, "buffer_size", f"must hold one update period's {period} transitions")
 
     @property

@@ -32,7 +32,7 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
 
     Double Q-learning (van Hasselt et al. 2016) by default; dueling heads (Wang et al. 2016),
     n-step returns, prioritized replay (Schaul et al. 2016), the categorical C51 head
-    (`num_atoms`, Bellemare et al. 2017) and Huber or squared TD loss are options. Step counts
+    (`num_atoms`, Bellemare et al. 2017) and Huber or squared TD loss (scalar Q only) are options. Step counts
     (`learning_starts`, `train_every`, `target_update_every`, `steps_per_iteration`) are env
     steps summed over the env batch, as in PureJaxRL. Defaults are PureJaxRL's CartPole-v1 DQN
     (10 envs, buffer 10k, batch 128, an update every 10 env steps, target copy every 500).
@@ -72,3 +72,7 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
     def check(self) -> None:
         super().check()
         self.require(self.v_max > self.v_min, "v_max", f"must be > v_min={self.v_min}")
+        # C51 learns by the cross-entropy to the projected target distribution: a TD loss has no part.
+        self.require(self.num_atoms is None or self.loss == "mse", "loss",
+                     f"must be 'mse' (the default) with num_atoms={self.num_atoms}: C51 learns by the categorical "
+                     f"cross-entropy, so a Huber loss would be ignored")

@@ -40,9 +40,5 @@ class Config(OfflineConfig, ActorCriticConfig):
     temperature: float = 3.0
     """Inverse temperature beta of the advantage weights exp(beta * (Q - V)): 0 is behaviour cloning."""
 
-    ranges = dict(expectile=Range(0.5, 1.0), temperature=NON_NEGATIVE)
-
-    def check(self) -> None:
-        super().check()
-        self.require(self.expectile < 1.0, "expectile", "must be in [0.5, 1)")
+    ranges = dict(expectile=Range(0.5, 1.0, high_open=True), temperature=NON_NEGATIVE)
 
