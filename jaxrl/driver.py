@@ -436,8 +436,14 @@ def train_to_dir(
                   "num_iterations": train.num_iterations, "num_chunks": num_chunks,
                   "checkpoint_every": checkpoint_every, "eval_every": eval_every}
         stored.setdefault("eval_every", 0)  # run directories from before evaluation existed
-        differ = [f"{k}: {stored.get(k, '(not recorded)')!r} there, {v!r} here" for k, v in wanted.items()
-                  if stored.get(k) != v]
+        differ = []
+        for k, v in wanted.items():
+            was = stored.get(k, "(not recorded)")
+            if k == "config" and isinstance(was, dict):  # each field by name, not two whole configs
+                differ += [f"config.{f}: {was.get(f, '(not recorded)')!r} there, {v.get(f, '(none)')!r} here"
+                           for f in sorted(set(was) | set(v)) if was.get(f) != v.get(f)]
+            elif was != v:
+                differ.append(f"{k}: {was!r} there, {v!r} here")
         if differ:
             raise checkpoint.CheckpointError(f"cannot resume {run_dir} with other settings than it was started "
                                              f"with: " + "; ".join(differ))
@@ -483,7 +489,7 @@ def train_to_dir(
         sinks.append(telemetry.CSVSink(csv_path, seeds=range(num_seeds), append=resume))
         if tensorboard:
             sinks.append(telemetry.TensorBoardSink(os.path.join(run_dir, "tensorboard"), seeds=range(num_seeds),
-                                                   step_metric=train.step_metric))
+                                                   step_metric=train.step_metric, resume=resume))
         sinks.append(telemetry.ProgressBar(total, f"{agent_name} {env_name}", disable=not progress,
                                            step_metric=train.step_metric))
     try:

@@ -91,13 +91,25 @@ class TensorBoardSink:
     open with `tensorboard --logdir <log_dir>`.
     """
 
-    def __init__(self, log_dir: str, seeds: Sequence[int], step_metric: str = "env_steps"):
-        from tensorboardX import SummaryWriter
+    def __init__(self, log_dir: str, seeds: Sequence[int], step_metric: str = "env_steps", resume: bool = False):
+        import tensorboardX  # noqa: F401  (missing: an error now, not at the first row)
 
         self.step_metric = step_metric  # the x-axis (`Train.step_metric`)
         self.log_dir = log_dir
         self.seeds = list(seeds)
-        self._writers = {seed: SummaryWriter(os.path.join(log_dir, f"seed_{seed}")) for seed in self.seeds}
+        self.resume = resume
+        self._writers: dict[int, Any] = {}
+
+    def _writer(self, seed: int, step: int) -> Any:
+        """The seed's writer, made at its first row: a `resume`d run (from a checkpoint) starts
+        its files with a purge at that row's step, so TensorBoard hides the interrupted run's
+        events from there on, which the resumed run writes again."""
+        if seed not in self._writers:
+            from tensorboardX import SummaryWriter
+
+            self._writers[seed] = SummaryWriter(os.path.join(self.log_dir, f"seed_{seed}"),
+                                                purge_step=step if self.resume else None)
+        return self._writers[seed]
 
     def write(self, metrics: Mapping[str, np.ndarray], first_iteration: int) -> None:
         num_iterations = next(iter(metrics.values())).shape[1]
@@ -113,11 +125,12 @@ class TensorBoardSink:
 
     def _add(self, seed: int, row: Mapping[str, np.ndarray], iteration: int) -> None:
         step = int(row[self.step_metric]) if self.step_metric in row else iteration
+        writer = self._writer(seed, step)
         for name, value in row.items():
             # `eval_return` is NaN where the iteration was not evaluated: no point (and no
             # tensorboardX warning for each), where a CSV keeps the empty cell.
             if name != self.step_metric and not (name == "eval_return" and np.isnan(value)):
-                self._writers[seed].add_scalar(name, float(value), global_step=step)
+                writer.add_scalar(name, float(value), global_step=step)
 
     def close(self) -> None:
         for writer in self._writers.values():

@@ -2,6 +2,7 @@
 killed with SIGKILL that resume to exactly the files and state of an uninterrupted run."""
 
 import asyncio
+import dataclasses
 import glob
 import json
 import os
@@ -379,3 +380,9 @@ def test_resume_refuses_exactly_the_flags_that_change_the_recorded_settings(ppo_
         f"run_dir: {reference!r} there, {str(tmp_path)!r} here")
     with pytest.raises(SystemExit, match=r"flags change them: checkpoint_every: 2 there, 4 here$"):
         cli.train_main(["--checkpoint-every", "4", "--resume", reference])
+    # The Python API names the config fields too (it printed both whole configs).
+    with pytest.raises(checkpoint.CheckpointError) as error:
+        driver.train_to_dir("ppo", ppo.make_train(dataclasses.replace(PPO_CONFIG, gamma=0.9)), reference,
+                            num_seeds=SEEDS, checkpoint_every=2, progress=False, resume=True)
+    assert str(error.value) == (f"cannot resume {reference} with other settings than it was started with: "
+                                f"config.gamma: 0.99 there, 0.9 here")

@@ -3,6 +3,7 @@
 import glob
 import os
 import struct
+import time
 
 import jax
 import numpy as np
@@ -87,6 +88,30 @@ def test_tensorboard_sink_from_the_chunked_driver(tmp_path):
     scalars = read_scalars(str(tmp_path / "seed_4"))
     assert scalars["episode_return"] == [(10, 3.0), (20, 4.0)]
     assert scalars["eval_return"] == [(20, 6.0)]  # no NaN point where no evaluation ran (nor its warning)
+
+
+def test_a_resumed_run_purges_the_interrupted_runs_events_from_its_first_step(tmp_path):
+    # The interrupted run logged up to step 40, its last checkpoint at 20; the resumed one logs 30
+    # and 40 again. Its file opens with a purge at 30, so TensorBoard shows each step once.
+    first = telemetry.TensorBoardSink(str(tmp_path), seeds=[0])
+    first.write({"env_steps": np.array([[10, 20, 30, 40]]), "episode_return": np.array([[1.0, 2.0, 3.0, 4.0]])}, 0)
+    first.close()
+    time.sleep(1.1)  # tensorboardX names its files by the second: a resumed run's comes later than that
+    resumed = telemetry.TensorBoardSink(str(tmp_path), seeds=[0], resume=True)
+    resumed.write({"env_steps": np.array([[30, 40]]), "episode_return": np.array([[5.0, 6.0]])}, 2)
+    resumed.close()
+    files = sorted(glob.glob(os.path.join(tmp_path, "seed_0", "events.out.tfevents.*")), key=os.path.getmtime)
+    assert len(files) == 2
+    events = []
+    with open(files[1], "rb") as f:
+        data, pos = f.read(), 0
+    while pos < len(data):
+        (length,) = struct.unpack("<Q", data[pos:pos + 8])
+        events.append(event_pb2.Event.FromString(data[pos + 12:pos + 12 + length]))
+        pos += 12 + length + 4
+    starts = [e.step for e in events if e.HasField("session_log") and e.session_log.status == e.session_log.START]
+    assert starts == [30]
+    assert [(e.step, v.simple_value) for e in events for v in e.summary.value] == [(30, 5.0), (40, 6.0)]
 
 
 def test_an_offline_run_is_plotted_and_logged_against_learner_steps(tmp_path):
