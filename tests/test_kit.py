@@ -334,6 +334,7 @@ def test_defaults_change_an_inherited_default_in_place():
 def test_ranges_hold_and_say_what_they_require():
     cases = [(config_lib.UNIT, [0, 0.5, 1.0], [-0.1, 1.01, float("nan"), True, "0.5", None], "must be in [0, 1]"),
              (config_lib.STEP, [1e-9, 1.0], [0.0, 1.5], "must be in (0, 1]"),
+             (config_lib.Range(0.5, 1.0, high_open=True), [0.5, 0.999], [1.0, 0.49], "must be in [0.5, 1)"),
              (config_lib.POSITIVE, [1e-9, 1e9], [0.0, -1.0, float("inf")], "must be > 0"),
              (config_lib.NON_NEGATIVE, [0.0, 3], [-1e-9], "must be >= 0"),
              (config_lib.FINITE, [-1e30, 0, 2.5], [float("inf"), float("-inf"), None], "must be a finite number"),
