@@ -195,10 +195,10 @@ class AgentConfig:
     def __post_init__(self):
         # Paths (the `Text` fields: a dataset, demonstrations) are kept absolute, so that a run's
         # config.json names the data wherever a later resume or evaluation runs from.
-        for field, allowed in self.all_ranges().items():
-            value = getattr(self, field)
-            if isinstance(allowed, Text) and isinstance(value, str) and value:
-                object.__setattr__(self, field, os.path.abspath(os.path.expanduser(value)))
+        paths = absolute_paths(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        for field, value in paths.items():
+            if value is not getattr(self, field):
+                object.__setattr__(self, field, value)
         self.check()
 
     def require(self, ok: bool, field: str, what: str) -> None:
