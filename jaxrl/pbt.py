@@ -117,6 +117,14 @@ def explore(key: PRNGKey, hparams: Any, replaced: Array, fields: Sequence[str], 
     return hparams.replace(**changed)
 
 
+def check_population_size(size: int, detail: str = "") -> None:
+    """ValueError unless a population has the 2 members that exploiting one from another needs;
+    `detail` says where the count comes from. `pbt_to_dir` checks before writing its directory,
+    `PBTTrain.init` for callers of the program itself."""
+    if size < 2:
+        raise ValueError(f"pbt: a population needs at least 2 members, got {size}{detail}")
+
+
 def field_bounds(config: Any, fields: Sequence[str]) -> dict[str, tuple[float, float]]:
     """{field: (low, high)} from `config`'s declared ranges (an open end moved to the next float32
     inside it); ValueError naming a field without a numeric range."""
@@ -131,7 +139,7 @@ def field_bounds(config: Any, fields: Sequence[str]) -> dict[str, tuple[float, f
         if allowed.low_open:
             low = np.nextafter(low, np.float32(np.inf))
         high = np.float32(allowed.high)
-        if getattr(allowed, "high_open", False):
+        if allowed.high_open:
             high = np.nextafter(high, np.float32(-np.inf))
         bounds[field] = (float(low), float(high))
     return bounds
@@ -205,8 +213,7 @@ class PBTTrain:
     def init(self, keys: Array, hparams: Any, key: PRNGKey) -> PBTState:
         """The population's `TrainState`s from `keys` [P] and `hparams` (leaves [P]); `key` draws
         PBT's own choices."""
-        if keys.shape[0] < 2:
-            raise ValueError(f"pbt: a population needs at least 2 members, got {keys.shape[0]}")
+        check_population_size(keys.shape[0])
         population = jax.vmap(self.train.init)(keys, hparams)
         return PBTState(population=population, key=key, generation=jnp.zeros((), jnp.int32))
 
@@ -430,10 +437,8 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
     sweep.check_settings(train.default_hparams, settings)
     sweep.check_ranges(train.config, settings)
     PBTTrain(train, ready_every=ready_every, perturb=perturb, **options)  # its checks, before anything runs
-    driver.check_counts(num_seeds=num_seeds)
-    if len(settings) * num_seeds < 2:  # (`PBTTrain.init` says so too, but after config.json is written)
-        raise ValueError(f"pbt: a population needs at least 2 members, got {len(settings) * num_seeds} "
-                         f"({len(settings)} setting(s) x {num_seeds} seed(s))")
+    driver.check_counts(num_seeds=num_seeds)  # (an int, before it counts the members)
+    check_population_size(len(settings) * num_seeds, f" ({len(settings)} setting(s) x {num_seeds} seed(s))")
     sweep.write_run_config(run_dir, agent_name, train, settings, num_seeds=num_seeds, seed=seed, overwrite=overwrite,
                            num_chunks=num_chunks, pbt=dict(ready_every=ready_every, perturb=list(perturb), **options))
     bar = sweep.population_progress_bar("pbt", agent_name, train, settings, num_seeds, progress)
@@ -448,6 +453,6 @@ def pbt_to_dir(agent_name: str, train: Train, settings: Sequence[Mapping[str, fl
     return result
 
 
-__all__ = ["COPYABLE", "FITNESS", "PBTOutput", "PBTResult", "PBTState", "PBTTrain", "copy_members", "exploit",
-           "default_run_dir", "explore", "field_bounds", "num_exploited", "pbt_to_dir", "plot", "run", "shard",
-           "write_csv"]
+__all__ = ["COPYABLE", "FITNESS", "PBTOutput", "PBTResult", "PBTState", "PBTTrain", "check_population_size",
+           "copy_members", "default_run_dir", "exploit", "explore", "field_bounds", "num_exploited", "pbt_to_dir",
+           "plot", "run", "shard", "write_csv"]

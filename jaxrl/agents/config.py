@@ -42,9 +42,9 @@ def is_int(x: Any, minimum: int) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Range:
     """The values a numeric field may take: a finite number in [low, high] (open at an end with
-    `low_open` / `high_open`), an int >= low with `integer`, and also None with `optional`. Declared per field in
-    a Config's `ranges`, so the checks, their messages and anything that samples or perturbs a
-    setting (sweeps, population-based training) read one table."""
+    `low_open` / `high_open`), an int >= low with `integer`, and also None with `optional`.
+    Declared per field in a Config's `ranges`, so the checks, their messages and anything that
+    samples or perturbs a setting (sweeps, population-based training) read one table."""
 
     low: float = -math.inf
     high: float = math.inf
