@@ -103,6 +103,14 @@ def test_dqn_loss_weights_the_per_item_loss_and_reports_td_errors_as_priorities(
     weights = jnp.linspace(0.0, 1.0, 8)
     weighted, _ = dqn.dqn_loss(SMALL, network, params, target, batch._replace(weights=weights), hp)
     np.testing.assert_allclose(weighted, jnp.mean(weights * 0.5 * td**2), rtol=1e-5)
+    # Huber (delta 0.5 here, from the traced hparams): 0.5 td^2 inside, 0.5 (|td| - 0.25) outside.
+    huber = SMALL.__class__(**{**SMALL.__dict__, "loss": "huber", "huber_delta": 0.5})
+    loss, metrics = dqn.dqn_loss(huber, network, params, target, batch._replace(weights=weights), huber.hparams())
+    abs_td = np.abs(np.asarray(td))
+    expected = np.where(abs_td <= 0.5, 0.5 * abs_td**2, 0.5 * (abs_td - 0.25))
+    assert 0 < np.sum(abs_td <= 0.5) < 8, abs_td  # both branches taken
+    np.testing.assert_allclose(loss, np.mean(np.asarray(weights) * expected), rtol=1e-5)
+    np.testing.assert_allclose(metrics[off_policy.PRIORITIES], abs_td, rtol=1e-5)
 
 
 # ---- actor and learner ------------------------------------------------------------------

@@ -85,13 +85,16 @@ def test_a_run_longer_than_the_int32_step_counter_is_refused(name, budget):
 @dataclasses.dataclass(frozen=True)
 class Drift:
     """A custom env with no time limit: x moves by 0.1 a (a clipped to [-1, 1] by the env's box);
-    reward -|x|; it terminates after `end` steps. `action_shape` is its action box's shape."""
+    reward -|x|; it terminates after `end` steps. `action_shape` is its action box's shape,
+    `action_bound` the box's high (and -low)."""
 
     end: int = 5
     action_shape: tuple = (1,)
+    action_bound: float = 1.0
 
     def spec(self):
-        return types.EnvSpec("Drift", types.Box(-np.inf, np.inf, (1,)), types.Box(-1.0, 1.0, self.action_shape))
+        bound = self.action_bound
+        return types.EnvSpec("Drift", types.Box(-np.inf, np.inf, (1,)), types.Box(-bound, bound, self.action_shape))
 
     def reset(self, key):
         x = jax.random.uniform(key, (1,), minval=-1.0, maxval=1.0)
@@ -137,6 +140,25 @@ def test_continuous_actions_that_are_not_a_vector_are_refused(agent, shape):
                                          rf"shape \(A,\), but Drift has a Box of shape {re.escape(str(shape))}"):
         jaxrl.agents.get(agent).make_train(jaxrl.agents.get(agent).Config(env=name, learning_starts=0)
                                            if agent != "ppo" else ppo.Config(env=name))
+
+
+UNIT_BOX_AGENTS = {"sac": "SAC's actor", "td3": "TD3's actor", "ddpg": "DDPG's actor", "d4pg": "D4PG's actor",
+                   "mpo": "MPO's actor", "ppo": "ppo.Config.continuous_policy='tanh_gaussian'"}
+
+
+@pytest.mark.parametrize("agent", list(UNIT_BOX_AGENTS))
+def test_agents_acting_in_the_unit_box_refuse_an_unbounded_action_box(agent):
+    # Their [-1, 1] actions are rescaled to the box's bounds; on an unbounded box they acted in
+    # [-1, 1] whatever the env allowed, silently.
+    name = _register("Drift", action_bound=np.inf, end=10)
+    module = jaxrl.agents.get(agent)
+    extra = dict(continuous_policy="tanh_gaussian") if agent == "ppo" else dict(learning_starts=0)
+    with pytest.raises(ValueError, match=rf"^{agent}\.Config\.env: {re.escape(UNIT_BOX_AGENTS[agent])}.* acts in "
+                                         r"\[-1, 1\], rescaled to the action box's bounds, but Drift's action box "
+                                         r"is unbounded"):
+        module.make_train(module.Config(env=name, episode_length=10, **extra))
+    if agent == "ppo":  # PPO's plain Gaussian is not squashed: it keeps an unbounded box, unclipped.
+        assert ppo.make_train(ppo.Config(env=name, episode_length=10)).num_iterations > 0
 
 
 def test_hparams_come_from_the_config_fields_of_the_same_name():

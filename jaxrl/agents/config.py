@@ -262,6 +262,15 @@ class AgentConfig:
                              f"but {spec.name} has a Box of shape {spec.action.shape}; reshape them inside the "
                              f"environment's step")
 
+    def require_bounded_actions(self, spec: EnvSpec, policy: str) -> None:
+        """For a policy that acts in [-1, 1] (tanh-squashed or clipped there), which the env stack
+        rescales to the action box's bounds: on an unbounded box nothing rescales, and the agent
+        would act in [-1, 1] whatever the env allows. ValueError naming the env and the box."""
+        if not spec.discrete_actions and not spec.action.bounded:
+            raise ValueError(f"{self.agent}.Config.env: {policy} acts in [-1, 1], rescaled to the action box's "
+                             f"bounds, but {spec.name}'s action box is unbounded ({spec.action}); give the "
+                             f"environment's action space finite low and high")
+
 
 @dataclasses.dataclass(frozen=True)
 class OnlineConfig(AgentConfig):
@@ -545,6 +554,10 @@ class ActorCriticConfig(AgentConfig):
     """Polyak step of the target networks toward the online ones, after every update."""
 
     ranges = dict(actor_learning_rate=POSITIVE, critic_learning_rate=POSITIVE, tau=STEP)
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        super().check_spec(spec)
+        self.require_bounded_actions(spec, f"{self.agent.upper()}'s actor (tanh-squashed or clipped)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -59,6 +59,8 @@ class Config(EpochsConfig, TorsoConfig):
     def check_spec(self, spec: EnvSpec) -> None:
         """Continuous-policy options on a discrete-action env are an error naming the field."""
         super().check_spec(spec)
+        if self.continuous_policy == "tanh_gaussian":
+            self.require_bounded_actions(spec, f"{self.agent}.Config.continuous_policy='tanh_gaussian'")
         if spec.discrete_actions:
             for field in ("continuous_policy", "init_log_std"):
                 if getattr(self, field) is not None:
