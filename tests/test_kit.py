@@ -159,6 +159,12 @@ def test_agents_acting_in_the_unit_box_refuse_an_unbounded_action_box(agent):
         module.make_train(module.Config(env=name, episode_length=10, **extra))
     if agent == "ppo":  # PPO's plain Gaussian is not squashed: it keeps an unbounded box, unclipped.
         assert ppo.make_train(ppo.Config(env=name, episode_length=10)).num_iterations > 0
+        # BC's deterministic tanh actor likewise, its Gaussian not (the spec check every agent's build runs).
+        spec = jaxrl.make(name).spec()
+        with pytest.raises(ValueError, match=r"^bc\.Config\.env: bc\.Config\.loss='mse' \(a deterministic tanh "
+                                             r"actor\) acts in \[-1, 1\]"):
+            jaxrl.agents.get("bc").Config(env=name, loss="mse").check_spec(spec)
+        jaxrl.agents.get("bc").Config(env=name, loss="nll").check_spec(spec)
 
 
 def test_hparams_come_from_the_config_fields_of_the_same_name():

@@ -8,7 +8,7 @@ from typing import Literal
 import flax.struct
 
 from jaxrl.agents.config import OfflineConfig, OneOf, OptimizerConfig, TorsoConfig
-from jaxrl.types import Array
+from jaxrl.types import Array, EnvSpec
 
 
 @flax.struct.dataclass
@@ -39,3 +39,8 @@ class Config(OfflineConfig, OptimizerConfig, TorsoConfig):
     negative log-likelihood). Discrete actions always use cross-entropy."""
 
     ranges = dict(loss=OneOf(("mse", "nll")))
+
+    def check_spec(self, spec: EnvSpec) -> None:
+        super().check_spec(spec)
+        if self.loss == "mse":
+            self.require_bounded_actions(spec, "bc.Config.loss='mse' (a deterministic tanh actor)")
