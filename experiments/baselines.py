@@ -1021,7 +1021,11 @@ def select(rows: Sequence[Row], agents_: Sequence[str] | None, envs: Sequence[st
         unknown = sorted(set(given or ()) - known)
         if unknown:
             raise SystemExit(f"error: --{what} {unknown} have no rows in this profile; it has {sorted(known)}")
-    return [r for r in rows if (not agents_ or r.agent in agents_) and (not envs or r.env in envs)]
+    chosen = [r for r in rows if (not agents_ or r.agent in agents_) and (not envs or r.env in envs)]
+    if not chosen:  # each name has rows, but none together: a check of nothing must not pass
+        raise SystemExit(f"error: no row has both --agents {sorted(agents_)} and --envs {sorted(envs)}; "
+                         f"the rows are {sorted(r.key for r in rows)}")
+    return chosen
 
 
 def stored_rows(results: list[dict[str, str]], profile: str, lib: str, row: Row) -> list[dict[str, str]]:

@@ -152,6 +152,9 @@ def test_unknown_agents_or_envs_are_named():
         baselines.build(baselines.parse(["--agents", "nope"]))
     with pytest.raises(SystemExit, match=r"--envs \['Pong'\] have no rows"):
         baselines.build(baselines.parse(["--envs", "Pong"]))
+    # Both known, no row together: the check slice once passed having checked nothing.
+    with pytest.raises(SystemExit, match=r"no row has both --agents \['ppo'\] and --envs \['Pendulum-v1'\]"):
+        baselines.check(baselines.parse(["--check", "--agents", "ppo", "--envs", "Pendulum-v1"]))
 
 
 def test_every_profile_row_builds_a_valid_config():

@@ -169,7 +169,7 @@ def test_hard_target_copy_every_target_period_updates():
 def test_annealed_learning_rate_falls_linearly_to_zero_at_the_runs_last_update():
     # 40 env steps of 10 envs, an update every 10 from the start: 4 updates in the run.
     config = dqn.Config(num_envs=10, train_every=10, updates_per_step=1, learning_starts=0, total_timesteps=40,
-                        steps_per_iteration=40, batch_size=32, learning_rate=1e-3, anneal_lr=True)
+                        steps_per_iteration=40, batch_size=10, learning_rate=1e-3, anneal_lr=True)
     assert config.total_updates == 4
     schedule = config.learning_rate_schedule(jnp.float32(1e-3))
     np.testing.assert_allclose([schedule(jnp.int32(c)) for c in range(6)], [1e-3, 7.5e-4, 5e-4, 2.5e-4, 0.0, 0.0],

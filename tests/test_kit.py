@@ -167,6 +167,21 @@ def test_agents_acting_in_the_unit_box_refuse_an_unbounded_action_box(agent):
         jaxrl.agents.get("bc").Config(env=name, loss="nll").check_spec(spec)
 
 
+def test_configs_keep_python_values_for_lists_and_numpy_or_jax_scalars():
+    # NumPy/JAX scalars were refused as out of range ("learning_rate must be > 0, got
+    # np.float32(0.0003)"), and a list of hidden sizes trained but made the Config unhashable, so
+    # make_policy and evaluate_policy (which cache on it) failed after training.
+    given = ppo.Config(learning_rate=np.float32(3e-4), gamma=jnp.float32(0.99), num_envs=np.int64(4),
+                       hidden_sizes=[np.int64(16), 16], normalize_advantages=np.bool_(True))
+    plain = ppo.Config(learning_rate=float(np.float32(3e-4)), gamma=float(jnp.float32(0.99)), num_envs=4,
+                       hidden_sizes=(16, 16), normalize_advantages=True)
+    assert given == plain and hash(given) == hash(plain)
+    assert [type(v) for v in (given.learning_rate, given.num_envs, given.normalize_advantages)] == [float, int, bool]
+    assert type(given.hidden_sizes) is tuple and type(given.hidden_sizes[0]) is int
+    with pytest.raises(ValueError, match=r"^ppo\.Config\.learning_rate must be > 0, got -0\.5"):
+        ppo.Config(learning_rate=np.float32(-0.5))
+
+
 def test_hparams_come_from_the_config_fields_of_the_same_name():
     config = dqn.Config(learning_rate=1e-3, gamma=0.9)
     hparams = config.hparams()
@@ -195,7 +210,7 @@ TINY = {
     # Recurrent actor, sequence adder and prioritized sequences: all of it in the TrainState.
     "r2d2": dict(env="MaskedCartPole-v1", total_timesteps=512, num_envs=4, steps_per_iteration=128, train_every=8,
                  learning_starts=64, buffer_size=64, batch_size=8, sequence_length=4, burn_in=2, sequence_period=2,
-                 target_update_every=32, hidden_sizes=(16,), core_size=8),
+                 n_step=2, target_update_every=32, hidden_sizes=(16,), core_size=8),
 }
 for _name in ("ddpg", "td3", "sac", "d4pg", "mpo"):
     TINY[_name] = dict(env="Pendulum-v1", total_timesteps=800, learning_starts=200, steps_per_iteration=200,

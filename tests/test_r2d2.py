@@ -17,7 +17,7 @@ from jaxrl.types import Transition
 
 # 4 envs of velocity-masked CartPole, sequences of 6 steps (2 of burn-in) every 2 steps.
 TINY = r2d2.Config(num_envs=4, total_timesteps=480, steps_per_iteration=48, train_every=8, updates_per_step=1,
-                   learning_starts=16, buffer_size=64, batch_size=4, sequence_length=6, burn_in=2, sequence_period=2,
+                   learning_starts=16, buffer_size=64, batch_size=16, sequence_length=6, burn_in=2, sequence_period=2,
                    core_size=8, hidden_sizes=(8,), target_update_every=16, n_step=2)
 
 
@@ -88,6 +88,26 @@ def test_burn_in_starts_from_the_stored_state_and_takes_no_gradient(agent):
                  sequences.start["carry"])
 
 
+@pytest.mark.parametrize("end", range(6))
+def test_trained_q_values_are_the_actors_with_an_episode_ending_anywhere_in_the_sequence(agent, end):
+    # The Q-values the loss trains on are those the actor computed stepping one observation at a
+    # time and zeroing its state after a LAST step. An episode ending on the burn-in's last step
+    # (end 1) once carried the old episode's state into the first trained step.
+    network, state = agent
+    params = state.params
+    sequences = _sequences(jax.random.key(4), batch_size=1)
+    last = jnp.zeros((1, 6), bool).at[0, end].set(True)
+    sequences = sequences._replace(steps=sequences.steps._replace(last=last, discount=jnp.where(last, 0.0, 1.0)))
+    _, metrics = jax.jit(r2d2.r2d2_loss, static_argnums=(0, 1))(TINY, network, params, params, sequences,
+                                                                 jnp.ones(1), TINY.hparams())
+    carry, taken = sequences.start["carry"], []
+    for t in range(6):
+        carry, q = network.apply(params, carry, sequences.steps.observation[:, t][None], jnp.zeros((1, 1), bool))
+        taken.append(q[0, 0, sequences.steps.action[0, t]])
+        carry = networks.reset_carry(carry, last[:, t])
+    np.testing.assert_allclose(metrics["q_mean"], np.mean(taken[TINY.burn_in:]), rtol=1e-5, atol=1e-6)
+
+
 def test_target_network_is_copied_or_moved_by_tau_every_target_period(agent):
     # TINY's target period: 16 env steps at one update per 8, every second update.
     network, state = agent
@@ -114,7 +134,9 @@ def test_replayed_sequences_start_from_the_state_the_actor_acted_from(agent):
     train = r2d2.make_train(TINY)
     hparams = TINY.hparams().replace(learning_rate=jnp.float32(0.0))
     state, metrics = jax.jit(lambda s: train.run(s, 1))(train.init(jax.random.key(2), hparams))
-    assert int(metrics["updates"][0]) > 0
+    # 6 update periods of 4 sequences: the warm-up ends after 2, replay holds a batch of 16 after 4,
+    # so 3 updates, the count an annealed learning rate reaches 0 at (it once counted from the warm-up).
+    assert int(metrics["updates"][0]) == dataclasses.replace(TINY, total_timesteps=48).total_updates == 3
     pushes, envs, period = 48 // 8, 4, 2
     assert int(state.buffer_state.replay.size) == pushes * envs  # one sequence per env per push
     data = jax.tree.map(lambda x: x[:pushes * envs], state.buffer_state.replay.data)
@@ -140,7 +162,17 @@ def test_config_errors_name_the_field():
         r2d2.Config(train_every=40)
     with pytest.raises(ValueError, match=r"^r2d2.Config.sequence_period must be <= sequence_length=20"):
         r2d2.Config(sequence_period=25)
-    with pytest.raises(ValueError, match=r"^r2d2.Config.env: R2D2 needs discrete actions, but Pendulum-v1"):
+    # Replay counts sequences: 1,600 steps of 8 envs store 160 of them, 8 each update period of 80 steps.
+    with pytest.raises(ValueError, match=r"^r2d2.Config.batch_size must be <= the 160 sequences the run stores "
+                                         r"\(total_timesteps / sequence_period\), or replay never holds a batch"):
+        r2d2.Config(total_timesteps=1_600, learning_starts=0, batch_size=200)
+    with pytest.raises(ValueError, match=r"^r2d2.Config.buffer_size must hold one update period's 8 sequences"):
+        r2d2.Config(buffer_size=7, batch_size=4)
+    with pytest.raises(ValueError, match=r"^r2d2.Config.n_step must be <= the trained steps of a sequence, "
+                                         r"sequence_length - burn_in = 10"):
+        r2d2.Config(n_step=11)
+    with pytest.raises(ValueError, match=r"^r2d2.Config.env: R2D2 needs discrete actions, but Pendulum-v1 has "
+                                         r"continuous ones \(a Box of shape \(1,\)\)"):
         r2d2.make_train(r2d2.Config(env="Pendulum-v1"))
     with pytest.raises(TypeError, match=r"r2d2.make_train takes a r2d2.Config, got a dqn.Config"):
         r2d2.make_train(dqn.Config())

@@ -76,6 +76,10 @@ def test_config_errors_name_the_field():
         recurrent_ppo.Config(burn_in=128)
     with pytest.raises(TypeError, match=r"recurrent_ppo.make_train takes a recurrent_ppo.Config, got a ppo.Config"):
         recurrent_ppo.make_train(ppo.Config())
+    # PPO's spec checks, under this agent's name (they said ppo.Config).
+    with pytest.raises(ValueError, match=r"^recurrent_ppo.Config.continuous_policy is a continuous-action option, "
+                                         r"but CartPole-v1 has discrete actions"):
+        recurrent_ppo.make_train(recurrent_ppo.Config(env="CartPole-v1", continuous_policy="gaussian"))
 
 
 def test_a_saved_recurrent_policy_carries_its_state_and_reloads(tmp_path):

@@ -19,6 +19,7 @@ import typing
 from typing import Any, ClassVar, Literal
 
 import flax.struct
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -193,9 +194,13 @@ class AgentConfig:
         cls.__annotations__ = annotations
 
     def __post_init__(self):
-        # Paths (the `Text` fields: a dataset, demonstrations) are kept absolute, so that a run's
-        # config.json names the data wherever a later resume or evaluation runs from.
-        paths = absolute_paths(type(self), {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        # Values are kept as the Python ones they stand for (a list as a tuple, a NumPy or concrete
+        # JAX scalar as an int, float or bool): a Config is hashed as a static argument and written
+        # to JSON, and its checks compare Python numbers. Paths (the `Text` fields: a dataset,
+        # demonstrations) are kept absolute, so that a run's config.json names the data wherever a
+        # later resume or evaluation runs from.
+        values = {f.name: plain_value(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        paths = absolute_paths(type(self), values)
         for field, value in paths.items():
             if value is not getattr(self, field):
                 object.__setattr__(self, field, value)
@@ -248,9 +253,10 @@ class AgentConfig:
     def check_spec(self, spec: EnvSpec) -> None:
         """Checks what depends on the environment; ValueError naming the env and the action space."""
         if self.actions == "discrete" and not spec.discrete_actions:
+            # The box's shape, not its bounds: the spec here is the training stack's, rescaled to [-1, 1].
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs discrete actions, but "
-                             f"{spec.name} has {spec.action}; use sac, td3, ddpg, d4pg, mpo or ppo for continuous "
-                             f"actions")
+                             f"{spec.name} has continuous ones (a Box of shape {tuple(spec.action.shape)}); use sac, "
+                             f"td3, ddpg, d4pg, mpo or ppo for continuous actions")
         if self.actions == "continuous" and spec.discrete_actions:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs continuous actions, but "
                              f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn, r2d2, impala or ppo for "
@@ -377,9 +383,9 @@ class OffPolicyConfig(OnlineConfig):
     on its own batch sampled from a buffer of `buffer_size` transitions."""
 
     buffer_size: int = 100_000
-    """Replay capacity in transitions (the oldest are overwritten)."""
+    """Replay capacity in items, transitions (R2D2: sequences); the oldest are overwritten."""
     batch_size: int = 256
-    """Transitions per sampled batch, one batch per gradient update."""
+    """Items (transitions; R2D2: sequences) per sampled batch, one batch per gradient update."""
     learning_starts: int = 1_000
     """Env steps of uniformly random actions, without updates, before learning starts."""
     train_every: int = 1
@@ -410,17 +416,51 @@ class OffPolicyConfig(OnlineConfig):
                 f"must be a multiple of num_envs={self.num_envs}")
         require(self.learning_starts < self.total_timesteps, "learning_starts",
                 f"must be less than total_timesteps={self.total_timesteps}, or the agent never learns")
+        self.check_replay_items()
         require(self.batch_size <= self.buffer_size, "batch_size", f"must be <= buffer_size={self.buffer_size}")
-        # The loop learns once replay holds a batch, and it holds at most one item per env step.
-        require(self.batch_size <= self.total_timesteps, "batch_size",
-                f"must be <= total_timesteps={self.total_timesteps}, or replay never holds a batch and the agent "
+        # The loop learns once replay holds a batch, and the run writes replay_items_per_period a period.
+        stored = self.total_timesteps // period * self.replay_items_per_period
+        require(self.replay_ready_items <= stored, "batch_size",
+                f"must be <= {self.replay_items_stored_text(stored)}, or replay never holds a batch and the agent "
                 f"never learns")
-        require(period <= self.buffer_size, "buffer_size", f"must hold one update period's {period} transitions")
+        require(self.replay_items_per_period <= self.buffer_size, "buffer_size",
+                f"must hold one update period's {self.replay_items_per_period} {self.replay_item}s")
 
     @property
     def period_env_steps(self) -> int:
         """Env steps per update period: `train_every`, or one step of the env batch if that is more."""
         return max(self.train_every, self.num_envs)
+
+    def check_replay_items(self) -> None:
+        """An agent's own checks of what it writes to replay, made before the replay checks that
+        count those items (R2D2: its sequences); none here."""
+
+    # What replay holds: one transition per env step (R2D2: sequences, every sequence_period steps).
+    replay_item: ClassVar[str] = "transition"
+
+    @property
+    def replay_items_per_period(self) -> int:
+        """Items each update period writes to replay: a transition per env step."""
+        return self.period_env_steps
+
+    @property
+    def replay_ready_items(self) -> int:
+        """Items replay must hold before the loop samples it (its buffer's `min_size`): a batch."""
+        return self.batch_size
+
+    def replay_items_stored_text(self, stored: int) -> str:
+        """How the run's count of stored items reads in an error message."""
+        return f"total_timesteps={self.total_timesteps}"
+
+    @property
+    def periods_before_learning(self) -> int:
+        """Update periods that end before the loop's first update: those that end within the
+        `learning_starts` warm-up, or before replay holds `replay_ready_items` (periods end every
+        `period_env_steps` from `prefill_env_steps` on)."""
+        period = self.period_env_steps
+        warm = max(0, (self.learning_starts - self.prefill_env_steps) // period)
+        filling = -(-self.replay_ready_items // self.replay_items_per_period) - 1
+        return max(warm, filling)
 
     @property
     def loop_n_step(self) -> int:
@@ -476,12 +516,10 @@ class TargetNetworkConfig(OffPolicyConfig):
 
     @property
     def total_updates(self) -> int:
-        """The run's gradient updates: `updates_per_period` after each update period that ends past
-        the `learning_starts` warm-up (the loop's count, once its buffer can be sampled). Periods end
-        every `period_env_steps` from `prefill_env_steps` on."""
-        period = self.period_env_steps
-        skipped = max(0, (self.learning_starts - self.prefill_env_steps) // period)
-        return (self.total_timesteps // period - skipped) * self.loop_schedule()["updates_per_period"]
+        """The run's gradient updates, the loop's count: `updates_per_period` after each update period
+        from the first that ends past the `learning_starts` warm-up with a batch in replay."""
+        periods = self.total_timesteps // self.period_env_steps - self.periods_before_learning
+        return periods * self.loop_schedule()["updates_per_period"]
 
     def learning_rate_schedule(self, rate: Any) -> Any:
         """Adam's step size (`optim.adam`): `rate`, or with `anneal_lr` the schedule from `rate` down
@@ -633,6 +671,11 @@ class DemonstrationsConfig(OffPolicyConfig):
         """Demonstration rows in each sampled batch."""
         return int(round(self.demonstration_ratio * self.batch_size))
 
+    @property
+    def replay_ready_items(self) -> int:
+        """The agent's own replay is sampled once it holds its share of a batch."""
+        return self.batch_size - self.num_demonstration_rows
+
 
 def require_raw_observations(config: AgentConfig) -> None:
     """ValueError naming `normalize_observations` if set: an agent that learns from demonstrations
@@ -672,6 +715,17 @@ def family_class(config_cls: type, config: Any) -> type:
 def config_classes(config_cls: type) -> tuple[type, ...]:
     """Every Config class of `config_cls`'s agent: its family's variants, or itself alone."""
     return tuple(getattr(config_cls, "variants", {}).values()) or (config_cls,)
+
+
+def plain_value(x: Any) -> Any:
+    """`x` as a static Config value: lists as tuples (recursively), NumPy scalars and concrete 0-d
+    JAX or NumPy arrays as the Python int, float or bool they hold; anything else as it is."""
+    if isinstance(x, (list, tuple)):
+        return tuple(plain_value(v) for v in x)
+    if isinstance(x, np.generic) or (isinstance(x, (np.ndarray, jax.Array)) and x.ndim == 0
+                                     and not isinstance(x, jax.core.Tracer)):
+        return x.item()
+    return x
 
 
 def absolute_paths(config_cls: type, data: dict) -> dict:

@@ -334,7 +334,9 @@ def save_policy(directory: str, policy: Policy, *, overwrite: bool = False) -> s
 
 def load_policy(directory: str) -> Policy:
     """The policy `save_policy` wrote into `directory`, rebuilt from its agent's registered name
-    and config alone (no training state, no run directory). Raises `checkpoint.CheckpointError`
+    and config alone (no training state, no run directory). The config names its environment, which
+    is built to shape the networks: a custom one must be registered (`jaxrl.register`) under the
+    same name in the loading process, as a custom agent must be. Raises `checkpoint.CheckpointError`
     naming the directory if it is missing, corrupted, or holds a state other than its config's."""
     directory = os.path.abspath(directory)
     if not os.path.isdir(directory):

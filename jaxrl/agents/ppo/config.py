@@ -65,6 +65,6 @@ class Config(EpochsConfig, TorsoConfig):
             for field in ("continuous_policy", "init_log_std"):
                 if getattr(self, field) is not None:
                     raise ValueError(
-                        f"ppo.Config.{field} is a continuous-action option, but {spec.name} has "
+                        f"{self.agent}.Config.{field} is a continuous-action option, but {spec.name} has "
                         f"discrete actions ({spec.action}); leave it None"
                     )

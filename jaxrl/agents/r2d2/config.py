@@ -83,13 +83,27 @@ class Config(TargetNetworkConfig, OptimizerConfig, EpsilonGreedyConfig, TorsoCon
         """1: R2D2 forms its n-step targets inside replayed sequences; the loop stores single steps."""
         return 1
 
-    def check(self) -> None:
-        super().check()
+    replay_item = "sequence"
+
+    @property
+    def replay_items_per_period(self) -> int:
+        """Sequences each update period writes: one per env every `sequence_period` of its steps."""
+        return self.period_env_steps // self.sequence_period
+
+    def replay_items_stored_text(self, stored: int) -> str:
+        return f"the {stored} sequences the run stores (total_timesteps / sequence_period)"
+
+    def check_replay_items(self) -> None:
+        """The sequences: trained steps in each, whole ones before every round of updates."""
         require = self.require
         require(self.burn_in < self.sequence_length, "burn_in",
                 f"must be < sequence_length={self.sequence_length}, so that every sequence has trained steps")
         require(self.sequence_period <= self.sequence_length, "sequence_period",
                 f"must be <= sequence_length={self.sequence_length}, or steps between sequences are never replayed")
+        # Targets are formed inside a replayed sequence: a longer n would be cut short at every step.
+        require(self.n_step <= self.sequence_length - self.burn_in, "n_step",
+                f"must be <= the trained steps of a sequence, sequence_length - burn_in = "
+                f"{self.sequence_length - self.burn_in}")
         env_steps = self.period_env_steps // self.num_envs
         require(self.period_env_steps % self.num_envs == 0 and env_steps % self.sequence_period == 0, "train_every",
                 f"must be a multiple of num_envs * sequence_period = {self.num_envs * self.sequence_period}: each "

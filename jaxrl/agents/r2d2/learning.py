@@ -53,15 +53,17 @@ def optimizer(config: Config, hparams: HParams) -> optax.GradientTransformation:
 
 
 def burn_in_state(network: RecurrentQNetwork, params: Any, sequences: replay.Sequence, burn_in: int) -> Any:
-    """The core state after the first `burn_in` steps of each sequence [B, L], unrolled from the
-    stored state; padding steps (before the run's first step) leave it as it is."""
+    """The core state the first trained step of each sequence [B, L] starts from: the stored state
+    unrolled over the first `burn_in` steps, and zeroed where the last of them ended an episode (as
+    the actor zeroes it: the trained steps' own resets see only episodes ending inside them);
+    padding steps (before the run's first step) leave it as it is."""
     carry = sequences.start[CARRY]
     if burn_in == 0:
         return carry
     steps = jax.tree.map(lambda x: jnp.swapaxes(x[:, :burn_in], 0, 1), sequences.steps)
     valid = jnp.swapaxes(sequences.valid[:, :burn_in], 0, 1)
     carry, _ = network.apply(params, carry, steps.observation, episode_starts(steps.last), valid)
-    return carry
+    return networks.reset_carry(carry, steps.last[-1] & valid[-1])
 
 
 def n_step_targets(steps: Transition, bootstrap: Array, n: int, gamma: Array) -> Array:
