@@ -17,7 +17,9 @@ import pytest
 
 import jaxrl
 from jaxrl import envs, types
+from jaxrl.agents import ppo
 from jaxrl.envs import wrappers
+from jaxrl.envs.host import make_host
 from jaxrl.types import StepType
 
 MID, LAST = int(StepType.MID), int(StepType.LAST)
@@ -570,12 +572,57 @@ def test_register_cannot_replace_builtin_names():
     for name in ("CartPole-v1", "brax/ant", "MaskedCartPole-v1"):
         with pytest.raises(ValueError, match="already registered"):
             jaxrl.register(name, lambda: None)
+    # Agents send these prefixes to the host loop: such a registration could never be trained.
+    for name in ("gymnasium/MyCartPole-v0", "envpool/Mine-v0"):
+        with pytest.raises(ValueError, match=rf"environment name '{name}' starts with \w+/, which names host-side"):
+            jaxrl.register(name, Counter)
+
+
+@dataclasses.dataclass(frozen=True)
+class DiscreteObservations(Counter):
+    def spec(self):
+        return dataclasses.replace(super().spec(), observation=types.Discrete(5))
+
+
+@dataclasses.dataclass(frozen=True)
+class WrongShape(Counter):
+    def spec(self):
+        return dataclasses.replace(super().spec(), observation=types.Box(-10.0, 10.0, (2,)))
+
+
+@dataclasses.dataclass(frozen=True)
+class NoStep:
+    def spec(self):
+        return Counter().spec()
+
+    def reset(self, key):
+        return Counter().reset(key)
+
+
+@pytest.mark.parametrize("env, error, message", [
+    (NoStep(), TypeError, r"its factory returned a NoStep without step\(\); an environment has spec\(\)"),
+    (DiscreteObservations(), ValueError, r"observations must be a Box .*, its spec has Discrete\(num_values=5"),
+    (WrongShape(), ValueError, r"reset returns observations of shape \(3,\), its spec declares \(2,\)"),
+])
+def test_a_registered_env_that_agents_cannot_use_is_refused_when_made(env, error, message):
+    # Each passed make_train and failed later: inside flax (shape errors) or while compiling.
+    name = unique("Broken")
+    jaxrl.register(name, lambda: env)
+    with pytest.raises(error, match=rf"^environment '{name}': {message}"):
+        jaxrl.make(name)
+    with pytest.raises(error, match=rf"^environment '{name}': "):
+        ppo.make_train(ppo.Config(env=name, episode_length=5))
 
 
 def test_bad_episode_length_raises_for_every_source():
     for name in ("CartPole-v1", "brax/inverted_pendulum"):
         with pytest.raises(ValueError, match="episode_length"):
             jaxrl.make(name, episode_length=0)
+    # Host envs too: envpool took -3 and cut every episode after one step; gymnasium asserted.
+    for name in ("gymnasium/CartPole-v1", "envpool/CartPole-v1"):
+        for bad in (0, -3, 2.5, True):
+            with pytest.raises(ValueError, match=r"^episode_length must be an int >= 1 or None, got"):
+                make_host(name, 2, episode_length=bad)
 
 
 def test_specs_compare_and_hash_by_value():

@@ -13,7 +13,7 @@ from helpers import assert_trees_equal
 from test_checkpoint import kill_after_first_checkpoint
 
 from jaxrl import agents, checkpoint, driver, pbt
-from jaxrl.agents import builder, dqn, ppo, sac
+from jaxrl.agents import builder, dqn, ppo, r2d2, sac
 from jaxrl.envs.host import make_host
 from jaxrl.loops.host import HostOnPolicyTrain, HostTrain
 
@@ -77,8 +77,12 @@ def test_unknown_names_and_wrong_actions_are_named():
     env.reset(0)
     with pytest.raises(ValueError, match=r"actions must have shape \(2,\), got \(3,\)"):
         env.step(np.zeros(3, np.int32))
-    with pytest.raises(ValueError, match="normalize_observations: not supported with host-side"):
+    with pytest.raises(ValueError, match=r"normalize_observations: not supported with host-side environments "
+                                         r"\(gymnasium/CartPole-v1\); set it False \(--no-normalize-observations\)"):
         ppo.make_train(ppo.Config(env="gymnasium/CartPole-v1", normalize_observations=True))
+    # R2D2 normalises by default: the message says so (its default config failed on every host env).
+    with pytest.raises(ValueError, match=r"\(envpool/CartPole-v1\), and r2d2 turns it on by default; set it False"):
+        r2d2.make_train(r2d2.Config(env="envpool/CartPole-v1"))
     with pytest.raises(ValueError, match="host_overlap: only for host-side environments"):
         ppo.make_train(ppo.Config(env="CartPole-v1", host_overlap=True))
     train = ppo.make_train(ppo.Config(env="gymnasium/CartPole-v1", num_envs=2, rollout_length=8, total_timesteps=16))

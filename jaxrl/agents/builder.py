@@ -191,8 +191,11 @@ def host_spec(config: AgentConfig, num_envs: int | None = None) -> EnvSpec:
     """The batched spec of `config`'s host-side environment ("gymnasium/...", "envpool/..."), read
     from a probe batch that is closed again; ValueError for the options host envs do not take."""
     if config.normalize_observations:
+        default = {f.name: f.default for f in dataclasses.fields(config)}["normalize_observations"]
+        by_default = f", and {config.agent} turns it on by default" if default is True else ""
         raise ValueError(f"{config.agent}.Config.normalize_observations: not supported with host-side environments "
-                         f"({config.env}); normalise inside the env (e.g. a gymnasium wrapper) instead")
+                         f"({config.env}){by_default}; set it False (--no-normalize-observations) and normalise "
+                         f"inside the env (e.g. a gymnasium wrapper) if needed")
     probe = host.make_host(config.env, config.num_envs if num_envs is None else num_envs,
                            episode_length=config.episode_length)
     try:

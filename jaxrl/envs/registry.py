@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from typing import Any, Callable
 
+import jax
+
 from jaxrl.envs import wrappers
 from jaxrl.envs.base import Environment
 from jaxrl.types import Box
@@ -26,6 +28,11 @@ def register(name: str, factory: Callable[..., Environment]) -> None:
         raise ValueError(f"environment name must be a non-empty string, got {name!r}")
     if name in _registry or name in VARIANTS or name in _gymnax_names() or name.startswith(_BRAX_PREFIX):
         raise ValueError(f"environment {name!r} is already registered (built-in names cannot be replaced)")
+    from jaxrl.envs.host import HOST_PREFIXES
+
+    if name.startswith(HOST_PREFIXES):  # agents send these names to the host loop, never to `make`
+        raise ValueError(f"environment name {name!r} starts with {name.split('/')[0]}/, which names host-side "
+                         f"environments; register it under another name")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {factory!r}")
     _registry[name] = factory
@@ -71,7 +78,7 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     if episode_length is not None and (not isinstance(episode_length, int) or episode_length < 1):
         raise ValueError(f"episode_length must be an int >= 1 or None, got {episode_length!r}")
     if name in _registry:
-        env = _registry[name](**kwargs)
+        env = check_environment(name, _registry[name](**kwargs))
         return env if episode_length is None else wrappers.TimeLimit(env, episode_length)
     if name in VARIANTS:
         base, keep = VARIANTS[name]
@@ -91,6 +98,34 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
             kwargs = {**kwargs, "max_steps_in_episode": episode_length}
         return make_gymnax(name, **kwargs)
     raise _unknown(name)
+
+
+def check_environment(name: str, env: Any) -> Environment:
+    """`env`, a registered factory's environment, after checking what the agents rely on, by
+    tracing (no computation): its three methods, a `Box` of observations, and observations of the
+    spec's shape from `reset` and `step`. TypeError or ValueError naming `name` otherwise, before
+    any agent builds its networks (which would fail deep inside flax)."""
+    missing = [m for m in ("spec", "reset", "step") if not callable(getattr(env, m, None))]
+    if missing:
+        raise TypeError(f"environment {name!r}: its factory returned a {type(env).__name__} without "
+                        f"{', '.join(f'{m}()' for m in missing)}; an environment has spec(), reset(key) and "
+                        f"step(state, action, key) (jaxrl.envs.Environment)")
+    spec = env.spec()
+    if not isinstance(spec.observation, Box):
+        raise ValueError(f"environment {name!r}: observations must be a Box (arrays of floats), its spec has "
+                         f"{spec.observation}; one-hot a discrete observation inside the env")
+    state, first = jax.eval_shape(env.reset, jax.random.key(0))
+    if isinstance(spec.action, Box):
+        action = jax.ShapeDtypeStruct(tuple(spec.action.shape), spec.action.dtype)
+    else:
+        action = jax.ShapeDtypeStruct((), spec.action.dtype)
+    _, after = jax.eval_shape(env.step, state, action, jax.random.key(0))
+    for method, timestep in (("reset", first), ("step", after)):
+        shape = tuple(timestep.observation.shape)
+        if shape != tuple(spec.observation.shape):
+            raise ValueError(f"environment {name!r}: {method} returns observations of shape {shape}, its spec "
+                             f"declares {tuple(spec.observation.shape)}")
+    return env
 
 
 def make_batched(
