@@ -148,13 +148,29 @@ def main(argv: list[str] | None = None) -> str:
     if taken and not args.overwrite:
         raise SystemExit(f"collect: {', '.join(taken)} {'exists' if len(taken) == 1 else 'exist'}; pass --overwrite "
                          f"to replace")
+    # Options a kind does not use are refused rather than ignored (and recorded as if applied).
+    defaults = Args(env=args.env, kind=args.kind, out=args.out)
+    unused = {"random": ("policy", "epsilon", "noise", "greedy"),
+              "medium-replay": ("policy", "episodes", "epsilon", "noise", "greedy")}.get(args.kind, ())
+    given = [f"--{name}" for name in unused if getattr(args, name) != getattr(defaults, name)]
+    if given:
+        what = ("plays uniformly random actions" if args.kind == "random"
+                else "is the trainer's replay buffer up to its medium policy")
+        raise SystemExit(f"collect: --kind {args.kind} {what}; {', '.join(given)} {'does' if len(given) == 1 else 'do'}"
+                         f" not apply to it")
+    try:
+        datasets.check_options(args.env, args.episodes, args.epsilon, args.noise)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     key = jax.random.key(args.seed)
-    source: dict[str, Any] = dict(seed=args.seed, epsilon=args.epsilon, noise=args.noise, sampled=not args.greedy)
+    source: dict[str, Any] = dict(seed=args.seed)
+    if args.kind != "medium-replay":
+        source.update(episodes=args.episodes)
+    if args.kind not in ("random", "medium-replay"):
+        source.update(epsilon=args.epsilon, noise=args.noise, sampled=not args.greedy)
     if args.kind == "random":
         transitions, _ = datasets.collect(args.env, None, episodes=args.episodes, key=key)
     elif args.policy is not None:
-        if args.kind == "medium-replay":
-            raise SystemExit("collect: medium-replay comes from the trainer's replay buffer, not from --policy")
         if os.path.exists(os.path.join(args.policy, "config.json")):
             policy = driver.run_policy(args.policy)
         else:

@@ -145,9 +145,20 @@ def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path, monkeypatch
     assert policy.name == "bc" and np.mean(np.asarray(policy(rows.observation)) == rows.action) >= 0.9
     with pytest.raises(ValueError, match=r"member must be an int in \[0, 2\)"):
         driver.run_policy(run_dir, 2)
-    with pytest.raises(SystemExit, match="medium-replay comes from the trainer's replay buffer"):
+    with pytest.raises(SystemExit, match=r"^collect: --kind medium-replay is the trainer's replay buffer up to its "
+                                         r"medium policy; --policy does not apply to it$"):
         collect.main(["--env", "CartPole-v1", "--kind", "medium-replay", "--policy", run_dir, "--out",
                       str(tmp_path / "x")])
+    # Options a kind ignores are refused, not recorded as applied; bad ones before an expert is trained.
+    with pytest.raises(SystemExit, match=r"^collect: --kind random plays uniformly random actions; --epsilon, "
+                                         r"--greedy do not apply to it$"):
+        collect.main(["--env", "CartPole-v1", "--kind", "random", "--epsilon", "0.5", "--greedy", "--out",
+                      str(tmp_path / "x")])
+    for options, message in ((["--episodes", "0"], r"episodes must be an int >= 1, got 0"),
+                             (["--epsilon", "3"], r"epsilon must be in \[0, 1\], got 3\.0"),
+                             (["--noise", "0.1"], r"noise is for continuous actions; CartPole-v1 has discrete ones")):
+        with pytest.raises(SystemExit, match=rf"^collect: {message}"):
+            collect.main(["--env", "CartPole-v1", "--kind", "expert", "--out", str(tmp_path / "x"), *options])
     # An existing --out is refused before anything is collected (an expert's training would be lost).
     with pytest.raises(SystemExit, match=rf"^collect: {tmp_path / 'cloned'} exists; pass --overwrite to replace$"):
         collect.main(["--env", "CartPole-v1", "--kind", "expert", "--out", str(tmp_path / "cloned")])

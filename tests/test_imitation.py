@@ -133,6 +133,8 @@ def test_ail_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path)
     assert np.all(scores >= 0.8), normalised("Pendulum-v1", out.metrics["episode_return"])
     policy = agents.load_policy(agents.save_policy(str(tmp_path / "ail"), ail.make_policy(config, out.state, 2)))
     assert policy.name == "ail" and normalised("Pendulum-v1", agents.evaluate_policy(policy, 10)) >= 0.8
+    # A plain Policy, as SAC's (it came out a StatefulPolicy, which policy(obs) and collect refused).
+    assert type(policy) is agents.Policy and np.shape(policy(demonstrations.observation[:3])) == (3, 1)
 
 
 def test_a_sqil_run_on_dqn_trains_and_plays_from_the_command_line(tmp_path):
@@ -158,3 +160,5 @@ def test_gail_on_ppo_clearly_improves_on_cartpole():
     returns = np.asarray(out.metrics["episode_return"])
     late = returns[:, -20:].mean(axis=1)  # the env's returns; the learner saw only D's rewards
     assert np.all(late >= 150) and np.all(late >= 4 * returns[:, :5].mean(axis=1)), returns[:, ::20]
+    policy = ail.make_policy(config, out.state, 0)  # GAIL's policy is PPO's: stateless
+    assert type(policy) is agents.Policy and np.shape(policy(demonstrations.observation[:3])) == (3,)

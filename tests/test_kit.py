@@ -167,6 +167,23 @@ def test_agents_acting_in_the_unit_box_refuse_an_unbounded_action_box(agent):
         jaxrl.agents.get("bc").Config(env=name, loss="nll").check_spec(spec)
 
 
+@pytest.mark.parametrize("name, direct_rl, env, hint", [
+    ("sac", None, "CartPole-v1", "dqn, pqn, r2d2, impala or ppo for discrete actions"),
+    ("iql", None, "CartPole-v1", "bc, cql or bve for discrete actions"),
+    ("bve", None, "Pendulum-v1", "bc, td3_bc, cql, iql or crr for continuous actions"),
+    ("sacfd", None, "CartPole-v1", "dqfd for discrete actions"),
+    ("dqfd", None, "Pendulum-v1", "sacfd or td3fd for continuous actions"),
+    ("ail", "td3", "CartPole-v1", "direct_rl='ppo' for discrete actions"),
+    ("sqil", "dqn", "Pendulum-v1", "direct_rl='sac' for continuous actions"),
+])
+def test_a_refusal_for_the_kind_of_actions_names_the_agents_that_take_them(name, direct_rl, env, hint):
+    # Offline, demonstration and imitation agents were pointed at the online agents.
+    module = jaxrl.agents.get(name)
+    config = module.config(direct_rl, env=env) if direct_rl else module.Config(env=env)
+    with pytest.raises(ValueError, match=rf"^{name}\.Config\.env: .*; use {re.escape(hint)}$"):
+        config.check_spec(builder.make_eval_env(config).spec())
+
+
 def test_configs_keep_python_values_for_lists_and_numpy_or_jax_scalars():
     # NumPy/JAX scalars were refused as out of range ("learning_rate must be > 0, got
     # np.float32(0.0003)"), and a list of hidden sizes trained but made the Config unhashable, so

@@ -255,18 +255,32 @@ class AgentConfig:
         if self.actions == "discrete" and not spec.discrete_actions:
             # The box's shape, not its bounds: the spec here is the training stack's, rescaled to [-1, 1].
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs discrete actions, but "
-                             f"{spec.name} has continuous ones (a Box of shape {tuple(spec.action.shape)}); use sac, "
-                             f"td3, ddpg, d4pg, mpo or ppo for continuous actions")
+                             f"{spec.name} has continuous ones (a Box of shape {tuple(spec.action.shape)}); use "
+                             f"{self.alternatives(discrete=False)} for continuous actions")
         if self.actions == "continuous" and spec.discrete_actions:
             raise ValueError(f"{self.agent}.Config.env: {self.agent.upper()} needs continuous actions, but "
-                             f"{spec.name} has discrete actions ({spec.action}); use dqn, pqn, r2d2, impala or ppo for "
-                             f"discrete actions")
+                             f"{spec.name} has discrete actions ({spec.action}); use "
+                             f"{self.alternatives(discrete=True)} for discrete actions")
         # Every continuous actor and critic sizes its action layer by shape[-1]: a scalar action
         # would fail deep in tracing, and a [2, 3] one would train on 3 numbers broadcast over rows.
         if not spec.discrete_actions and len(spec.action.shape) != 1:
             raise ValueError(f"{self.agent}.Config.env: continuous actions must be a vector, a Box of shape (A,), "
                              f"but {spec.name} has a Box of shape {spec.action.shape}; reshape them inside the "
                              f"environment's step")
+
+    def alternatives(self, discrete: bool) -> str:
+        """What to use instead for the other kind of actions, as a refusal names it: the family's
+        base agents that take them (`direct_rl`), or `other_agents`."""
+        if self.variants:
+            kind = "discrete" if discrete else "continuous"
+            names = [name for name, cls in self.variants.items() if cls.actions in (None, kind)]
+            return " or ".join(f"direct_rl={name!r}" for name in names)
+        return self.other_agents(discrete)
+
+    @staticmethod
+    def other_agents(discrete: bool) -> str:
+        """The agents of the same kind (online, offline, from demonstrations) for those actions."""
+        return "dqn, pqn, r2d2, impala or ppo" if discrete else "sac, td3, ddpg, d4pg, mpo or ppo"
 
     def require_bounded_actions(self, spec: EnvSpec, policy: str) -> None:
         """For a policy that acts in [-1, 1] (tanh-squashed or clipped there), which the env stack
@@ -634,6 +648,10 @@ class OfflineConfig(AgentConfig):
         self.require(not self.normalize_observations, "normalize_observations",
                      "must be False for an offline agent (it learns from the dataset's raw observations)")
 
+    @staticmethod
+    def other_agents(discrete: bool) -> str:
+        return "bc, cql or bve" if discrete else "bc, td3_bc, cql, iql or crr"
+
     @property
     def steps_per_iteration(self) -> int:
         """Gradient steps per iteration (an offline run's progress counts learner steps)."""
@@ -665,6 +683,10 @@ class DemonstrationsConfig(OffPolicyConfig):
                      f"to the agent's own replay ({rows} demonstration rows)")
         self.require(self.n_step == 1, "n_step", "must be 1 with demonstrations (their rows are single transitions)")
         require_raw_observations(self)
+
+    @staticmethod
+    def other_agents(discrete: bool) -> str:
+        return "dqfd" if discrete else "sacfd or td3fd"
 
     @property
     def num_demonstration_rows(self) -> int:

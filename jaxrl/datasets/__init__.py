@@ -3,7 +3,7 @@ from rollouts of a policy or of random actions (`collect`), and a dataset in dev
 the replay contract (`as_replay`); Minari's datasets to and from jaxrl's rows (`to_minari`,
 `from_minari`). See `jaxrl.datasets.format` for the format."""
 
-from jaxrl.datasets.collect import collect, first_episodes, rollout
+from jaxrl.datasets.collect import check_options, collect, first_episodes, rollout
 from jaxrl.datasets.format import (
     FIELDS,
     FORMAT_VERSION,
@@ -21,6 +21,6 @@ from jaxrl.datasets.sampler import (DEMONSTRATION, DemonstrationsState, as_repla
                                     with_next_actions)
 
 __all__ = ["DEMONSTRATION", "DemonstrationsState", "FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo",
-           "as_replay", "check_transitions", "collect", "episode_ends", "episode_returns", "first_episodes",
+           "as_replay", "check_options", "check_transitions", "collect", "episode_ends", "episode_returns", "first_episodes",
            "from_minari", "load", "read_info", "replay_state", "rollout", "save", "to_minari", "with_demonstrations",
            "with_next_actions"]

@@ -86,6 +86,19 @@ def first_episodes(transitions: Transition, alive: np.ndarray) -> Transition:
     return jax.tree.map(lambda *xs: np.concatenate(xs), *rows)
 
 
+def check_options(env: str, episodes: int, epsilon: float = 0.0, noise: float = 0.0) -> None:
+    """`collect`'s options for `env`, checked without collecting (ValueError naming the option):
+    callers with work to do first (training the policy to collect with) check them before it."""
+    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"collect: episodes must be an int >= 1, got {episodes!r}")
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"collect: epsilon must be in [0, 1], got {epsilon!r}")
+    if not noise >= 0.0:
+        raise ValueError(f"collect: noise must be >= 0, got {noise!r}")
+    if noise > 0 and envs.make(env).spec().discrete_actions:
+        raise ValueError(f"collect: noise is for continuous actions; {env} has discrete ones (use epsilon)")
+
+
 def collect(env: str, act: Act | None, *, episodes: int, key: PRNGKey, episode_length: int | None = None,
             epsilon: float = 0.0, noise: float = 0.0, sample: bool = False) -> tuple[Transition, np.ndarray]:
     """`episodes` whole episodes of `act` in the environment `env` (one per env of a batch), as
@@ -102,16 +115,9 @@ def collect(env: str, act: Act | None, *, episodes: int, key: PRNGKey, episode_l
       noise: std of Gaussian noise added to continuous actions (then clipped to [-1, 1]).
       sample: hand `act` a key (its sampled actions) instead of None (greedy).
     """
-    if isinstance(episodes, bool) or not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"collect: episodes must be an int >= 1, got {episodes!r}")
-    if not 0.0 <= epsilon <= 1.0:
-        raise ValueError(f"collect: epsilon must be in [0, 1], got {epsilon!r}")
-    if not noise >= 0.0:
-        raise ValueError(f"collect: noise must be >= 0, got {noise!r}")
+    check_options(env, episodes, epsilon, noise)
     batched = envs.make_batched(env, episodes, episode_length=episode_length)
     spec = batched.spec()
-    if noise > 0 and spec.discrete_actions:
-        raise ValueError(f"collect: noise is for continuous actions; {env} has discrete ones (use epsilon)")
     if spec.max_episode_steps is None:
         raise ValueError(f"collect: {env} has no time limit; pass episode_length")
     if getattr(act, "stateful", False):

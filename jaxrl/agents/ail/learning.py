@@ -22,7 +22,7 @@ from jaxrl.agents.sac import learning as sac_learning
 from jaxrl.agents.td3 import learning as td3_learning
 from jaxrl.loops import off_policy
 from jaxrl.loops.common import Train
-from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition
+from jaxrl.types import Agent, Array, EnvSpec, Metrics, PRNGKey, Transition, no_actor_state
 
 
 @flax.struct.dataclass
@@ -143,7 +143,10 @@ def make_agent(config: Any, spec: EnvSpec, demonstrations: Transition | None = N
 
     return base._replace(
         init=init, act=act, update=rollout_update if config.direct_rl == "ppo" else replay_update,
-        init_actor=lambda agent_state, num_envs: base.init_actor(agent_state.base, num_envs),
+        # A base agent without actor state keeps `no_actor_state`, which makes its policy a plain
+        # `Policy` (a wrapper here made every AIL policy a StatefulPolicy, which collect refuses).
+        init_actor=base.init_actor if base.init_actor is no_actor_state
+        else lambda agent_state, num_envs: base.init_actor(agent_state.base, num_envs),
         sync_actor=lambda actor_state, agent_state: base.sync_actor(actor_state, agent_state.base))
 
 
