@@ -299,7 +299,10 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
         if options.checkpoint_every == 0 and options.keep_checkpoints != RunOptions.keep_checkpoints:
             raise SystemExit("error: --keep-checkpoints needs --checkpoint-every ITERATIONS (checkpoints are off)")
     try:
-        train = agents.get(name).make_train(config)
+        if recorded is None:
+            train = agents.get(name).make_train(config)
+        else:  # the dataset's rows come from the checkpoints
+            train = driver.restorable_train(name, config, driver.read_run_config(resume_dir), resume=True)
     except (ValueError, datasets.DatasetError) as error:  # env/agent mismatch, unknown env, a missing dataset
         raise SystemExit(f"error: {error}") from None
     try:

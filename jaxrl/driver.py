@@ -20,7 +20,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh
 
-from jaxrl import agents, checkpoint, distributed, plotting, telemetry
+from jaxrl import agents, checkpoint, datasets, distributed, plotting, telemetry
 # config.json's conversions live with the config bases (a saved policy stores its config the same way).
 from jaxrl.agents.config import absolute_paths, config_from_json, jsonable
 from jaxrl.loops.common import NONFINITE, Train, TrainOutput, TrainState
@@ -460,7 +460,7 @@ def train_to_dir(
         with open(os.path.join(run_dir, "config.json"), "w") as f:
             json.dump({"agent": agent_name, "config": jsonable(config), "num_seeds": num_seeds, "seed": seed,
                        "num_iterations": train.num_iterations, **settings, "jax": jax.__version__,
-                       "devices": [str(d) for d in jax.devices()]}, f, indent=2)
+                       "devices": [str(d) for d in jax.devices()], "data": data_layouts(config)}, f, indent=2)
     checkpointer = None
     restore = None
     if checkpoint_every > 0:
@@ -535,6 +535,29 @@ def run_policy(run_dir: str, member: int = 0) -> agents.Policy:
     return agents.make_policy(config, state, member=member, agent=name)
 
 
+DATA_FIELDS = ("dataset", "demonstrations")
+
+
+def data_layouts(config: Any) -> dict:
+    """{field: the shapes and dtypes of its dataset} for the config's dataset or demonstrations
+    (config.json's "data"): what `restorable_train` builds on instead of the directory."""
+    return {field: datasets.layout(getattr(config, field)) for field in DATA_FIELDS
+            if isinstance(getattr(config, field, None), str) and os.path.isdir(getattr(config, field))}
+
+
+def restorable_train(name: str, config: Any, stored: dict, *, resume: bool = False) -> Any:
+    """`config`'s program for a run whose state comes from its checkpoints (`stored`: its
+    config.json), which hold the rows of its dataset: built on zero rows of the recorded layout
+    instead of the dataset's directory, which may have moved or changed since. A resumed run with
+    demonstrations reads them again: some agents build from them (PWIL's atoms, GAIL's inputs);
+    its evaluation and policy do not need them. Runs recorded without a layout read the directory."""
+    module = agents.get(name)
+    for field, arrays in stored.get("data", {}).items():
+        if field in DATA_FIELDS and getattr(config, field, None) is not None and (field == "dataset" or not resume):
+            return module.make_train(config, datasets.placeholder(arrays))
+    return module.make_train(config)
+
+
 def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
     """The agent's name, config, latest restored population state and number of seeds of a run."""
     stored = read_run_config(run_dir)
@@ -545,7 +568,7 @@ def _restore_run(run_dir: str) -> tuple[str, Any, TrainState, int]:
     if not os.path.isdir(checkpoint_dir):
         raise checkpoint.CheckpointError(f"{run_dir} has no checkpoints: train it with --checkpoint-every N "
                                          "(train_to_dir(..., checkpoint_every=N))")
-    train = module.make_train(config)
+    train = restorable_train(name, config, stored)
     keys = population_keys(stored["seed"], stored["num_seeds"])
     if getattr(train, "host_loop", False):
         target = train.abstract_population(keys)

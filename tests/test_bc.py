@@ -3,6 +3,7 @@
 
 import dataclasses
 import os
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -113,6 +114,18 @@ def test_offline_configs_and_datasets_are_checked_before_tracing(tmp_path):
     with pytest.raises(ValueError, match=r"bc\.Config\.env is 'CartPole-v1', but the dataset .* was collected in "
                                          r"'Pendulum-v1'"):
         bc.make_train(dataclasses.replace(CARTPOLE, dataset=path))
+    # Actions outside the space the agent acts in (they trained to NaN losses, or on a wrong scale).
+    cartpole = dataset("CartPole-v1", "expert", 20)[0]
+    with pytest.raises(ValueError, match=r"CartPole-v1 has 2 discrete actions, indices 0 to 1, but the dataset's "
+                                         r"actions run from 1 to 2"):
+        bc.make_train(CARTPOLE, cartpole._replace(action=cartpole.action + 1))
+    pendulum_bc = bc.Config(env="Pendulum-v1")
+    with pytest.raises(ValueError, match=r"continuous actions are stored on the \[-1, 1\] scale of Pendulum-v1's "
+                                         r"action box \(docs/datasets.md\), but the dataset's run from -1\.99"):
+        bc.make_train(pendulum_bc, pendulum._replace(action=pendulum.action * 2.0))
+    sacfd = agents.get("sacfd").Config(learning_starts=100, total_timesteps=1000, buffer_size=1000)
+    with pytest.raises(ValueError, match=r"^sacfd\.Config\.demonstrations: dataset: continuous actions are stored"):
+        agents.get("sacfd").make_train(sacfd, pendulum._replace(action=pendulum.action * 2.0))
 
 
 @pytest.mark.slow
@@ -162,7 +175,18 @@ def test_the_command_line_trains_bc_on_a_dataset_directory(tmp_path, monkeypatch
     # An existing --out is refused before anything is collected (an expert's training would be lost).
     with pytest.raises(SystemExit, match=rf"^collect: {tmp_path / 'cloned'} exists; pass --overwrite to replace$"):
         collect.main(["--env", "CartPole-v1", "--kind", "expert", "--out", str(tmp_path / "cloned")])
-    # The dataset gone, the run's evaluation says so in one line.
+    # The dataset moved: its rows are in the run's checkpoints (config.json records their layout),
+    # so the run evaluates, gives its policy and resumes without the directory (docs/agents/offline.md).
+    csv = os.path.join(run_dir, "metrics.csv")
+    with open(csv) as f:
+        metrics = f.read()
     os.rename(path, str(tmp_path / "moved"))
+    np.testing.assert_array_equal(driver.evaluate_run(run_dir, episodes=10), returns)
+    assert np.array_equal(driver.run_policy(run_dir, 1)(rows.observation), policy(rows.observation))
+    shutil.rmtree(os.path.join(run_dir, "checkpoints", "2"))  # the resume trains iteration 2 again
+    cli.train_main(["--resume", run_dir, "--no-progress"])
+    with open(csv) as f:
+        assert f.read() == metrics
+    # A new run on the missing dataset says so in one line.
     with pytest.raises(SystemExit, match=rf"^error: no dataset at {path}"):
-        cli.evaluate_main([run_dir])
+        cli.train_main(["bc", "--env", "CartPole-v1", "--dataset", path, "--run-dir", str(tmp_path / "new")])

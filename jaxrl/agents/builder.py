@@ -301,6 +301,15 @@ def load_demonstrations(config: Any) -> Any:
     return _load_checked(config, "demonstrations", f"{config.agent} needs a dataset directory of demonstrations")
 
 
+def check_demonstration_actions(config: Any, demonstrations: Any) -> None:
+    """That the demonstrations' actions lie in the action space `config`'s agent acts in
+    (`datasets.check_actions`); ValueError naming the field otherwise."""
+    try:
+        datasets.check_actions(demonstrations, make_env(config).spec())
+    except ValueError as error:
+        raise ValueError(f"{config.agent}.Config.demonstrations: {error}") from None
+
+
 def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, demonstrations: Any = None, *,
                          make_buffer: Callable[[Any], replay.ReplayBuffer] | None = None) -> Train:
     """`config`'s agent on the off-policy loop with `demonstrations` (a `Transition` of rows, or if
@@ -309,6 +318,7 @@ def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, d
     check_config_class(config, config_cls)
     if demonstrations is None:
         demonstrations = load_demonstrations(config)
+    check_demonstration_actions(config, demonstrations)
     shown = config.num_demonstration_rows
     own = dataclasses.replace(config, batch_size=config.batch_size - shown)
     live = replay.uniform(own.buffer_size, own.batch_size) if make_buffer is None else make_buffer(own)

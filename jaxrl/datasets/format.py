@@ -183,6 +183,40 @@ def read_info(directory: str) -> DatasetInfo:
                        episode_returns=tuple(float(r) for r in record["episode_returns"]), source=record["source"])
 
 
+def layout(directory: str) -> dict:
+    """The shapes and dtypes of the arrays of the dataset in `directory`, from its record: what
+    `placeholder` needs to stand in for the rows without reading them."""
+    files = _record(os.path.abspath(directory))["files"]
+    return {name: {"shape": list(files[name]["shape"]), "dtype": files[name]["dtype"]} for name in FIELDS}
+
+
+def placeholder(arrays: dict) -> Transition:
+    """Rows of zeros shaped as `load` returns a dataset of this `layout`: a program that restores
+    its state from a checkpoint (the rows in it) is built on them without the dataset's directory."""
+    zeros = {name: np.zeros(arrays[name]["shape"], np.dtype(arrays[name]["dtype"])) for name in FIELDS}
+    n = zeros["reward"].shape[0]
+    last = np.arange(n) == n - 1  # a dataset's last row ends an episode (`check_transitions`)
+    return Transition(observation=zeros["observation"], action=zeros["action"], reward=zeros["reward"],
+                      discount=np.ones(n, np.float32), last=last, next_observation=zeros["next_observation"],
+                      extras={})
+
+
+def check_actions(transitions: Transition, spec: Any) -> None:
+    """That the dataset's actions lie in the action space of `spec` (the training stack's, whose
+    continuous actions are [-1, 1]): indices in [0, n), or points of [-1, 1]^d. ValueError naming
+    the range found otherwise (1-based labels, torques on the env's own scale)."""
+    action = np.asarray(transitions.action)
+    low, high = action.min(), action.max()
+    if spec.discrete_actions:
+        if low < 0 or high >= spec.action.num_values:
+            raise ValueError(f"dataset: {spec.name} has {spec.action.num_values} discrete actions, indices 0 to "
+                             f"{spec.action.num_values - 1}, but the dataset's actions run from {low} to {high}")
+    elif low < -1.0 - 1e-6 or high > 1.0 + 1e-6:
+        raise ValueError(f"dataset: continuous actions are stored on the [-1, 1] scale of {spec.name}'s action box "
+                         f"(docs/datasets.md), but the dataset's run from {low:g} to {high:g}; rescale them from the "
+                         f"box's bounds")
+
+
 def load(directory: str) -> Transition:
     """The dataset in `directory` as a `Transition` of NumPy arrays with a leading axis of N
     (`jax.device_put` it, or hand it to `datasets.as_replay`). Raises `DatasetError` naming the
@@ -221,5 +255,5 @@ def load(directory: str) -> Transition:
     return transitions
 
 
-__all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "check_transitions", "episode_ends",
-           "episode_returns", "load", "read_info", "save"]
+__all__ = ["FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo", "check_actions", "check_transitions",
+           "episode_ends", "episode_returns", "layout", "load", "placeholder", "read_info", "save"]

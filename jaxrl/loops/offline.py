@@ -24,7 +24,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
-from jaxrl.datasets import check_transitions, replay_state
+from jaxrl.datasets import check_actions, check_transitions, replay_state
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
 from jaxrl.loops.common import Train, TrainState
@@ -106,6 +106,10 @@ def make_train(
     if spec.discrete_actions != jnp.issubdtype(jnp.result_type(dataset.action), jnp.integer):
         raise ValueError(f"offline.make_train: {spec.name} has {'discrete' if spec.discrete_actions else 'continuous'} "
                          f"actions, but the dataset's actions are {jnp.result_type(dataset.action)}")
+    try:
+        check_actions(dataset, spec)
+    except ValueError as error:
+        raise ValueError(f"offline.make_train: {error}") from None
     dataset = jax.device_put(dataset)
     buffer = uniform(size, batch_size, min_size=1)
     evaluate = make_evaluate(eval_env, agent)

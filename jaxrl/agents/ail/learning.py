@@ -159,5 +159,6 @@ def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     if demonstrations is None:
         demonstrations = builder.load_demonstrations(config)
     datasets.check_transitions(demonstrations)
+    builder.check_demonstration_actions(config, demonstrations)
     return builder.on_policy_train(config, config_cls, lambda c, spec: make_agent(c, spec, demonstrations),
                                    rollout_length=config.rollout_length)

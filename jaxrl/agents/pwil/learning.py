@@ -110,6 +110,7 @@ def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     if demonstrations is None:
         demonstrations = builder.load_demonstrations(config)
     datasets.check_transitions(demonstrations)
+    builder.check_demonstration_actions(config, demonstrations)
 
     def make(c: Any, spec: EnvSpec) -> Agent:
         return make_agent(c, spec, demonstrations)
