@@ -24,6 +24,6 @@ from jaxrl.datasets.sampler import (DEMONSTRATION, DemonstrationsState, as_repla
                                     with_next_actions)
 
 __all__ = ["DEMONSTRATION", "DemonstrationsState", "FIELDS", "FORMAT_VERSION", "DatasetError", "DatasetInfo",
-           "as_replay", "check_actions", "check_options", "check_transitions", "collect", "episode_ends", "episode_returns",
-           "first_episodes", "from_minari", "layout", "load", "placeholder", "read_info", "replay_state", "rollout",
-           "save", "to_minari", "with_demonstrations", "with_next_actions"]
+           "as_replay", "check_actions", "check_options", "check_transitions", "collect", "episode_ends",
+           "episode_returns", "first_episodes", "from_minari", "layout", "load", "placeholder", "read_info",
+           "replay_state", "rollout", "save", "to_minari", "with_demonstrations", "with_next_actions"]
