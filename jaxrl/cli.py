@@ -264,6 +264,12 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
     recorded = None
     if resume_dir is not None:
         argv, recorded = _recorded_settings(argv, resume_dir)
+        # Another base agent picks another Config class, whose flags tyro would not know: refused
+        # by name here, as the other settings are after parsing.
+        was, now = getattr(recorded[0], "direct_rl", None), _flag_value(argv[1:], "--direct-rl")
+        if now is not None and now != was:
+            raise SystemExit(f"error: --resume continues {resume_dir} with the settings in its config.json, but "
+                             f"these flags change them: direct_rl: {was!r} there, {now!r} here")
     name, config, options = parse_train(argv, prog, default=recorded)
     if recorded is not None:
         _refuse_changed_settings(resume_dir, *recorded, config, options)

@@ -149,6 +149,10 @@ def test_a_sqil_run_on_dqn_trains_and_plays_from_the_command_line(tmp_path):
     assert isinstance(policy.config, sqil.DQNConfig) and policy.config.demonstrations == path
     assert np.shape(policy(rows.observation[:3])) == (3,)
     assert driver.evaluate_run(run_dir, episodes=2).shape == (1,)
+    # Resumed with another base agent: refused by name (tyro said --direct-rl was unrecognised).
+    with pytest.raises(SystemExit, match=r"^error: --resume continues .* these flags change them: direct_rl: 'dqn' "
+                                         r"there, 'sac' here$"):
+        cli.train_main(["--resume", run_dir, "--direct-rl", "sac"])
 
 
 @pytest.mark.slow
