@@ -193,8 +193,8 @@ def test_every_flag_has_its_own_help_text(name, capsys, monkeypatch):
 def test_a_changed_default_shows_in_help_with_the_base_fields_text(capsys, monkeypatch):
     # DQN changes OffPolicyConfig's buffer_size default (`defaults`), not its declaration.
     text = " ".join(run_help(["train", "dqn"], capsys, monkeypatch).split())
-    assert re.search(r"--buffer-size INT\s.*Replay capacity in transitions \(the oldest are overwritten\)\. "
-                     r"\(default: 10000\)", text)
+    assert re.search(r"--buffer-size INT\s.*Replay capacity in items, transitions \(R2D2: sequences\); the oldest "
+                     r"are overwritten\. \(default: 10000\)", text)
     assert "--n-step INT" in run_help(["train", "sac"], capsys, monkeypatch)  # the off-policy block's field
 
 
