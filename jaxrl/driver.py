@@ -482,7 +482,7 @@ def train_to_dir(
             truncate_metrics(csv_path, step, num_seeds, check_only=not writer)
             return step, state
 
-    total = train.num_iterations * train.steps_per_iteration
+    total = progress_total(train)
     env_name = getattr(config, "env", "")
     sinks: list[telemetry.Sink] = []
     if writer:
@@ -533,6 +533,14 @@ def run_policy(run_dir: str, member: int = 0) -> agents.Policy:
     if isinstance(member, bool) or not isinstance(member, int) or not 0 <= member < num_seeds:
         raise ValueError(f"member must be an int in [0, {num_seeds}) for the run in {run_dir}, got {member!r}")
     return agents.make_policy(config, state, member=member, agent=name)
+
+
+def progress_total(train: Any) -> int:
+    """The step count a run's progress reaches at its end: its iterations' steps, plus the steps
+    an off-policy loop takes before its first iteration to fill its n-step window (they count in
+    its `env_steps`; the bar showed 101% without them)."""
+    prefill = getattr(train.config, "prefill_env_steps", 0) if train.step_metric == "env_steps" else 0
+    return train.num_iterations * train.steps_per_iteration + prefill
 
 
 DATA_FIELDS = ("dataset", "demonstrations")

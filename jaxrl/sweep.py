@@ -369,7 +369,7 @@ def population_progress_bar(kind: str, agent_name: str, train: Train, settings: 
                             num_seeds: int, progress: bool) -> telemetry.ProgressBar:
     """The progress bar of a population run (`kind`: "sweep", "pbt") over `train`'s steps."""
     env_name = getattr(train.config, "env", "")
-    return telemetry.ProgressBar(train.num_iterations * train.steps_per_iteration,
+    return telemetry.ProgressBar(driver.progress_total(train),
                                  f"{kind} {agent_name} {env_name} ({len(settings)}x{num_seeds})", disable=not progress,
                                  step_metric=train.step_metric)
 

@@ -11,7 +11,7 @@ import pytest
 from helpers import assert_trees_equal
 from jax.flatten_util import ravel_pytree
 
-from jaxrl import losses
+from jaxrl import driver, losses
 from jaxrl.agents import builder, dqn
 from jaxrl.loops import off_policy
 from jaxrl.types import Transition
@@ -237,6 +237,7 @@ def test_all_options_together_run_vmapped(options_out):
     # 3-step returns: init takes 2 steps of 10 envs to fill the window, so the first iteration
     # covers env steps 20..220, whose last two 10-step periods end after the 200-step warm-up.
     np.testing.assert_array_equal(m["env_steps"][0], [220, 420, 620, 820])
+    assert driver.progress_total(train) == 820  # the progress bar ends at 100%, not 101%
     np.testing.assert_array_equal(m["updates"][0], [2, 20, 20, 20])
     # The count an annealed learning rate reaches 0 at is the loop's, the n-step prefill included.
     np.testing.assert_array_equal(out.state.agent_state.num_updates, OPTIONS.total_updates)
