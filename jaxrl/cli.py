@@ -268,8 +268,7 @@ def train_main(argv: list[str] | None = None, prog: str = "jaxrl train") -> Trai
         # by name here, as the other settings are after parsing.
         was, now = getattr(recorded[0], "direct_rl", None), _flag_value(argv[1:], "--direct-rl")
         if now is not None and now != was:
-            raise SystemExit(f"error: --resume continues {resume_dir} with the settings in its config.json, but "
-                             f"these flags change them: direct_rl: {was!r} there, {now!r} here")
+            raise _changed_settings(resume_dir, [("direct_rl", was, now)])
     name, config, options = parse_train(argv, prog, default=recorded)
     if recorded is not None:
         _refuse_changed_settings(resume_dir, *recorded, config, options)
@@ -387,8 +386,13 @@ def _refuse_changed_settings(run_dir: str, recorded_config: Any, recorded_option
         if was != now:
             differ.append((f.name, was, now))
     if differ:
-        raise SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json, but these "
-                         f"flags change them: " + "; ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in differ))
+        raise _changed_settings(run_dir, differ)
+
+
+def _changed_settings(run_dir: str, differ: list[tuple[str, Any, Any]]) -> SystemExit:
+    """The refusal of a resume whose flags change the recorded settings `differ` (name, was, now)."""
+    return SystemExit(f"error: --resume continues {run_dir} with the settings in its config.json, but these flags "
+                      f"change them: " + "; ".join(f"{k}: {a!r} there, {b!r} here" for k, a, b in differ))
 
 
 # -- jaxrl sweep ------------------------------------------------------------------------------

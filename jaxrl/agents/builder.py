@@ -301,13 +301,19 @@ def load_demonstrations(config: Any) -> Any:
     return _load_checked(config, "demonstrations", f"{config.agent} needs a dataset directory of demonstrations")
 
 
-def check_demonstration_actions(config: Any, demonstrations: Any) -> None:
-    """That the demonstrations' actions lie in the action space `config`'s agent acts in
+def checked_demonstrations(config: Any, demonstrations: Any = None) -> Any:
+    """The demonstration rows an agent learns from: `demonstrations`, or if None the directory
+    `config.demonstrations` names (`load_demonstrations`), checked as a dataset
+    (`datasets.check_transitions`) whose actions lie in the action space `config`'s agent acts in
     (`datasets.check_actions`); ValueError naming the field otherwise."""
+    if demonstrations is None:
+        demonstrations = load_demonstrations(config)
+    datasets.check_transitions(demonstrations)
     try:
         datasets.check_actions(demonstrations, make_env(config).spec())
     except ValueError as error:
         raise ValueError(f"{config.agent}.Config.demonstrations: {error}") from None
+    return demonstrations
 
 
 def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, demonstrations: Any = None, *,
@@ -316,9 +322,7 @@ def demonstrations_train(config: Any, config_cls: type, make_agent: MakeAgent, d
     None the directory `config.demonstrations`) mixed into every batch: `config.num_demonstration_rows`
     of them, then the agent's own replay (`make_buffer(config)`, uniform by default) for the rest."""
     check_config_class(config, config_cls)
-    if demonstrations is None:
-        demonstrations = load_demonstrations(config)
-    check_demonstration_actions(config, demonstrations)
+    demonstrations = checked_demonstrations(config, demonstrations)
     shown = config.num_demonstration_rows
     own = dataclasses.replace(config, batch_size=config.batch_size - shown)
     live = replay.uniform(own.buffer_size, own.batch_size) if make_buffer is None else make_buffer(own)

@@ -8,6 +8,14 @@ from typing import Protocol, runtime_checkable
 from jaxrl.types import Array, EnvSpec, EnvState, PRNGKey, TimeStep
 
 
+def check_episode_length(episode_length: object) -> None:
+    """ValueError unless `episode_length` (a time limit given by name to `make` or `make_host`) is
+    None or an int >= 1."""
+    if episode_length is not None and (isinstance(episode_length, bool) or not isinstance(episode_length, int)
+                                       or episode_length < 1):
+        raise ValueError(f"episode_length must be an int >= 1 or None, got {episode_length!r}")
+
+
 @runtime_checkable
 class Environment(Protocol):
     """A functional environment: a frozen object whose methods are pure functions.

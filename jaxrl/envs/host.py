@@ -25,6 +25,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from jaxrl.envs.base import check_episode_length
 from jaxrl.types import Box, Discrete, EnvSpec
 
 GYMNASIUM_PREFIX = "gymnasium/"
@@ -302,9 +303,7 @@ def make_host(name: str, num_envs: int, *, episode_length: int | None = None,
     `episode_length` overrides the env's time limit (a truncation, bootstrapped)."""
     if not isinstance(num_envs, int) or num_envs < 1:
         raise ValueError(f"num_envs must be an int >= 1, got {num_envs!r}")
-    if episode_length is not None and (isinstance(episode_length, bool) or not isinstance(episode_length, int)
-                                       or episode_length < 1):
-        raise ValueError(f"episode_length must be an int >= 1 or None, got {episode_length!r}")
+    check_episode_length(episode_length)
     if name.startswith(GYMNASIUM_PREFIX):
         import gymnasium
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 import jax
 
 from jaxrl.envs import wrappers
-from jaxrl.envs.base import Environment
+from jaxrl.envs.base import Environment, check_episode_length
 from jaxrl.types import Box
 
 _BRAX_PREFIX = "brax/"
@@ -75,8 +75,7 @@ def make(name: str, *, episode_length: int | None = None, **kwargs: Any) -> Envi
     Raises:
       ValueError: for an unknown name, listing close matches.
     """
-    if episode_length is not None and (not isinstance(episode_length, int) or episode_length < 1):
-        raise ValueError(f"episode_length must be an int >= 1 or None, got {episode_length!r}")
+    check_episode_length(episode_length)
     if name in _registry:
         env = check_environment(name, _registry[name](**kwargs))
         return env if episode_length is None else wrappers.TimeLimit(env, episode_length)

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import datasets, losses, networks, optim
+from jaxrl import losses, networks, optim
 from jaxrl.agents import builder
 from jaxrl.agents.config import family_class
 from jaxrl.agents.ail.config import Config, PPOConfig
@@ -156,9 +156,6 @@ def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     config_cls = family_class(Config, config)
     if config_cls is not PPOConfig:
         return builder.demonstrations_train(config, config_cls, make_agent, demonstrations)
-    if demonstrations is None:
-        demonstrations = builder.load_demonstrations(config)
-    datasets.check_transitions(demonstrations)
-    builder.check_demonstration_actions(config, demonstrations)
+    demonstrations = builder.checked_demonstrations(config, demonstrations)
     return builder.on_policy_train(config, config_cls, lambda c, spec: make_agent(c, spec, demonstrations),
                                    rollout_length=config.rollout_length)

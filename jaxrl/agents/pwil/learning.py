@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxrl import datasets, losses
+from jaxrl import losses
 from jaxrl.agents import builder
 from jaxrl.agents.config import family_class
 from jaxrl.agents.ppo import learning as ppo_learning
@@ -107,10 +107,7 @@ def make_train(config: Any, demonstrations: Transition | None = None) -> Train:
     `config.demonstrations` if None: `train(key, hparams=None) -> TrainOutput`."""
     config_cls = family_class(Config, config)
     builder.check_config_class(config, config_cls)
-    if demonstrations is None:
-        demonstrations = builder.load_demonstrations(config)
-    datasets.check_transitions(demonstrations)
-    builder.check_demonstration_actions(config, demonstrations)
+    demonstrations = builder.checked_demonstrations(config, demonstrations)
 
     def make(c: Any, spec: EnvSpec) -> Agent:
         return make_agent(c, spec, demonstrations)
