@@ -616,8 +616,9 @@ def test_a_registered_env_that_agents_cannot_use_is_refused_when_made(env, error
 
 def test_bad_episode_length_raises_for_every_source():
     for name in ("CartPole-v1", "brax/inverted_pendulum"):
-        with pytest.raises(ValueError, match="episode_length"):
-            jaxrl.make(name, episode_length=0)
+        for bad in (0, True):
+            with pytest.raises(ValueError, match="episode_length"):
+                jaxrl.make(name, episode_length=bad)
     # Host envs too: envpool took -3 and cut every episode after one step; gymnasium asserted.
     for name in ("gymnasium/CartPole-v1", "envpool/CartPole-v1"):
         for bad in (0, -3, 2.5, True):
