@@ -298,7 +298,11 @@ def test_continuous_env_is_refused_before_tracing():
 
 
 # ---- learning ------------------------------------------------------------------------------
+# DQN's learning test in `make test` is the n-step prioritized dueling one below (100k steps, two
+# seeds); the issue's 300k-step budget over 4 seeds (the longer evidence, ~80 s of worker time on a
+# slow 2-core host) runs in `make check`.
 
+@pytest.mark.check
 def test_dqn_learns_cartpole_within_300k_steps():
     # The issue's budget: mean final return >= 400 over 4 vmapped seeds within 300k env steps,
     # at PureJaxRL's settings with epsilon annealed over the first 10% of the run. The final return
@@ -314,6 +318,7 @@ def test_dqn_learns_cartpole_within_300k_steps():
     assert greedy.mean() >= 400, (greedy, np.asarray(out.metrics["episode_return"][:, -1]))
 
 
+@pytest.mark.slow
 def test_n_step_prioritized_dueling_dqn_learns_cartpole_quickly():
     # The options together (3-step returns, prioritized replay, dueling heads) learn, not just run:
     # both seeds pass 300 within 100k env steps and hold it: the median of the last 10 iterations'

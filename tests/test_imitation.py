@@ -1,11 +1,13 @@
 """Imitation without rewards: SQIL's relabelling by hand, the agent family's configs (one registry
-name, the base agent a field, on the command line and in saved runs and policies), and SQIL
-imitating 10 expert episodes on SAC (Pendulum-v1) and on DQN (CartPole-v1, in `make check`)."""
+name, the base agent a field, on the command line and in saved runs and policies), and SQIL and AIL
+imitating 10 expert episodes on SAC (a point steered home, tests/steer_home.py; Pendulum-v1 in
+`make check`), SQIL on DQN (CartPole-v1, in `make check`) and GAIL on PPO (CartPole-v1)."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import steer_home
 from offline_data import dataset, normalised
 
 from jaxrl import agents, cli, datasets, driver, losses, networks
@@ -52,7 +54,20 @@ def test_one_registry_name_serves_each_base_agent(tmp_path):
         sqil.make_train(agents.get("sac").Config(), dataset("Pendulum-v1", "expert", 1)[0])
 
 
+# SQIL's and AIL's learning tests in `make test` imitate `home` on the short task of
+# tests/steer_home.py, from 10 episodes without rewards; imitating Pendulum-v1 (the longer evidence,
+# ~190 s of worker time on a slow 2-core host) runs in `make check`.
 @pytest.mark.slow
+def test_sqil_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
+    config = sqil.Config(**steer_home.ONLINE)
+    train = sqil.make_train(config, steer_home.demonstrations()[0])
+    out = jax.jit(jax.vmap(train))(KEYS)
+    steer_home.assert_learned(out, train.evaluate)
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "sqil"), sqil.make_policy(config, out.state, 0)))
+    assert policy.name == "sqil" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+
+
+@pytest.mark.check
 def test_sqil_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
     # Batches of 128 (SAC's 256 learn alike here: 0.98-1.07 at the end either way, in half the time).
@@ -124,6 +139,19 @@ def test_ail_relabels_the_base_agents_rewards_with_the_discriminators(monkeypatc
 
 
 @pytest.mark.slow
+def test_ail_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
+    demonstrations, _ = steer_home.demonstrations()
+    config = ail.Config(**steer_home.ONLINE)
+    train = ail.make_train(config, demonstrations)
+    out = jax.jit(jax.vmap(train))(KEYS)
+    steer_home.assert_learned(out, train.evaluate)
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "ail"), ail.make_policy(config, out.state, 2)))
+    assert policy.name == "ail" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    # A plain Policy, as SAC's (it came out a StatefulPolicy, which policy(obs) and collect refused).
+    assert type(policy) is agents.Policy and np.shape(policy(demonstrations.observation[:3])) == (3, 1)
+
+
+@pytest.mark.check
 def test_ail_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
     config = ail.Config(total_timesteps=8000, steps_per_iteration=1000, learning_starts=1000, hidden_sizes=(64, 64),

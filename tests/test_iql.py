@@ -1,11 +1,13 @@
-"""IQL: the expectile loss, the advantage weights and the three losses by hand, and learning from
-Pendulum-v1's medium-replay set (mostly random warm-up) far past BC on the same data."""
+"""IQL: the expectile loss, the advantage weights and the three losses by hand, and learning: from
+mostly random rows of a point steered home (tests/steer_home.py) in `make test`, from Pendulum-v1's
+medium-replay set (mostly random warm-up) far past BC on the same data in `make check`."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import offline_data
 import pytest
+import steer_home
 from offline_data import dataset, normalised
 
 from jaxrl import agents, losses, networks
@@ -61,7 +63,22 @@ def test_the_three_losses_by_hand():
                                np.sum(np.mean((q - targets) ** 2 / 2, axis=1)), rtol=1e-5)
 
 
+# IQL's learning test in `make test` is the short one: rows of tests/steer_home.py's task
+# whose actions are mostly random (returns -10 on average), 8,000 updates of (32, 32) networks. The
+# Pendulum-v1 medium-replay test below (the longer evidence, beside BC's scores on the same rows) runs
+# in `make check`.
 @pytest.mark.slow
+def test_iql_picks_the_good_actions_out_of_mostly_random_rows_and_its_saved_policy_plays(tmp_path):
+    config = iql.Config(**steer_home.OFFLINE)
+    train = iql.make_train(config, steer_home.mixed_rows())
+    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
+    steer_home.assert_learned(out, train.evaluate, online=False)
+    policy = iql.make_policy(config, out.state, member=1)
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "iql"), policy))
+    assert agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+
+
+@pytest.mark.check
 def test_iql_on_medium_replay_reaches_060_far_past_bc(tmp_path):
     rows, _ = dataset("Pendulum-v1", "medium-replay")
     # 10,000 updates: 0.94-1.03 here (0.78-0.98 at 7,500; the baselines row holds ~1.0 to 20,000).

@@ -227,7 +227,11 @@ def test_continuous_training_moves_the_reported_entropy(pendulum_outs):
     assert log_std[1, 0] > 0.0 and entropy[1, -1] > entropy[0, -1]
 
 
-@pytest.mark.slow
+# PPO's CartPole learning in `make test` is tests/test_policy.py's (one seed at the defaults, solved
+# greedily, saved, and played in a fresh process), beside continuous PPO on Pendulum below; the four
+# vmapped seeds at 500k steps (the longer evidence, ~60 s of worker time on a slow 2-core host) run
+# in `make check`.
+@pytest.mark.check
 def test_ppo_solves_cartpole_over_four_vmapped_seeds():
     config = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=128, total_timesteps=500_000,
                         num_epochs=4, num_minibatches=4)

@@ -1,7 +1,7 @@
 """PWIL: the greedy coupling and its reward by hand, every step a run stores rewarded as a plain
 re-implementation of the paper's algorithm rewards it (off-policy with warm-up actions, and a PPO
-rollout with discrete actions), the family's configs, and imitation of Pendulum-v1 from 10 expert
-episodes without rewards."""
+rollout with discrete actions), the family's configs, and imitation from 10 expert episodes without
+rewards: of a point steered home (tests/steer_home.py) in `make test`, of Pendulum-v1 in `make check`."""
 
 import dataclasses
 
@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import steer_home
 from offline_data import dataset, normalised
 
 from jaxrl import agents, cli, losses
@@ -129,7 +130,20 @@ def test_one_registry_name_serves_each_base_agent():
         agent.observe(agent.init_actor(state, 1), jax.tree.map(lambda x: x[:1], transition))
 
 
+# PWIL's learning test in `make test` imitates `home` on the short task of tests/steer_home.py;
+# imitating Pendulum-v1 (the longer evidence, ~110 s of worker time on a slow 2-core host) runs in
+# `make check`.
 @pytest.mark.slow
+def test_pwil_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
+    config = pwil.Config(**steer_home.ONLINE)
+    train = pwil.make_train(config, steer_home.demonstrations()[0])
+    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
+    steer_home.assert_learned(out, train.evaluate)
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "pwil"), pwil.make_policy(config, out.state, 0)))
+    assert policy.name == "pwil" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+
+
+@pytest.mark.check
 def test_pwil_on_sac_imitates_pendulum_from_10_episodes_without_rewards(tmp_path):
     demonstrations, _ = dataset("Pendulum-v1", "expert", 10)
     # Batches of 128, half of them demonstrations: 0.99-1.07 at the end (256: 1.01-1.07), in half the time.

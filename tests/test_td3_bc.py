@@ -1,10 +1,13 @@
-"""TD3+BC: its normalised lambda and actor objective by hand, and learning from Pendulum-v1's
-medium-replay set (mostly the expert trainer's random warm-up) better than BC on the same data."""
+"""TD3+BC: its normalised lambda and actor objective by hand, and learning: from mostly
+random rows of a point steered home (tests/steer_home.py) in `make test`, from Pendulum-v1's
+medium-replay set (mostly the expert trainer's random warm-up) better than BC on the same data in
+`make check`."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import steer_home
 import offline_data
 from offline_data import dataset, normalised
 
@@ -53,7 +56,22 @@ def test_lambda_and_the_actor_objective_by_hand(monkeypatch):
     np.testing.assert_allclose(metrics["bc_lambda"], 2.5 / np.mean(np.abs(q)), rtol=1e-6)
 
 
+# TD3+BC's learning test in `make test` is the short one: rows of tests/steer_home.py's task
+# whose actions are mostly random (returns -10 on average), 8,000 updates of (32, 32) networks. The
+# Pendulum-v1 medium-replay test below (the longer evidence, beside BC's scores on the same rows) runs
+# in `make check`.
 @pytest.mark.slow
+def test_td3_bc_picks_the_good_actions_out_of_mostly_random_rows_and_its_saved_policy_plays(tmp_path):
+    config = td3_bc.Config(**steer_home.OFFLINE)
+    train = td3_bc.make_train(config, steer_home.mixed_rows())
+    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
+    steer_home.assert_learned(out, train.evaluate, online=False)
+    policy = td3_bc.make_policy(config, out.state, member=0)
+    policy = agents.load_policy(agents.save_policy(str(tmp_path / "td3_bc"), policy))
+    assert agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+
+
+@pytest.mark.check
 def test_td3_bc_on_medium_replay_beats_bc_and_reaches_060(tmp_path):
     rows, _ = dataset("Pendulum-v1", "medium-replay")
     keys = jax.random.split(jax.random.key(0), 4)
