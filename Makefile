@@ -33,11 +33,11 @@ baselines: $(STAMP)
 
 # The regression slice: each agent on its cheapest env, 4 seeds, against the intervals stored in
 # docs/baselines/check.csv (exit status 1 names a row that left its interval); then the learning
-# tests too long for `make test` (marked `check`; README.md lists them, `pytest -m check
-# --collect-only tests` shows them).
+# tests too long for `make test`, on two workers as there (marked `check`; README.md lists them,
+# `pytest -m check --collect-only tests` shows them).
 check: $(STAMP)
 	$(BIN)/python -m experiments.baselines --check
-	$(BIN)/python -m pytest -q -m check tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder -q -m check tests
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -27,7 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxrl
-from jaxrl import datasets, types
+from jaxrl import agents, datasets, types
+from jaxrl.agents.config import OfflineConfig
 
 NAME = "SteerHome-v0"
 RANDOM_RETURN = -30.0  # uniformly random forces (measured: -24 to -37 per 4-seed mean)
@@ -97,3 +98,17 @@ def assert_learned(out, evaluate, online: bool = True) -> np.ndarray:
     greedy = np.asarray(jax.jit(jax.vmap(evaluate))(out.state, jax.random.split(jax.random.key(1), len(returns))))
     assert np.all(greedy >= GOOD_RETURN), (returns[:, -1], greedy)
     return greedy
+
+
+def learn_and_play(module, config, directory, data=None, member: int = 0):
+    """`module`'s agent trained by `config` over KEYS (on `data`, an offline agent's rows or an
+    agent's demonstrations, when given) and checked by `assert_learned`; then member `member`'s
+    policy saved under `directory`, reloaded and checked to play as well. Returns the run's output
+    and the reloaded policy."""
+    train = module.make_train(config) if data is None else module.make_train(config, data)
+    out = jax.jit(jax.vmap(train))(KEYS)
+    assert_learned(out, train.evaluate, online=not isinstance(config, OfflineConfig))
+    policy = agents.load_policy(agents.save_policy(str(directory / config.agent),
+                                                   module.make_policy(config, out.state, member)))
+    assert policy.name == config.agent and agents.evaluate_policy(policy, 10) >= GOOD_RETURN
+    return out, policy

@@ -64,13 +64,7 @@ def test_the_two_losses_by_hand(estimate):
 # in `make check`.
 @pytest.mark.slow
 def test_crr_picks_the_good_actions_out_of_mostly_random_rows_and_its_saved_policy_plays(tmp_path):
-    config = crr.Config(**steer_home.OFFLINE)
-    train = crr.make_train(config, steer_home.mixed_rows())
-    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
-    steer_home.assert_learned(out, train.evaluate, online=False)
-    policy = crr.make_policy(config, out.state, member=3)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "crr"), policy))
-    assert agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(crr, crr.Config(**steer_home.OFFLINE), tmp_path, steer_home.mixed_rows(), 3)
 
 
 @pytest.mark.check

@@ -122,13 +122,7 @@ def _auc_and_solved(out):
 @pytest.mark.slow
 @pytest.mark.parametrize("module", [sacfd, td3fd], ids=["sacfd", "td3fd"])
 def test_steers_a_point_home_with_demonstrations_and_its_saved_policy_plays(module, tmp_path):
-    config = module.Config(**steer_home.ONLINE)
-    train = module.make_train(config, steer_home.demonstrations()[0])
-    out = jax.jit(jax.vmap(train))(KEYS)
-    steer_home.assert_learned(out, train.evaluate)
-    name = config.agent
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / name), module.make_policy(config, out.state, 3)))
-    assert policy.name == name and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(module, module.Config(**steer_home.ONLINE), tmp_path, steer_home.demonstrations()[0], 3)
 
 
 @pytest.mark.check

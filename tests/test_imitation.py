@@ -59,12 +59,7 @@ def test_one_registry_name_serves_each_base_agent(tmp_path):
 # ~190 s of worker time on a slow 2-core host) runs in `make check`.
 @pytest.mark.slow
 def test_sqil_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
-    config = sqil.Config(**steer_home.ONLINE)
-    train = sqil.make_train(config, steer_home.demonstrations()[0])
-    out = jax.jit(jax.vmap(train))(KEYS)
-    steer_home.assert_learned(out, train.evaluate)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "sqil"), sqil.make_policy(config, out.state, 0)))
-    assert policy.name == "sqil" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(sqil, sqil.Config(**steer_home.ONLINE), tmp_path, steer_home.demonstrations()[0])
 
 
 @pytest.mark.check
@@ -141,12 +136,7 @@ def test_ail_relabels_the_base_agents_rewards_with_the_discriminators(monkeypatc
 @pytest.mark.slow
 def test_ail_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
     demonstrations, _ = steer_home.demonstrations()
-    config = ail.Config(**steer_home.ONLINE)
-    train = ail.make_train(config, demonstrations)
-    out = jax.jit(jax.vmap(train))(KEYS)
-    steer_home.assert_learned(out, train.evaluate)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "ail"), ail.make_policy(config, out.state, 2)))
-    assert policy.name == "ail" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    _, policy = steer_home.learn_and_play(ail, ail.Config(**steer_home.ONLINE), tmp_path, demonstrations, 2)
     # A plain Policy, as SAC's (it came out a StatefulPolicy, which policy(obs) and collect refused).
     assert type(policy) is agents.Policy and np.shape(policy(demonstrations.observation[:3])) == (3, 1)
 

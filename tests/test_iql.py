@@ -69,13 +69,7 @@ def test_the_three_losses_by_hand():
 # in `make check`.
 @pytest.mark.slow
 def test_iql_picks_the_good_actions_out_of_mostly_random_rows_and_its_saved_policy_plays(tmp_path):
-    config = iql.Config(**steer_home.OFFLINE)
-    train = iql.make_train(config, steer_home.mixed_rows())
-    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
-    steer_home.assert_learned(out, train.evaluate, online=False)
-    policy = iql.make_policy(config, out.state, member=1)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "iql"), policy))
-    assert agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(iql, iql.Config(**steer_home.OFFLINE), tmp_path, steer_home.mixed_rows(), 1)
 
 
 @pytest.mark.check

@@ -111,11 +111,8 @@ STEER_HOME = mpo.Config(**steer_home.ONLINE, action_samples=8)
 
 @pytest.mark.slow
 def test_mpo_steers_a_point_home_and_its_saved_policy_plays_the_mean(tmp_path):
-    train = mpo.make_train(STEER_HOME)
-    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
-    steer_home.assert_learned(out, train.evaluate)
+    out, loaded = steer_home.learn_and_play(mpo, STEER_HOME, tmp_path)  # member 0's policy, saved and reloaded
     policy = mpo.make_policy(STEER_HOME, out.state, member=0)
-    loaded = load_policy(save_policy(str(tmp_path / "mpo"), policy))
     observation = jax.random.uniform(jax.random.key(1), (16, 1), minval=-1.0, maxval=1.0)
     spec = builder.make_env(STEER_HOME).spec()
     actor, _ = builder.flat_actor_critic(spec, *mpo.make_networks(spec, STEER_HOME.hidden_sizes, STEER_HOME.activation,
@@ -123,7 +120,6 @@ def test_mpo_steers_a_point_home_and_its_saved_policy_plays_the_mean(tmp_path):
     mean, _ = actor.apply(out.state.agent_state.actor_params[0], observation)
     np.testing.assert_array_equal(loaded(observation), policy(observation))
     np.testing.assert_allclose(policy(observation), np.clip(mean, -1, 1), rtol=1e-6)
-    assert float(evaluate_policy(loaded, 10)) >= steer_home.GOOD_RETURN
 
 
 # The continuous agents' Pendulum setting (tests/test_continuous_agents.py) with batches of 64 and 8

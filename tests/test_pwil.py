@@ -135,12 +135,7 @@ def test_one_registry_name_serves_each_base_agent():
 # `make check`.
 @pytest.mark.slow
 def test_pwil_on_sac_steers_a_point_home_from_10_demonstrations_without_rewards(tmp_path):
-    config = pwil.Config(**steer_home.ONLINE)
-    train = pwil.make_train(config, steer_home.demonstrations()[0])
-    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
-    steer_home.assert_learned(out, train.evaluate)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "pwil"), pwil.make_policy(config, out.state, 0)))
-    assert policy.name == "pwil" and agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(pwil, pwil.Config(**steer_home.ONLINE), tmp_path, steer_home.demonstrations()[0])
 
 
 @pytest.mark.check

@@ -62,13 +62,7 @@ def test_lambda_and_the_actor_objective_by_hand(monkeypatch):
 # in `make check`.
 @pytest.mark.slow
 def test_td3_bc_picks_the_good_actions_out_of_mostly_random_rows_and_its_saved_policy_plays(tmp_path):
-    config = td3_bc.Config(**steer_home.OFFLINE)
-    train = td3_bc.make_train(config, steer_home.mixed_rows())
-    out = jax.jit(jax.vmap(train))(steer_home.KEYS)
-    steer_home.assert_learned(out, train.evaluate, online=False)
-    policy = td3_bc.make_policy(config, out.state, member=0)
-    policy = agents.load_policy(agents.save_policy(str(tmp_path / "td3_bc"), policy))
-    assert agents.evaluate_policy(policy, 10) >= steer_home.GOOD_RETURN
+    steer_home.learn_and_play(td3_bc, td3_bc.Config(**steer_home.OFFLINE), tmp_path, steer_home.mixed_rows(), 0)
 
 
 @pytest.mark.check
