@@ -1,4 +1,5 @@
-"""Test helpers: exact comparison of pytrees that may hold typed PRNG keys; the equations of a jaxpr."""
+"""Test helpers: exact comparison of pytrees that may hold typed PRNG keys; the equations of a jaxpr;
+registering a test environment once per process."""
 
 import jax
 import jax.extend.core
@@ -48,3 +49,15 @@ def jaxpr_equations(jaxpr):
         yield eqn
         for sub in jax.extend.core.jaxprs_in_params(eqn.params):  # jax.core's was removed in JAX 0.11
             yield from jaxpr_equations(sub)
+
+
+def register_once(name, factory):
+    """`jaxrl.register(name, factory)` unless this process registered `name` already (several test
+    modules import the modules that define the tests' environments; `register` refuses a second call)."""
+    import jaxrl
+
+    try:
+        jaxrl.register(name, factory)
+    except ValueError as error:
+        if "already registered" not in str(error):
+            raise

@@ -16,8 +16,9 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from helpers import register_once
 
-import jaxrl
 from jaxrl import types
 
 NAME = "RecallCue-v0"
@@ -43,8 +44,13 @@ class RecallCue:
         return (cue, t), types.transition(jnp.zeros(2), reward, t >= self.length, False)
 
 
-try:  # once per process: several test modules may import this one
-    jaxrl.register(NAME, RecallCue)
-except ValueError as error:
-    if "already registered" not in str(error):
-        raise
+register_once(NAME, RecallCue)
+
+
+def assert_remembered(out, greedy) -> None:
+    """A vmapped run (`out`) started at a memoryless policy's level and ended remembering: every
+    seed's greedy return (`greedy` [seeds], over enough episodes that luck in the cues cannot lift a
+    memoryless policy there) is within one step of LENGTH."""
+    first = np.asarray(out.metrics["episode_return"][:, 0])
+    assert np.all(first < MEMORYLESS_RETURN + 1), first
+    assert np.all(np.asarray(greedy) >= LENGTH - 1), greedy

@@ -26,7 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import jaxrl
+from helpers import register_once
+
 from jaxrl import agents, datasets, types
 from jaxrl.agents.config import OfflineConfig
 
@@ -52,11 +53,7 @@ class SteerHome:
         return (position, t), types.transition(position, -jnp.abs(position[0]), False, t >= self.max_steps)
 
 
-try:  # once per process: several test modules import this one
-    jaxrl.register(NAME, SteerHome)
-except ValueError as error:
-    if "already registered" not in str(error):
-        raise
+register_once(NAME, SteerHome)
 
 # The online agents' setting: 15 iterations of 500 env steps after 500 random ones, one update per step.
 ONLINE = dict(env=NAME, total_timesteps=8000, learning_starts=500, steps_per_iteration=500, batch_size=64,
