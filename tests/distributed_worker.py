@@ -27,10 +27,12 @@ if multi:
     distributed.initialize(sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
 assert jax.device_count() == 4, jax.devices()
 
+# One 16-wide hidden layer: sharding is under test, not learning, and a smaller network compiles
+# faster (compiling is most of this worker's time).
 PPO = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=4 * 128, num_epochs=1,
-                 num_minibatches=2)
+                 num_minibatches=2, hidden_sizes=(16,))
 DQN = dqn.Config(num_envs=10, total_timesteps=600, steps_per_iteration=200, buffer_size=300, batch_size=16,
-                 learning_starts=200, target_update_every=100)
+                 learning_starts=200, target_update_every=100, hidden_sizes=(16,))
 results = {}
 # PPO with two members per device: each device's program initialises a batch of networks. (With a
 # batched LAPACK QR in the orthogonal init, this deadlocked XLA:CPU's thread pool.)

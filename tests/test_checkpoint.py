@@ -25,15 +25,18 @@ from jaxrl.agents import dqn, ppo
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SEEDS = 2
 
+# One 16-wide hidden layer: these tests are of files and states, not of learning, and a smaller
+# network compiles faster (the suite's time is mostly XLA compiling).
 PPO_CONFIG = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=2048, num_epochs=1,
-                        num_minibatches=2)  # 16 iterations
+                        num_minibatches=2, hidden_sizes=(16,))  # 16 iterations
 PPO_ARGS = ["ppo", "--env", "CartPole-v1", "--num-envs", "4", "--rollout-length", "32", "--total-timesteps", "2048",
-            "--num-epochs", "1", "--num-minibatches", "2"]
+            "--num-epochs", "1", "--num-minibatches", "2", "--hidden-sizes", "16"]
 DQN_CONFIG = dqn.Config(env="CartPole-v1", num_envs=10, total_timesteps=1200, steps_per_iteration=200,
-                        learning_starts=400, buffer_size=500, batch_size=32, target_update_every=100)  # 6 iterations
+                        learning_starts=400, buffer_size=500, batch_size=32, target_update_every=100,
+                        hidden_sizes=(16,))  # 6 iterations
 DQN_ARGS = ["dqn", "--env", "CartPole-v1", "--num-envs", "10", "--total-timesteps", "1200", "--steps-per-iteration",
             "200", "--learning-starts", "400", "--buffer-size", "500", "--batch-size", "32", "--target-update-every",
-            "100"]
+            "100", "--hidden-sizes", "16"]
 RUN_ARGS = ["--num-seeds", str(SEEDS), "--no-progress", "--checkpoint-every", "2"]
 AGENTS = {"ppo": (PPO_CONFIG, ppo.make_train, PPO_ARGS), "dqn": (DQN_CONFIG, dqn.make_train, DQN_ARGS)}
 

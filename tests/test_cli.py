@@ -20,8 +20,11 @@ from jaxrl.agents import dqn, ppo, registry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# Networks of one 16-wide layer here: these tests are of the command line's files and programs, not
+# of learning, and a smaller network compiles faster (the suite's time is mostly XLA compiling).
 ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "2048", "--num-envs", "4", "--rollout-length", "64",
-        "--num-epochs", "1", "--num-minibatches", "2", "--num-seeds", "2", "--no-progress", "--num-chunks", "3"]
+        "--num-epochs", "1", "--num-minibatches", "2", "--hidden-sizes", "16", "--num-seeds", "2", "--no-progress",
+        "--num-chunks", "3"]
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +57,7 @@ def test_cli_writes_config_metrics_and_plot(cli_run):
 def test_chunked_driver_equals_one_vmapped_call(cli_run):
     run_dir, out = cli_run
     config = ppo.Config(env="CartPole-v1", total_timesteps=2048, num_envs=4, rollout_length=64, num_epochs=1,
-                        num_minibatches=2)
+                        num_minibatches=2, hidden_sizes=(16,))
     reference = jax.jit(jax.vmap(ppo.make_train(config)))(driver.population_keys(0, 2))
     for name, values in reference.metrics.items():
         np.testing.assert_array_equal(out.metrics[name], np.asarray(values), err_msg=name)
@@ -85,10 +88,11 @@ def test_a_new_run_refuses_a_directory_that_holds_another_run(cli_run, tmp_path)
 def test_dqn_cli_equals_one_vmapped_call(tmp_path):
     args = ["dqn", "--env", "CartPole-v1", "--total-timesteps", "1200", "--steps-per-iteration", "200",
             "--learning-starts", "400", "--buffer-size", "500", "--batch-size", "32", "--target-update-every", "100",
-            "--num-seeds", "2", "--no-progress", "--num-chunks", "2", "--run-dir", str(tmp_path)]
+            "--hidden-sizes", "16", "--num-seeds", "2", "--no-progress", "--num-chunks", "2",
+            "--run-dir", str(tmp_path)]
     out = cli.train_main(args)
     config = dqn.Config(env="CartPole-v1", total_timesteps=1200, steps_per_iteration=200, learning_starts=400,
-                        buffer_size=500, batch_size=32, target_update_every=100)
+                        buffer_size=500, batch_size=32, target_update_every=100, hidden_sizes=(16,))
     reference = jax.jit(jax.vmap(dqn.make_train(config)))(driver.population_keys(0, 2))
     assert_trees_equal(out.state, reference.state)
     for name, values in reference.metrics.items():

@@ -137,7 +137,8 @@ def test_initialize_rejects_bad_arguments(kwargs, message):
 
 
 CLI_ARGS = ["ppo", "--env", "CartPole-v1", "--total-timesteps", "1024", "--num-envs", "4", "--rollout-length", "32",
-            "--num-epochs", "1", "--num-minibatches", "2", "--num-seeds", "4", "--no-progress", "--num-chunks", "2"]
+            "--num-epochs", "1", "--num-minibatches", "2", "--hidden-sizes", "16", "--num-seeds", "4", "--no-progress",
+            "--num-chunks", "2"]
 
 
 def _cli(run_dir, devices, *extra, resume=False, chunk_sleep=0.0):
@@ -184,7 +185,7 @@ def test_two_processes_killed_after_a_checkpoint_resume_to_the_uninterrupted_fil
     assert (tmp_path / "one" / "metrics.csv").read_text().count("\n") == 1 + 4 * 8  # header, 4 seeds x 8 rows
     assert (run_dir / "metrics.csv").read_bytes() == (tmp_path / "one" / "metrics.csv").read_bytes()
     train = ppo.make_train(ppo.Config(env="CartPole-v1", total_timesteps=1024, num_envs=4, rollout_length=32,
-                                      num_epochs=1, num_minibatches=2))
+                                      num_epochs=1, num_minibatches=2, hidden_sizes=(16,)))
     target = jax.eval_shape(jax.vmap(train.init, in_axes=(0, None)), driver.population_keys(0, 4), None)
     final = checkpoints.restore(target, 8)[0]  # verifies the checksums of the 4 members' shards of every leaf
     assert_trees_equal(final, checkpoint.Checkpointer(str(tmp_path / "one" / "checkpoints"), read_only=True)

@@ -188,7 +188,8 @@ def test_ppo_on_gymnasium_cartpole_reaches_475():
 
 DQN_HOST_ARGS = ["dqn", "--env", "gymnasium/CartPole-v1", "--num-envs", "10", "--total-timesteps", "1600",
                  "--steps-per-iteration", "200", "--learning-starts", "400", "--buffer-size", "4000", "--batch-size",
-                 "32", "--target-update-every", "100", "--num-seeds", "2", "--no-progress", "--checkpoint-every", "2"]
+                 "32", "--target-update-every", "100", "--hidden-sizes", "16", "--num-seeds", "2", "--no-progress",
+                 "--checkpoint-every", "2"]
 
 
 def test_host_run_killed_with_sigkill_resumes_with_agent_optimiser_and_replay_exact(tmp_path):
@@ -202,7 +203,7 @@ def test_host_run_killed_with_sigkill_resumes_with_agent_optimiser_and_replay_ex
     assert 4 <= killed_at < 8
     train = dqn.make_train(dqn.Config(env="gymnasium/CartPole-v1", num_envs=10, total_timesteps=1600,
                                       steps_per_iteration=200, learning_starts=400, buffer_size=4000, batch_size=32,
-                                      target_update_every=100))
+                                      target_update_every=100, hidden_sizes=(16,)))
     abstract = train.abstract_population(driver.population_keys(0, 2))
     saved = checkpointer.restore(abstract, killed_at)[0]
     result = subprocess.run([sys.executable, "-m", "jaxrl", "train", "--no-progress", "--resume", run_dir], cwd=ROOT,

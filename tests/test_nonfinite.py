@@ -19,7 +19,7 @@ from jaxrl.loops import off_policy, on_policy
 
 # PPO on 4 CartPole-v1 envs, 16 steps each per iteration, 6 iterations.
 PPO = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=16, total_timesteps=4 * 16 * 6, num_epochs=1,
-                 num_minibatches=2)
+                 num_minibatches=2, hidden_sizes=(16,))
 # The step of the env batch (0-based, counted from the run's start) at which env 0's reward is NaN:
 # step 40 lies in iterations' steps 32 ... 47, the third iteration.
 NAN_STEP = 40
@@ -92,7 +92,8 @@ def test_dqn_reports_nonfinite():
     # 32 ... 47) is drawn by one of the 8 updates it stays in the buffer for (all but certainly;
     # for this seed, surely).
     config = dqn.Config(env="CartPole-v1", num_envs=4, total_timesteps=4 * 64, steps_per_iteration=64,
-                        buffer_size=32, batch_size=32, learning_starts=0, train_every=4, target_update_every=16)
+                        buffer_size=32, batch_size=32, learning_starts=0, train_every=4, target_update_every=16,
+                        hidden_sizes=(16,))
     env = NaNRewardAt(builder.make_env(config), NAN_STEP)
     agent = dqn.make_agent(config, env.spec())
     buffer = dqn_learning.make_buffer(config)

@@ -11,7 +11,7 @@ from helpers import assert_trees_equal
 from jaxrl.agents import builder, ppo
 
 SMALL = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=8 * 128,
-                   num_epochs=2, num_minibatches=2)
+                   num_epochs=2, num_minibatches=2, hidden_sizes=(16,))
 
 
 @pytest.fixture(scope="module")

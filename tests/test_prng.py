@@ -80,7 +80,7 @@ def test_fast_key_hash_is_unrolled_and_other_keys_pass_through():
 def test_ppo_run_is_unchanged_by_fast_keys(monkeypatch):
     # The same train with the loops' fast keys switched off gives bit-identical results.
     config = ppo.Config(env="CartPole-v1", num_envs=2, rollout_length=8, total_timesteps=64, num_epochs=1,
-                        num_minibatches=2)
+                        num_minibatches=2, hidden_sizes=(16,))
     fast = jax.jit(ppo.make_train(config))(jax.random.key(5))
     monkeypatch.setattr(prng, "fast_key", lambda key: key)
     plain = jax.jit(ppo.make_train(config))(jax.random.key(5))

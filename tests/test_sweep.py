@@ -15,11 +15,11 @@ from jaxrl import cli, driver, sweep
 from jaxrl.agents import ppo
 
 CONFIG = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=1024, num_epochs=1,
-                    num_minibatches=2)  # 8 iterations of 128 env steps
+                    num_minibatches=2, hidden_sizes=(16,))  # 8 iterations of 128 env steps
 RATES = [1e-4, 3e-4, 1e-3]
 NUM_SEEDS = 2
 TINY_ARGS = ["--env", "CartPole-v1", "--num-envs", "4", "--rollout-length", "32", "--total-timesteps", "1024",
-             "--num-epochs", "1", "--num-minibatches", "2"]
+             "--num-epochs", "1", "--num-minibatches", "2", "--hidden-sizes", "16"]
 
 
 def counting(train):

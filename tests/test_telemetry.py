@@ -14,7 +14,7 @@ from jaxrl import plotting, telemetry
 from jaxrl.agents import ppo
 
 CONFIG = ppo.Config(env="CartPole-v1", num_envs=4, rollout_length=32, total_timesteps=4 * 128, num_epochs=1,
-                    num_minibatches=2)
+                    num_minibatches=2, hidden_sizes=(16,))
 
 
 @pytest.fixture(scope="module")
