@@ -108,16 +108,18 @@ def test_every_discrete_action_agent_acts_on_minatar_through_the_conv_torso(name
     config = module.Config(env="Breakout-MinAtar", torso="conv", hidden_sizes=(16,))
     spec = builder.make_env(config).spec()
     agent = module.make_agent(config, spec)
-    state = agent.init(jax.random.key(0), spec, config.hparams())
+    # Jitted: op by op, the conv agents' init and act compiled hundreds of single-op programs.
+    state = jax.jit(lambda key: agent.init(key, spec, config.hparams()))(jax.random.key(0))
     observation = jax.random.bernoulli(jax.random.key(1), 0.2, (6, 10, 10, 4)).astype(jnp.float32)
-    actor_state = agent.init_actor(state, 6)
-    action, _, _ = agent.act(state, actor_state, observation, jax.random.key(2), config.hparams(), True)
+    action = jax.jit(lambda state, observation, key: agent.act(state, agent.init_actor(state, 6), observation, key,
+                                                               config.hparams(), True)[0])(
+        state, observation, jax.random.key(2))
     assert action.shape == (6,) and action.dtype == jnp.int32
     assert bool(jnp.all((action >= 0) & (action < 3)))
     # The conv kernel sees the 4 channels; an MLP config would read a flattened 400-vector instead.
     if name == "dqn":  # DQN keeps its parameters as one flat vector: the conv network's size
         network = module.make_network(spec, (16,), config.activation, config.dueling, config.num_atoms, torso="conv")
-        tree = network.init(jax.random.key(0), observation[:1])
+        tree = jax.eval_shape(network.init, jax.random.key(0), observation[:1])  # shapes only
         assert tree["params"]["ConvTorso_0"]["Conv_0"]["kernel"].shape == (3, 3, 4, 16)
         assert state.params.shape == (sum(x.size for x in jax.tree.leaves(tree)),)
     else:
