@@ -35,8 +35,9 @@ _current = {"test": "<collection>"}
 
 def _listener(event: str, duration: float, **kwargs) -> None:
     test = _current["test"]
-    _by_file[test.split("::")[0]][event] += duration
-    _by_file[test.split("::")[0]][event + "#count"] += 1
+    per_file = _by_file[test.split("::")[0]]
+    per_file[event] += duration
+    per_file[event + "#count"] += 1
     if event == BACKEND and "fun_name" in kwargs:
         _by_function[str(kwargs["fun_name"])][test] += duration
 
