@@ -564,7 +564,27 @@ def _commit() -> str:
 
 def _machine() -> str:
     devices = jax.devices()
-    return f"{devices[0].platform}:{len(devices)}x{devices[0].device_kind} {os.cpu_count()} cores {platform.machine()}"
+    return (f"{devices[0].platform}:{len(devices)}x{devices[0].device_kind} {os.cpu_count()} cores {platform.machine()}"
+            f"{_cpu_model()}")
+
+
+def _cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The suffix `, <model name> (<widest x86 vector ISA>)` from Linux's cpuinfo, or "" without one:
+    2-core hosts of one cloud have run the same PPO program 3-4x apart, so a row names its CPU (and
+    its ISA, since a host's model name can be as bare as "AMD EPYC")."""
+    try:
+        with open(cpuinfo) as f:
+            text = f.read()
+    except OSError:
+        return ""
+    model = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    flags = re.search(r"^flags\s*:\s*(.+)$", text, re.MULTILINE)
+    if model is None:
+        return ""
+    names = set(flags.group(1).split()) if flags else set()
+    isa = next((label for flag, label in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX")) if flag in names),
+               None)
+    return f", {model.group(1).strip()}" + (f" ({isa})" if isa else "")
 
 
 # ---- storage -------------------------------------------------------------------------------------

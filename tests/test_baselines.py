@@ -303,6 +303,19 @@ def test_ratios_below_the_speed_floor_are_marked():
     assert baselines._ratio_cell("sac", 1.0) == "1.00x"
 
 
+def test_rows_name_the_cpu_model_and_its_vector_isa(tmp_path):
+    """2-core hosts have run one PPO program 3-4x apart: a row's machine names its CPU and ISA."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx avx2 avx512f avx512dq\n\n"
+                       "processor\t: 1\nmodel name\t: AMD EPYC 9R14\nflags\t\t: fpu sse2 avx avx2 avx512f\n")
+    assert baselines._cpu_model(str(cpuinfo)) == ", AMD EPYC 9R14 (AVX-512)"
+    cpuinfo.write_text("model name\t: Intel(R) Xeon(R) CPU @ 2.20GHz\nflags\t\t: fpu avx avx2 fma\n")
+    assert baselines._cpu_model(str(cpuinfo)) == ", Intel(R) Xeon(R) CPU @ 2.20GHz (AVX2)"
+    cpuinfo.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\n")  # aarch64: no model name
+    assert baselines._cpu_model(str(cpuinfo)) == ""
+    assert baselines._cpu_model(str(tmp_path / "missing")) == ""
+
+
 def test_peer_row_reads_the_peer_scripts_json(tmp_path):
     """`run_peer_row` runs the peer's Python on experiments/baselines_rejax.py with the row's settings
     and turns its JSON line into a stored row (a stand-in Python echoes a fixed answer)."""

@@ -72,7 +72,10 @@ def rollout_only(cfg: ppo.Config) -> Callable:
             actor_state, env_state, observation = carry
             actor_state, env_state, observation, trajectory, _ = on_policy.rollout(
                 env, agent, agent_state, actor_state, env_state, observation, k, cfg.rollout_length, hparams)
-            return (actor_state, env_state, observation), trajectory.reward.sum()
+            # Rewards, observations and log-probabilities all reach the output: an env whose reward
+            # is constant (MountainCar-v0's -1) would otherwise let XLA drop the whole rollout.
+            out = trajectory.reward.sum() + trajectory.observation.sum() + trajectory.extras["log_prob"].sum()
+            return (actor_state, env_state, observation), out
 
         _, rewards = jax.lax.scan(body, (actor_state, env_state, observation),
                                   jax.random.split(key, cfg.num_iterations))
