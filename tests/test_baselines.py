@@ -381,3 +381,52 @@ def test_check_fails_on_a_doctored_stored_row(check_results, tmp_path):
         rows = [r for r in csv.DictReader(f) if r["agent"] != "dqn"]
     baselines.write_results(str(tmp_path / "baselines" / "check.csv"), rows)
     assert baselines.main(["--check", "--agents", "dqn", "--out", str(tmp_path)]) == 1
+
+
+def test_every_registered_agent_has_a_check_row():
+    assert sorted({row.agent for row in baselines.CHECK}) == sorted(agents.names())
+    assert len({(row.agent, row.env) for row in baselines.CHECK}) == len(baselines.CHECK)
+
+
+def test_re_recording_some_check_rows_keeps_the_others(monkeypatch, tmp_path):
+    # `--check --force --agents dqn` once rewrote check.csv with the dqn row alone.
+    def fake_run_row(row, seeds):
+        assert seeds == baselines.CHECK_RECORD_SEEDS
+        finals = np.arange(seeds, dtype=np.float64)
+        return dict(library="jaxrl", agent=row.agent, env=row.env, finals=" ".join(f"{x:g}" for x in finals),
+                    iqm=float(baselines.iqm(finals)), curve=None)
+
+    monkeypatch.setattr(baselines, "run_row", fake_run_row)
+    os.makedirs(tmp_path / "baselines")
+    shutil.copy(CHECK_CSV, tmp_path / "baselines" / "check.csv")
+    assert baselines.main(["--check", "--force", "--agents", "dqn", "--out", str(tmp_path)]) == 0
+    after = {(r["agent"], r["env"]): r for r in baselines.read_results(str(tmp_path / "baselines" / "check.csv"))}
+    before = _stored()
+    assert set(after) == set(before)
+    assert all(after[key] == before[key] for key in before if key[0] != "dqn")
+    dqn = after[("dqn", "CartPole-v1")]
+    low, high = baselines.prediction_interval(np.arange(64.0), baselines.CHECK_SEEDS)
+    assert (float(dqn["ci_low"]), float(dqn["ci_high"])) == (low, high) and dqn["profile"] == "check"
+    assert [(r["agent"], r["env"]) for r in baselines.read_results(str(tmp_path / "baselines" / "check.csv"))] == \
+        [(row.agent, row.env) for row in baselines.CHECK if (row.agent, row.env) in after]
+
+
+@pytest.mark.check
+def test_the_check_slice_computes_what_run_row_stores():
+    # `--check` skips the table's evaluation and timed reruns; its IQM must stay the recorded one's
+    # (the same program and keys), or every stored interval would be moot. At XLA's default level,
+    # as recorded: the slice's -O2 only rounds differently.
+    rows = [baselines.Row("ppo", "CartPole-v1", dict(total_timesteps=4_096, num_envs=4, rollout_length=64,
+                                                     hidden_sizes=(16,))),
+            baselines.Row("bc", "CartPole-v1", dict(hidden_sizes=(16,), num_updates=40, updates_per_iteration=20),
+                          data="expert x20")]
+    recorded = [baselines.run_row(row, 2)["iqm"] for row in rows]
+    assert list(baselines.check_iqms(rows, 2, optimization_level=None)) == recorded
+
+
+def test_seed_only_draws_other_seeds_for_the_check(capsys):
+    assert baselines.parse(["--check", "--seed", "1"]).seed == 1
+    for argv in (["--seed", "1"], ["--check", "--force", "--seed", "1"]):
+        with pytest.raises(SystemExit):
+            baselines.parse(argv)
+        assert "--seed draws other seeds for --check" in capsys.readouterr().err

@@ -300,6 +300,22 @@ def test_prioritized_trees_stay_consistent_under_repeated_indices():
     assert_trees_consistent(updated, capacity)
 
 
+def test_prioritized_ignores_nan_and_infinite_priorities():
+    # A diverged TD error must not poison the trees: before, one NaN leaf made the root NaN and
+    # every later batch drew the same garbage row with NaN weights.
+    buf = prioritized(8, 4, alpha=1.0)
+    state = buf.add(buf.init(EXAMPLE), items(0, 4))
+    state = buf.update_priorities(state, jnp.arange(4), jnp.array([1.0, 2.0, 3.0, 4.0]))
+    state = buf.update_priorities(state, jnp.arange(4), jnp.array([np.nan, 6.0, np.inf, -np.inf]))
+    np.testing.assert_allclose(leaves(state, 8)[:4], np.array([1.0, 6.0, 3.0, 4.0]) + 1e-6, rtol=1e-6)
+    np.testing.assert_allclose(state.max_priority, 6.0 + 1e-6, rtol=1e-6)  # not inf
+    assert_trees_consistent(state, 8)
+    _, info = buf.sample(state, jax.random.key(3))
+    assert np.isfinite(np.asarray(info.weights)).all() and set(np.asarray(info.indices).tolist()) <= {0, 1, 2, 3}
+    np.testing.assert_allclose(sampling_frequencies(buf, state)[:4], np.array([1.0, 6.0, 3.0, 4.0]) / 14.0,
+                               atol=0.005)
+
+
 def test_prioritized_wraps_around_and_overwritten_rows_restart_at_max_priority():
     buf = prioritized(4, 2, alpha=1.0)
     state = buf.add(buf.init(EXAMPLE), items(0, 3))

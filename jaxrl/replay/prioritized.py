@@ -73,7 +73,10 @@ def prioritized(
     `update_priorities(state, indices, priorities)` sets p_i = |priority_i| + epsilon for the
     `indices` that `sample` returned. Indices outside the stored items are ignored. If an
     index appears more than once, one of its priorities is kept (which one is unspecified);
-    the trees stay consistent either way. Priorities must be finite.
+    the trees stay consistent either way. A NaN or infinite priority (a diverged TD error) is
+    ignored like such an index: that item keeps its previous priority, because one NaN leaf
+    would make the root's total NaN and every later sample draw garbage rows. The learner's
+    `nonfinite` metric (loops.common.nonfinite_flag) is what reports the divergence.
 
     Args:
       capacity: the number of items kept.
@@ -144,7 +147,7 @@ def prioritized(
         chex.assert_equal_shape([indices, priorities])
         indices = jnp.asarray(indices, jnp.int32)
         priorities = jnp.abs(jnp.asarray(priorities, jnp.float32)) + epsilon
-        valid = (indices >= 0) & (indices < state.size)
+        valid = (indices >= 0) & (indices < state.size) & jnp.isfinite(priorities)
         sum_tree, min_tree = set_leaves(state.sum_tree, state.min_tree, indices, priorities**alpha, valid)
         max_priority = jnp.maximum(state.max_priority, jnp.max(jnp.where(valid, priorities, 0.0)))
         return state._replace(sum_tree=sum_tree, min_tree=min_tree, max_priority=max_priority)
