@@ -1152,6 +1152,7 @@ def check(args: argparse.Namespace) -> int:
     if args.force:
         # Rows not re-recorded keep their stored intervals; each new one is written as it finishes.
         stored = {(r["agent"], r["env"]): r for r in (read_results(path) if os.path.exists(path) else [])}
+        order = [(r.agent, r.env) for r in CHECK]
         for row in rows:
             result = run_row(row, CHECK_RECORD_SEEDS)
             result.pop("curve")
@@ -1159,7 +1160,6 @@ def check(args: argparse.Namespace) -> int:
             result["ci_low"], result["ci_high"] = prediction_interval(finals, CHECK_SEEDS)
             result["profile"] = "check"
             stored[(row.agent, row.env)] = {k: str(v) for k, v in result.items()}
-            order = [(r.agent, r.env) for r in CHECK]
             write_results(path, sorted(stored.values(), key=lambda r: order.index((r["agent"], r["env"]))
                                        if (r["agent"], r["env"]) in order else len(order)))
             print(f"{row.key}: 4-seed IQM interval [{result['ci_low']:.2f}, {result['ci_high']:.2f}]", flush=True)
@@ -1186,8 +1186,8 @@ def check_iqms(rows: Sequence[Row], seeds: int, seed: int = 0, optimization_leve
     play's return, timed reruns). On a CPU the programs compile at LLVM's -O2, not XLA's default
     -O3 (`optimization_level`; None keeps the default): compiling is most of a short row's time,
     and -O2 took the slice's compiles from 122 s to 79 s here. It rounds some agents' arithmetic
-    differently (SAC's, IMPALA's), so their rerun is another draw of the same 4 seeds' IQM, as on
-    another CPU, which the stored intervals are made for."""
+    differently (8 of the 23 here, SAC and MPO among them), so their rerun is another draw of the
+    same 4 seeds' IQM, as on another CPU, which the stored intervals are made for."""
     options = None
     if optimization_level is not None and jax.default_backend() == "cpu":
         options = {"xla_backend_optimization_level": optimization_level}
