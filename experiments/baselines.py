@@ -364,6 +364,15 @@ def with_data(config: Any, row: Row, cache: str | None = None) -> Any:
 # ---- running a row -------------------------------------------------------------------------------
 
 
+def training_returns(row: Row, out: Any) -> np.ndarray:
+    """A vmapped run's episode returns [seeds, iterations] as float64; FloatingPointError naming
+    `row` if any is NaN or inf (the table and the check slice both read them so)."""
+    returns = np.asarray(out.metrics["episode_return"], np.float64)
+    if not np.all(np.isfinite(returns)):
+        raise FloatingPointError(f"{row.key}: non-finite episode returns")
+    return returns
+
+
 def final_returns(episode_return: np.ndarray) -> np.ndarray:
     """Each seed's mean `episode_return` over the last tenth of its iterations (at least one)."""
     returns = np.asarray(episode_return, np.float64)
@@ -449,9 +458,7 @@ def run_row(row: Row, seeds: int, seed: int = 0, min_timed_s: float = 0.0) -> di
     out, first, fastest = timed(lambda: program(keys), min_timed_s, TIMED_RUNS)
     eval_keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, train.num_iterations)
     evals = np.asarray(jax.jit(jax.vmap(train.evaluate))(out.state, eval_keys), np.float64)
-    returns = np.asarray(out.metrics["episode_return"], np.float64)
-    if not np.all(np.isfinite(returns)):
-        raise FloatingPointError(f"{row.key}: non-finite episode returns")
+    returns = training_returns(row, out)
     finals = final_returns(returns)
     point, low, high = iqm_interval(finals)
     # Offline rows count gradient updates where the others count env steps.
@@ -1195,10 +1202,7 @@ def check_iqms(rows: Sequence[Row], seeds: int, seed: int = 0, optimization_leve
     for row in rows:
         train = agents.get(row.agent).make_train(with_data(row.make_config(), row))
         program = jax.jit(jax.vmap(train)).lower(keys).compile(options)
-        returns = np.asarray(program(keys).metrics["episode_return"], np.float64)
-        if not np.all(np.isfinite(returns)):
-            raise FloatingPointError(f"{row.key}: non-finite episode returns")
-        yield float(iqm(final_returns(returns)))
+        yield float(iqm(final_returns(training_returns(row, program(keys)))))
 
 
 def compare(results: dict[tuple[str, str], float], stored: dict[tuple[str, str], dict[str, str]]) -> list[str]:
