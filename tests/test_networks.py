@@ -60,7 +60,8 @@ TRICKS = pytest.mark.parametrize("tricks_on", [True, False, None], ids=["tricks-
 
 @TRICKS
 @pytest.mark.parametrize("in_size, out_size, lead",
-                         [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,))])
+                         [(4, 64, (128,)), (64, 64, (8, 16)), (64, 2, (128,)), (64, 1, (3,)),
+                          (2, 64, (128,)), (64, 3, (4, 32))])
 def test_dense_matches_flax_dense_values_and_gradients(in_size, out_size, lead, tricks_on):
     import jax.numpy as jnp
 
@@ -151,6 +152,37 @@ def test_dense_weight_gradient_is_a_row_major_matmul():
     dots = [line for line in hlo.splitlines() if " dot(" in line and "f32[65,64]" in line.split("=", 1)[1][:20]]
     assert dots, "no [in + 1, out] weight-gradient matmul in the compiled program"
     assert all("lhs_contracting_dims={1}" in line and "rhs_contracting_dims={0}" in line for line in dots), dots
+
+
+@pytest.mark.parametrize("in_size, out_size", [(2, 64), (64, 3)], ids=["2-inputs", "3-outputs"])
+def test_dense_three_row_weight_gradient_runs_as_a_four_row_matmul(in_size, out_size):
+    # A 3-row materialised operand (2 inputs + the ones row; 3 outputs) gets a zero fourth row on
+    # XLA:CPU, where 3-row matmuls slowed whole PPO programs (networks/dense.py). The dropped row
+    # must stay dropped: gradients the shapes of the parameters, equal to the plain matmul's.
+    import jax.numpy as jnp
+
+    from jaxrl.networks.dense import dense, plain_dense
+
+    x = jax.random.normal(jax.random.key(0), (8, 128, in_size))
+    kernel = jax.random.normal(jax.random.key(1), (8, in_size, out_size))
+    bias = jax.random.normal(jax.random.key(2), (8, out_size))
+    cotangent = jax.random.normal(jax.random.key(3), (8, 128, out_size))
+
+    def grads(layer):
+        loss = lambda k, b: jnp.sum(jnp.tanh(jax.vmap(layer)(x, k, b)) * cotangent)  # noqa: E731
+        return jax.jit(jax.grad(loss, argnums=(0, 1)))
+
+    with jax.default_device(jax.devices("cpu")[0]):
+        ours = grads(dense)
+        hlo = ours.lower(kernel, bias).compile().as_text()
+        got, want = ours(kernel, bias), grads(plain_dense)(kernel, bias)
+    assert [g.shape for g in got] == [kernel.shape, bias.shape]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=2e-5, atol=2e-5)
+    # Both cases' weight-gradient matmul is [8 members, 4 rows, 64] (for 3 outputs, before its transpose).
+    dots = [line for line in hlo.splitlines()
+            if "f32[8,4,64]" in line.split("=", 1)[-1][:16] and ("dot(" in line or "fusion(" in line)]
+    assert dots, f"no 4-row weight-gradient matmul in the compiled program for a ({in_size}, {out_size}) layer"
 
 
 @pytest.mark.parametrize("dueling", [False, True], ids=["plain", "dueling"])
