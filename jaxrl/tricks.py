@@ -1,18 +1,20 @@
 """Speed tricks that only pay on XLA:CPU, chosen by the platform a program is compiled for.
 
-Five pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
+Six pieces of jaxrl work around XLA:CPU's weak spots: `networks.dense.Dense` (row-major
 weight-gradient matmuls behind an optimization barrier), `networks.conv.Conv` (a convolution as
 one matmul over image patches), `networks.flat_network` (a flat parameter vector's gradient
 written leaf by leaf in place, not as one fused concatenation), `prng.fast_key` (JAX's threefry
-hash unrolled so XLA fuses it) and `population_chunks` (a vmapped population's update run a
-cache-sized chunk of members at a time, and a population of one without its batch axis). On GPU
-and TPU those weak spots are not known to exist, so there the plain forms run (flax's `nn.Dense`
-and `nn.Conv` arithmetic, the concatenation, JAX's own threefry lowering, the whole population's
-`vmap`) until a device measurement says otherwise.
+hash unrolled so XLA fuses it), `population_chunks` (a vmapped population's update run a
+cache-sized chunk of members at a time, and a population of one without its batch axis) and
+`loops.common.Train.run` (many iterations as a loop of loops, see `inner_iterations` there). On
+GPU and TPU those weak spots are not known to exist, so there the plain forms run (flax's
+`nn.Dense` and `nn.Conv` arithmetic, the concatenation, JAX's own threefry lowering, the whole
+population's `vmap`, one loop over the iterations) until a device measurement says otherwise.
 Both paths compute the same values from the same parameters and keys, up to float summation order
 where a sum is regrouped (`networks.dense`, `networks.conv`).
 
-The choice is made by `lax.platform_dependent`: both paths are traced and the lowering for a
+The choice is made by `lax.platform_dependent` (except for `Train.run`'s loops, see
+`on_at_trace_time`): both paths are traced and the lowering for a
 platform keeps only that platform's branch, so the compiler never sees a conditional and the
 choice follows the devices the program is compiled for (a jit with CPU devices on a GPU host gets
 the CPU path), not `jax.default_backend()` when it was traced. `cpu_tricks(True)` or
@@ -75,6 +77,16 @@ def by_platform(*args: Any, cpu: Callable[..., _T], default: Callable[..., _T]) 
     if _setting is None:
         return jax.lax.platform_dependent(*args, cpu=cpu, default=default)
     return cpu(*args) if _setting else default(*args)
+
+
+def on_at_trace_time() -> bool:
+    """Whether the CPU tricks are on for a trick that changes a program's structure rather than
+    its values, which `lax.platform_dependent` cannot choose without tracing the program twice:
+    the override if one is set, else whether JAX's default backend is the CPU (`Train.run`'s
+    nested iteration loops; both forms compute the same bits, only their speed differs)."""
+    if _setting is not None:
+        return _setting
+    return jax.default_backend() == "cpu"
 
 
 def broadcast_unbatched(axis_size: int, in_batched: Any, args: Any) -> tuple[Any, ...]:

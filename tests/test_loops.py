@@ -241,3 +241,48 @@ def test_a_population_larger_than_the_chunk_trains_in_chunks_and_in_time_chunks_
             a, b = jax.random.key_data(a), jax.random.key_data(b)
         np.testing.assert_array_equal(a, b)
     assert not np.all(one.metrics["total_loss"][:, -1] == one.metrics["total_loss"][:, -2])
+
+
+# ---- the iteration loop ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_iterations, inner", [(976, 122), (1953, 93), (400, 100), (256, 128), (16, 8),
+                                                    (4, 4), (17, 17), (262, 262), (0, 0)])
+def test_inner_iterations_is_the_largest_divisor_from_8_to_128_leaving_two_trips(num_iterations, inner):
+    from jaxrl.loops.common import inner_iterations
+
+    assert inner_iterations(num_iterations) == inner
+
+
+def _scan_lengths(train, state, num_iterations):
+    # A new function each call: a traced function keeps the CPU-tricks path of its first trace.
+    jaxpr = jax.make_jaxpr(lambda s: train.run(s, num_iterations))(state).jaxpr
+    return [eqn.params["length"] for eqn in jaxpr_equations(jaxpr) if eqn.primitive.name == "scan"]
+
+
+def test_many_iterations_run_as_a_loop_of_loops_on_the_cpu_path_with_the_same_bits(monkeypatch):
+    # 32 iterations: trips of 16 on the CPU path, one loop of 32 otherwise; every metric and the
+    # final state equal bit for bit, and two chunks of 16 (trips of 8) equal one call.
+    from helpers import assert_trees_equal, chunks_and_one_call
+
+    from jaxrl import tricks
+    from jaxrl.agents import ppo
+    from jaxrl.loops import common
+
+    config = ppo.Config(env="CartPole-v1", total_timesteps=256, num_envs=2, rollout_length=4, num_epochs=1,
+                        num_minibatches=1, hidden_sizes=(8,))
+    keys = jax.random.split(jax.random.key(0), 2)
+    train = ppo.make_train(config)
+    assert train.num_iterations == 32
+    state = jax.eval_shape(train.init, keys[0])
+    with tricks.cpu_tricks(True):
+        assert _scan_lengths(train, state, 32)[:2] == [2, 16]
+        nested = chunks_and_one_call(train, keys)
+    with tricks.cpu_tricks(False):
+        assert _scan_lengths(train, state, 32)[0] == 32
+    monkeypatch.setattr(common, "inner_iterations", lambda n: n)
+    with tricks.cpu_tricks(True):
+        assert _scan_lengths(train, state, 32)[0] == 32
+        flat = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
+    assert_trees_equal(nested, flat)
+    assert not np.all(flat.metrics["total_loss"][:, -1] == flat.metrics["total_loss"][:, -2])
