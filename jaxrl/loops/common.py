@@ -181,12 +181,13 @@ def inner_iterations(num_iterations: int) -> int:
     divisor of `num_iterations` from 8 to `MAX_INNER_ITERATIONS` that leaves two trips or more,
     else `num_iterations` (one loop).
 
-    On XLA:CPU a loop over many iterations, each stacking its row of metrics, ran 10-17% slower
-    than the same iterations as a loop over trips of ~100 (PPO's CartPole-v1 and MountainCar-v0
-    table rows, 976 and 1,953 iterations, two cores; experiments/benchmarks/README.md), with the
-    same loop body and the same bits; IMPALA, DQN and PQN's rows ran as fast either way. Why
-    XLA:CPU's runtime runs the longer loop slower was not found. Every iteration computes the same
-    either way, so a run in chunks (each chunk nested by its own length) still equals one call.
+    On XLA:CPU a loop over many iterations, each stacking its row of metrics, ran slower than the
+    same iterations as a loop over trips of ~100, with the same loop body and the same bits: PPO's
+    MountainCar-v0 table row (1,953 iterations, two cores) by 12-18% in every A/B, its CartPole-v1
+    row (976) by 2-17%, Acrobot-v1 by 0-6%; IMPALA, DQN and PQN's rows ran as fast either way
+    (experiments/benchmarks/README.md). The cost grows with the stacked metric buffers the long
+    loop keeps among the program's temporaries; why was not found. Every iteration computes the
+    same either way, so a run in chunks (each chunk nested by its own length) still equals one call.
     """
     for inner in range(min(MAX_INNER_ITERATIONS, num_iterations // 2), 7, -1):
         if num_iterations % inner == 0:
