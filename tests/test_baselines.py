@@ -367,6 +367,14 @@ def test_check_slice_has_a_stored_interval_per_row(check_results):
     assert baselines.compare(check_results, stored) == []
 
 
+def test_every_check_interval_excludes_random_play():
+    # An agent that stops learning plays about as random actions do: an interval that reaches down to
+    # random play's return would let that regression pass the slice (SAC's and D4PG's once did).
+    reaching = {f"{agent}/{env}": (float(r["ci_low"]), float(r["random"])) for (agent, env), r in _stored().items()
+                if not float(r["ci_low"]) > float(r["random"])}
+    assert reaching == {}
+
+
 def test_check_fails_on_a_doctored_stored_row(check_results, tmp_path):
     stored = _stored()
     doctored = dict(stored[("ppo", "CartPole-v1")])
