@@ -247,7 +247,9 @@ def test_a_population_larger_than_the_chunk_trains_in_chunks_and_in_time_chunks_
 
 
 @pytest.mark.parametrize("num_iterations, inner", [(976, 122), (1953, 93), (400, 100), (256, 128), (16, 8),
-                                                    (4, 4), (17, 17), (262, 262), (0, 0)])
+                                                    (4, 4), (17, 17), (251, 251), (0, 0),
+                                                    # no divisor from 8 to 128: trips of 128 and the rest
+                                                    (262, 128), (1951, 128), (4882, 128)])
 def test_inner_iterations_is_the_largest_divisor_from_8_to_128_leaving_two_trips(num_iterations, inner):
     from jaxrl.loops.common import inner_iterations
 
@@ -285,4 +287,38 @@ def test_many_iterations_run_as_a_loop_of_loops_on_the_cpu_path_with_the_same_bi
         assert _scan_lengths(train, state, 32)[0] == 32
         flat = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
     assert_trees_equal(nested, flat)
+    assert not np.all(flat.metrics["total_loss"][:, -1] == flat.metrics["total_loss"][:, -2])
+
+
+def test_a_count_with_no_divisor_runs_trips_and_then_the_rest_with_the_same_bits(monkeypatch):
+    # Trips of at most 8 here (34 iterations: 4 trips of 8, then 2; two chunks of 17: 2 trips of 8,
+    # then 1), against one loop of 34: every metric and the final state equal bit for bit.
+    from helpers import assert_trees_equal, chunks_and_one_call
+
+    from jaxrl import tricks
+    from jaxrl.agents import ppo
+    from jaxrl.loops import common
+
+    config = ppo.Config(env="CartPole-v1", total_timesteps=272, num_envs=2, rollout_length=4, num_epochs=1,
+                        num_minibatches=1, hidden_sizes=(8,))
+    keys = jax.random.split(jax.random.key(0), 2)
+    train = ppo.make_train(config)
+    assert train.num_iterations == 34
+    state = jax.eval_shape(train.init, keys[0])
+
+    def top_level_scans(num_iterations):
+        jaxpr = jax.make_jaxpr(lambda s: train.run(s, num_iterations))(state).jaxpr
+        return [eqn.params["length"] for eqn in jaxpr.eqns if eqn.primitive.name == "scan"]
+
+    monkeypatch.setattr(common, "MAX_INNER_ITERATIONS", 8)
+    with tricks.cpu_tricks(True):
+        assert top_level_scans(34) == [4, 2] and top_level_scans(17) == [2, 1]
+        assert _scan_lengths(train, state, 34)[:2] == [4, 8]
+        nested = chunks_and_one_call(train, keys)
+    monkeypatch.setattr(common, "inner_iterations", lambda n: n)
+    with tricks.cpu_tricks(True):
+        assert top_level_scans(34) == [34]
+        flat = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
+    assert_trees_equal(nested, flat)
+    assert nested.metrics["env_steps"].shape == (2, 34)
     assert not np.all(flat.metrics["total_loss"][:, -1] == flat.metrics["total_loss"][:, -2])

@@ -142,8 +142,13 @@ class Train:
         def trip(state, _):
             return jax.lax.scan(body, state, None, length=inner)
 
-        state, metrics = jax.lax.scan(trip, state, None, length=num_iterations // inner)
-        return state, jax.tree.map(lambda x: x.reshape((num_iterations,) + x.shape[2:]), metrics)
+        trips, rest = divmod(num_iterations, inner)
+        state, metrics = jax.lax.scan(trip, state, None, length=trips)
+        metrics = jax.tree.map(lambda x: x.reshape((trips * inner,) + x.shape[2:]), metrics)
+        if rest:  # a count with no divisor in range: the last iterations as a loop of their own
+            state, last = jax.lax.scan(body, state, None, length=rest)
+            metrics = jax.tree.map(lambda x, y: jnp.concatenate([x, y]), metrics, last)
+        return state, metrics
 
     def with_callback(self, callback: Callable[[int, int, Metrics], None], axis_name: str = POPULATION_AXIS) -> Train:
         """This program, handing every iteration's metrics to `callback` on the host as it runs.
@@ -178,8 +183,9 @@ class Train:
 
 def inner_iterations(num_iterations: int) -> int:
     """Iterations per trip of `Train.run`'s inner loop where the CPU tricks are on: the largest
-    divisor of `num_iterations` from 8 to `MAX_INNER_ITERATIONS` that leaves two trips or more,
-    else `num_iterations` (one loop).
+    divisor of `num_iterations` from 8 to `MAX_INNER_ITERATIONS` that leaves two trips or more;
+    without one, `MAX_INNER_ITERATIONS` where that leaves two trips or more (the remaining
+    iterations then run as a loop of their own after the trips); else `num_iterations` (one loop).
 
     On XLA:CPU a loop over many iterations, each stacking its row of metrics, ran slower than the
     same iterations as a loop over trips of ~100, with the same loop body and the same bits: PPO's
@@ -188,11 +194,13 @@ def inner_iterations(num_iterations: int) -> int:
     (experiments/benchmarks/README.md). The cost grows with the stacked metric buffers the long
     loop keeps among the program's temporaries; why was not found. Every iteration computes the
     same either way, so a run in chunks (each chunk nested by its own length) still equals one call.
+    A count with no divisor in range gains as much from trips and a remainder (MountainCar-v0 at
+    1,951 iterations +18%, CartPole-v1 at 977 +7%), and a divisor spares the remainder's loop.
     """
     for inner in range(min(MAX_INNER_ITERATIONS, num_iterations // 2), 7, -1):
         if num_iterations % inner == 0:
             return inner
-    return num_iterations
+    return MAX_INNER_ITERATIONS if num_iterations >= 2 * MAX_INNER_ITERATIONS else num_iterations
 
 
 def check_hparams_type(default_hparams: Any, hparams: Any) -> None:
