@@ -262,63 +262,42 @@ def _scan_lengths(train, state, num_iterations):
     return [eqn.params["length"] for eqn in jaxpr_equations(jaxpr) if eqn.primitive.name == "scan"]
 
 
-def test_many_iterations_run_as_a_loop_of_loops_on_the_cpu_path_with_the_same_bits(monkeypatch):
-    # 32 iterations: trips of 16 on the CPU path, one loop of 32 otherwise; every metric and the
-    # final state equal bit for bit, and two chunks of 16 (trips of 8) equal one call.
+@pytest.mark.parametrize("num_iterations, max_inner, inner, one_call, chunk", [
+    (32, 128, 16, [2], [2]),  # trips of 16; two chunks of 16 as trips of 8
+    (34, 8, 8, [4, 2], [2, 1]),  # no divisor: 4 trips of 8 and then 2; chunks of 17: 2 of 8 and then 1
+])
+def test_many_iterations_run_as_a_loop_of_loops_on_the_cpu_path_with_the_same_bits(
+        monkeypatch, num_iterations, max_inner, inner, one_call, chunk):
+    # The loops' lengths (top level, then the first trip's) on the CPU path, one loop otherwise;
+    # every metric and the final state equal bit for bit to one loop, and two chunks to one call.
     from helpers import assert_trees_equal, chunks_and_one_call
 
     from jaxrl import tricks
     from jaxrl.agents import ppo
     from jaxrl.loops import common
 
-    config = ppo.Config(env="CartPole-v1", total_timesteps=256, num_envs=2, rollout_length=4, num_epochs=1,
-                        num_minibatches=1, hidden_sizes=(8,))
+    config = ppo.Config(env="CartPole-v1", total_timesteps=8 * num_iterations, num_envs=2, rollout_length=4,
+                        num_epochs=1, num_minibatches=1, hidden_sizes=(8,))
     keys = jax.random.split(jax.random.key(0), 2)
     train = ppo.make_train(config)
-    assert train.num_iterations == 32
-    state = jax.eval_shape(train.init, keys[0])
-    with tricks.cpu_tricks(True):
-        assert _scan_lengths(train, state, 32)[:2] == [2, 16]
-        nested = chunks_and_one_call(train, keys)
-    with tricks.cpu_tricks(False):
-        assert _scan_lengths(train, state, 32)[0] == 32
-    monkeypatch.setattr(common, "inner_iterations", lambda n: n)
-    with tricks.cpu_tricks(True):
-        assert _scan_lengths(train, state, 32)[0] == 32
-        flat = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
-    assert_trees_equal(nested, flat)
-    assert not np.all(flat.metrics["total_loss"][:, -1] == flat.metrics["total_loss"][:, -2])
-
-
-def test_a_count_with_no_divisor_runs_trips_and_then_the_rest_with_the_same_bits(monkeypatch):
-    # Trips of at most 8 here (34 iterations: 4 trips of 8, then 2; two chunks of 17: 2 trips of 8,
-    # then 1), against one loop of 34: every metric and the final state equal bit for bit.
-    from helpers import assert_trees_equal, chunks_and_one_call
-
-    from jaxrl import tricks
-    from jaxrl.agents import ppo
-    from jaxrl.loops import common
-
-    config = ppo.Config(env="CartPole-v1", total_timesteps=272, num_envs=2, rollout_length=4, num_epochs=1,
-                        num_minibatches=1, hidden_sizes=(8,))
-    keys = jax.random.split(jax.random.key(0), 2)
-    train = ppo.make_train(config)
-    assert train.num_iterations == 34
+    assert train.num_iterations == num_iterations
     state = jax.eval_shape(train.init, keys[0])
 
-    def top_level_scans(num_iterations):
-        jaxpr = jax.make_jaxpr(lambda s: train.run(s, num_iterations))(state).jaxpr
+    def top_level_scans(n):
+        jaxpr = jax.make_jaxpr(lambda s: train.run(s, n))(state).jaxpr
         return [eqn.params["length"] for eqn in jaxpr.eqns if eqn.primitive.name == "scan"]
 
-    monkeypatch.setattr(common, "MAX_INNER_ITERATIONS", 8)
+    monkeypatch.setattr(common, "MAX_INNER_ITERATIONS", max_inner)
     with tricks.cpu_tricks(True):
-        assert top_level_scans(34) == [4, 2] and top_level_scans(17) == [2, 1]
-        assert _scan_lengths(train, state, 34)[:2] == [4, 8]
+        assert top_level_scans(num_iterations) == one_call and top_level_scans(num_iterations // 2) == chunk
+        assert _scan_lengths(train, state, num_iterations)[:2] == [one_call[0], inner]
         nested = chunks_and_one_call(train, keys)
+    with tricks.cpu_tricks(False):
+        assert top_level_scans(num_iterations) == [num_iterations]
     monkeypatch.setattr(common, "inner_iterations", lambda n: n)
     with tricks.cpu_tricks(True):
-        assert top_level_scans(34) == [34]
+        assert top_level_scans(num_iterations) == [num_iterations]
         flat = jax.jit(jax.vmap(ppo.make_train(config)))(keys)
     assert_trees_equal(nested, flat)
-    assert nested.metrics["env_steps"].shape == (2, 34)
+    assert nested.metrics["env_steps"].shape == (2, num_iterations)
     assert not np.all(flat.metrics["total_loss"][:, -1] == flat.metrics["total_loss"][:, -2])
