@@ -256,10 +256,12 @@ def test_inner_iterations_is_the_largest_divisor_from_8_to_128_leaving_two_trips
     assert inner_iterations(num_iterations) == inner
 
 
-def _scan_lengths(train, state, num_iterations):
+def _scan_lengths(train, state, num_iterations, nested=True):
+    """The lengths of `train.run`'s scans: every one, outer first, or (`nested=False`) the top level's."""
     # A new function each call: a traced function keeps the CPU-tricks path of its first trace.
     jaxpr = jax.make_jaxpr(lambda s: train.run(s, num_iterations))(state).jaxpr
-    return [eqn.params["length"] for eqn in jaxpr_equations(jaxpr) if eqn.primitive.name == "scan"]
+    equations = jaxpr_equations(jaxpr) if nested else jaxpr.eqns
+    return [eqn.params["length"] for eqn in equations if eqn.primitive.name == "scan"]
 
 
 @pytest.mark.parametrize("num_iterations, max_inner, inner, one_call, chunk", [
@@ -284,8 +286,7 @@ def test_many_iterations_run_as_a_loop_of_loops_on_the_cpu_path_with_the_same_bi
     state = jax.eval_shape(train.init, keys[0])
 
     def top_level_scans(n):
-        jaxpr = jax.make_jaxpr(lambda s: train.run(s, n))(state).jaxpr
-        return [eqn.params["length"] for eqn in jaxpr.eqns if eqn.primitive.name == "scan"]
+        return _scan_lengths(train, state, n, nested=False)
 
     monkeypatch.setattr(common, "MAX_INNER_ITERATIONS", max_inner)
     with tricks.cpu_tricks(True):
