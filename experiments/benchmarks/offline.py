@@ -28,14 +28,13 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from experiments.benchmarks.throughput import timed
+from experiments.benchmarks.throughput import process_rows, timed
 from jaxrl import agents, datasets, networks, optim
 from jaxrl.agents import builder
 
@@ -138,14 +137,11 @@ def speeds(name: str, rows: Any, updates: int) -> dict[str, float]:
 
 def fastest_of_processes(name: str, updates: int, processes: int) -> dict[str, Any]:
     """`speeds` in `processes` fresh processes; each side's fastest, and every process's figures."""
-    runs = []
-    for _ in range(processes):
-        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.offline", "--learners", name,
-                                 "--updates", str(updates), "--json"], capture_output=True, text=True, check=False)
-        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        if result.returncode != 0 or not lines:
-            raise SystemExit(f"{name}'s process failed:\n{result.stderr[-2000:]}")
-        runs.append(json.loads(lines[-1]))
+    command = [sys.executable, "-m", "experiments.benchmarks.offline", "--learners", name, "--updates", str(updates),
+               "--json"]
+    runs = process_rows(command, processes, name)
+    if len(runs) < processes:
+        raise SystemExit(f"{name}: {processes - len(runs)} of {processes} processes failed (above)")
     return dict(learner=max(r["learner"] for r in runs), reference=max(r["reference"] for r in runs), runs=runs)
 
 

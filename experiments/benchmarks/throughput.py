@@ -319,21 +319,28 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, ste
     return _fastest_process(command, processes, who)
 
 
+def process_rows(command: list[str], processes: int, who: str, cwd: str | None = None) -> list[dict]:
+    """Runs `command` (a script printing one JSON line per measurement) in `processes` fresh
+    processes, one after another; the last JSON line of each that succeeded. A failed process is
+    reported on stderr, under `who`, and left out."""
+    rows = []
+    for _ in range(processes):
+        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
+        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+        if result.returncode != 0 or not lines:
+            print(f"{who} failed: {result.stderr[-2000:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1]))
+    return rows
+
+
 def _fastest_process(command: list[str], processes: int, who: str, cwd: str | None = None,
                      convert: Callable[[dict], dict] | None = None) -> dict | None:
-    """Runs `command` (a script printing one JSON line per measurement) in `processes` fresh
-    processes, at least one, printing each one's last line (through `convert`, if given) or its
-    failure; the fastest of them."""
-    rows = []
-    for _ in range(max(processes, 1)):
-        result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
-        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-        if result.returncode != 0 or not lines:
-            print(f"{who} failed: {result.stderr[-500:]}", file=sys.stderr)
-            continue
-        row = json.loads(lines[-1])
-        rows.append(convert(row) if convert else row)
-        print(json.dumps(rows[-1]), flush=True)
+    """`process_rows` in `processes` fresh processes, at least one, printing each one's row
+    (through `convert`, if given); the fastest of them."""
+    rows = [convert(row) if convert else row for row in process_rows(command, max(processes, 1), who, cwd)]
+    for row in rows:
+        print(json.dumps(row), flush=True)
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
 
@@ -349,14 +356,8 @@ def fresh(work: str, num_envs: int, seeds: int, processes: int) -> dict | None:
     to the next and steady within one: the ceiling's ~2x apart, 8-seed PPO's ~1.3x (README,
     Speed). Every program is therefore also timed in fresh processes and represented by its
     fastest, so no share is flattered by a slow reference or hurt by a slow draw of our own."""
-    rows = []
-    for _ in range(processes):
-        result = subprocess.run([sys.executable, "-m", "experiments.benchmarks.throughput", "--only", work,
-                                 str(num_envs), str(seeds)], capture_output=True, text=True, check=False,
-                                cwd=REPO_ROOT)
-        lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
-        if result.returncode == 0 and lines:
-            rows.append(json.loads(lines[-1]))
+    command = [sys.executable, "-m", "experiments.benchmarks.throughput", "--only", work, str(num_envs), str(seeds)]
+    rows = process_rows(command, processes, work, cwd=REPO_ROOT)
     return _best_of(rows, f"{work}-best-of-{len(rows)}")
 
 
