@@ -12,8 +12,9 @@ returns bit-for-bit what it returns for the original key (tests/test_prng.py che
 switching it on moves no result; keys of other implementations (`rbg`, user-defined) pass
 through unchanged.
 
-The on-policy loop uses it for its rollout and update keys, where it pays on CPU; the off-policy
-loop does not, because DQN ran slower with it (experiments/benchmarks/README.md has the figures).
+The on-policy loop uses it for its rollout and update keys, and the offline loop for its updates'
+keys, where it pays on CPU; the off-policy loop does not, because DQN ran slower with it
+(experiments/benchmarks/README.md has the figures).
 
 The rolled loop is XLA:CPU's lowering only (for GPU and TPU JAX already emits the hash
 unrolled, or as a GPU kernel if asked to), so by default `fast_key` returns a key whose hash is

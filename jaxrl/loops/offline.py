@@ -24,6 +24,7 @@ import chex
 import jax
 import jax.numpy as jnp
 
+from jaxrl import prng
 from jaxrl.datasets import check_actions, check_transitions, replay_state
 from jaxrl.envs.base import Environment
 from jaxrl.loops import common
@@ -123,9 +124,13 @@ def make_train(
     def iteration(state: TrainState) -> tuple[TrainState, Metrics]:
         key, updates_key, eval_key = jax.random.split(state.key, 3)
         sums = zero_update_metrics(agent, buffer, state.agent_state, state.buffer_state, state.key, state.hparams)
+        # The updates' keys hash in fused kernels on CPU (`prng.fast_key`: the same bits): each update
+        # draws its batch's indices and, for TD3+BC, its target noise, and XLA:CPU's rolled hash loops
+        # cost TD3+BC's and BC's programs 1-3% (experiments/benchmarks/README.md, 2026-12-06).
         (agent_state, _, sums), _ = jax.lax.scan(
             lambda c, k: (replay_update(agent, buffer, state.hparams, c, k), None),
-            (state.agent_state, state.buffer_state, sums), jax.random.split(updates_key, updates_per_iteration))
+            (state.agent_state, state.buffer_state, sums),
+            jax.random.split(prng.fast_key(updates_key), updates_per_iteration))
         learner_metrics = jax.tree.map(lambda m: m / updates_per_iteration, sums)
         learner_steps = (state.iteration + 1) * updates_per_iteration
         eval_return = evaluate(state.replace(agent_state=agent_state), eval_key)
