@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -58,6 +59,25 @@ def test_timed_reruns_short_programs_and_keeps_the_fastest(monkeypatch):
     assert baselines.timed(run, 60.0, 3) == (145.0, 70.0, 70.0)  # a long first run is not repeated
     durations = iter([5.0, 1.0])
     assert baselines.timed(run, 0.0, 3) == (150.0, 5.0, 5.0)  # the --check slice: one run
+
+
+def test_fresh_process_rows_come_as_each_ends_and_failed_processes_are_left_out(tmp_path, capsys):
+    from experiments.benchmarks import throughput
+
+    counter = tmp_path / "n"
+    counter.write_text("0")
+    script = ("import json, pathlib, sys\n"
+              f"p = pathlib.Path({str(counter)!r}); n = int(p.read_text()) + 1; p.write_text(str(n))\n"
+              "print('compiling...')\n"
+              "if n == 2: sys.exit('second process broke')\n"
+              "print(json.dumps(dict(n=n, first=True))); print(json.dumps(dict(n=n, env_steps_per_s=10 * n)))\n")
+    seen = []
+    rows = throughput.process_rows([sys.executable, "-c", script], 3, "toy",
+                                   on_row=lambda row: seen.append(row["n"]) or {**row, "shown": True})
+    assert seen == [1, 3]  # each process's last JSON line, handed over in order, the broken one skipped
+    assert rows == [dict(n=1, env_steps_per_s=10, shown=True), dict(n=3, env_steps_per_s=30, shown=True)]
+    err = capsys.readouterr().err
+    assert "toy failed" in err and "second process broke" in err
 
 
 # ---- rows stored as they finish --------------------------------------------------------------------

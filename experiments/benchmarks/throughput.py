@@ -319,10 +319,12 @@ def peer(python: str, who: str, seeds: int, *extra: str, processes: int = 1, ste
     return _fastest_process(command, processes, who)
 
 
-def process_rows(command: list[str], processes: int, who: str, cwd: str | None = None) -> list[dict]:
+def process_rows(command: list[str], processes: int, who: str, cwd: str | None = None,
+                 on_row: Callable[[dict], dict] | None = None) -> list[dict]:
     """Runs `command` (a script printing one JSON line per measurement) in `processes` fresh
-    processes, one after another; the last JSON line of each that succeeded. A failed process is
-    reported on stderr, under `who`, and left out."""
+    processes, one after another; the last JSON line of each that succeeded, passed through
+    `on_row` as soon as its process ends, if given (to convert or print it: a long run shows its
+    figures as they come). A failed process is reported on stderr, under `who`, and left out."""
     rows = []
     for _ in range(processes):
         result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=cwd)
@@ -330,17 +332,22 @@ def process_rows(command: list[str], processes: int, who: str, cwd: str | None =
         if result.returncode != 0 or not lines:
             print(f"{who} failed: {result.stderr[-2000:]}", file=sys.stderr)
             continue
-        rows.append(json.loads(lines[-1]))
+        row = json.loads(lines[-1])
+        rows.append(on_row(row) if on_row else row)
     return rows
 
 
 def _fastest_process(command: list[str], processes: int, who: str, cwd: str | None = None,
                      convert: Callable[[dict], dict] | None = None) -> dict | None:
     """`process_rows` in `processes` fresh processes, at least one, printing each one's row
-    (through `convert`, if given); the fastest of them."""
-    rows = [convert(row) if convert else row for row in process_rows(command, max(processes, 1), who, cwd)]
-    for row in rows:
+    (through `convert`, if given) as it ends; the fastest of them."""
+
+    def shown(row: dict) -> dict:
+        row = convert(row) if convert else row
         print(json.dumps(row), flush=True)
+        return row
+
+    rows = process_rows(command, max(processes, 1), who, cwd, on_row=shown)
     return _best_of(rows, f"{who}-best-of-{len(rows)}")
 
 
