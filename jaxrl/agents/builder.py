@@ -152,6 +152,22 @@ def step_actor_critic(hparams: Any, state: Any, critic_grads: Any, actor_grads: 
     return critic_params, critic_opt_state, actor_params, actor_opt_state
 
 
+def step_actor_critic_and_targets(hparams: Any, state: Any, critic_grads: Any, actor_grads: Any) -> dict[str, Any]:
+    """`step_actor_critic`, then both targets' Polyak step, target <- tau * online + (1 - tau) *
+    target at `hparams.tau` (DDPG, TD3, D4PG, MPO). Returns the six fields by name (actor and
+    critic parameters, their targets and Adam states), for the agent's state to take."""
+    critic_params, critic_opt_state, actor_params, actor_opt_state = step_actor_critic(
+        hparams, state, critic_grads, actor_grads)
+    return dict(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, hparams.tau),
+        target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, hparams.tau),
+        actor_opt_state=actor_opt_state,
+        critic_opt_state=critic_opt_state,
+    )
+
+
 def make_env(config: AgentConfig, num_envs: int | None = None, *,
              normalize_observations: bool | None = None) -> envs.Environment:
     """The batched training environment of `config` (`num_envs` overrides the config's, e.g. for

@@ -17,7 +17,6 @@ from typing import Any, Callable
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxrl import losses, networks, optim
 from jaxrl.agents import builder
@@ -111,17 +110,8 @@ def deterministic_actor(actor: networks.FlatNetwork, config: Config, spec: EnvSp
 
 def deterministic_step(state: AgentState, critic_grads: Array, actor_grads: Array, hparams: Any) -> AgentState:
     """Adam steps on critic and actor, then Polyak averages target <- tau * online + (1 - tau) * target."""
-    critic_params, critic_opt_state, actor_params, actor_opt_state = builder.step_actor_critic(
-        hparams, state, critic_grads, actor_grads)
-    return state.replace(
-        actor_params=actor_params,
-        critic_params=critic_params,
-        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, hparams.tau),
-        target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, hparams.tau),
-        actor_opt_state=actor_opt_state,
-        critic_opt_state=critic_opt_state,
-        num_updates=state.num_updates + 1,
-    )
+    return state.replace(**builder.step_actor_critic_and_targets(hparams, state, critic_grads, actor_grads),
+                         num_updates=state.num_updates + 1)
 
 
 def deterministic_update(state: AgentState, actor: networks.FlatNetwork, observation: Array,

@@ -17,7 +17,6 @@ from typing import Any
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 
 from jaxrl import losses, optim
 from jaxrl.agents import builder
@@ -122,20 +121,10 @@ def make_agent(config: Config, spec: EnvSpec) -> Agent:
 
         params = (state.critic_params, state.actor_params, state.duals)
         (critic_grads, actor_grads, dual_grads), metrics = jax.grad(loss_fn, has_aux=True)(params)
-        critic_params, critic_opt_state, actor_params, actor_opt_state = builder.step_actor_critic(
-            hparams, state, critic_grads, actor_grads)
         duals, dual_opt_state = optim.step(optim.adam(hparams.dual_learning_rate), state.duals, dual_grads,
                                            state.dual_opt_state)
-        new_state = AgentState(
-            actor_params=actor_params,
-            critic_params=critic_params,
-            target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, hparams.tau),
-            target_critic_params=optax.incremental_update(critic_params, state.target_critic_params, hparams.tau),
-            duals=duals,
-            actor_opt_state=actor_opt_state,
-            critic_opt_state=critic_opt_state,
-            dual_opt_state=dual_opt_state,
-        )
+        new_state = AgentState(**builder.step_actor_critic_and_targets(hparams, state, critic_grads, actor_grads),
+                               duals=duals, dual_opt_state=dual_opt_state)
         return new_state, metrics
 
     return Agent(init=init, act=act, update=update)
